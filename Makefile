@@ -1,0 +1,48 @@
+# data-ops-meltano — the README's two commands (`make demo`, `make test`) and helpers.
+# Everything is bootstrapped from a bare Python 3.11: uv goes into .tools/, the
+# workspace venv into .venv/, Meltano's plugin venvs into .meltano/.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+RUN := $(UV) run --frozen
+export UV_LINK_MODE := copy
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: demo test lint typecheck bench setup install clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock $(wildcard plugins/*/*/pyproject.toml)
+	$(UV) sync --frozen
+	touch $@
+
+## setup: Python venv (uv) + every Meltano plugin installed
+setup: .venv/.synced install
+
+install: .venv/.synced
+	$(RUN) meltano install
+
+## demo: sandboxes + every pipeline into output/warehouse.duckdb
+demo: setup
+	$(RUN) dataops demo
+
+## test: lint, type-check, then the whole test suite
+test: setup lint typecheck
+	$(RUN) pytest -n 2
+
+lint: .venv/.synced
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: .venv/.synced
+	$(RUN) mypy src plugins/extractors/tap-zengrc/tap_zengrc plugins/loaders/target-duckdb/target_duckdb
+
+## bench: benchmark scenarios (results in bench/results/, summary in docs/benchmarks.md)
+bench: setup
+	$(RUN) python -m bench.run
+
+clean:
+	rm -rf .venv .tools .meltano output

@@ -1,0 +1,255 @@
+"""HTTP behaviour shared by every ZenGRC collection: auth, paging, retries, errors."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import typing as t
+import weakref
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
+from singer_sdk.authenticators import BasicAuthenticator
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams import RESTStream
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from tap_zengrc.concurrency import SYNC_LOCK
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterable
+
+    from singer_sdk.helpers import types
+    from singer_sdk.helpers.types import Context
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+BASE_URL_HINT = "expected https://<tenant>.api.zengrc.com/api/v2"
+
+# Parsed JSON of each response, so validation, records and paging parse it once.
+_payloads: weakref.WeakKeyDictionary[requests.Response, dict] = weakref.WeakKeyDictionary()
+
+
+def payload_of(response: requests.Response) -> dict:
+    """The response's JSON envelope (parsed and checked by `validate_response`)."""
+    return _payloads[response]
+
+
+def retry_after_seconds(exc: BaseException | None, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait (`Retry-After`: delta-seconds or HTTP date)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+class NextHrefPaginator(BaseAPIPaginator[str | None]):
+    """Follows `links.next.href`, which is host-relative and already holds `/api/v2`.
+
+    The href is joined to scheme+host of the base URL, never to the base URL itself
+    (that would double `/api/v2`).
+    """
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(None)
+        parts = urlsplit(base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+
+    def get_next(self, response: requests.Response) -> str | None:
+        links = payload_of(response).get("links") or {}
+        next_link = links.get("next") or {}
+        href = next_link.get("href")
+        if not href:
+            return None
+        if href.startswith(("http://", "https://")):
+            return str(href)
+        return f"{self._origin}/{href.lstrip('/')}"
+
+
+class ZenGRCStream(RESTStream[str | None]):
+    """One ZenGRC v2 collection: `GET <base>/<collection>`, cursor paged."""
+
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    replication_key = "updated_at"
+    # The API documents no sort order: bookmarks are only advanced at stream end.
+    is_sorted = False
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config["base_url"]).rstrip("/")
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        return f"/{self.name}"
+
+    @property
+    def authenticator(self) -> BasicAuthenticator:
+        return BasicAuthenticator(
+            username=self.config["username"], password=self.config["password"]
+        )
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {"Accept": "application/json"}
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config["request_timeout"])
+
+    def get_new_paginator(self) -> NextHrefPaginator:
+        return NextHrefPaginator(self.url_base)
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        """First page from the collection URL, later pages from the server's href."""
+        if page.next_page_token:
+            return HTTPRequest(url=page.next_page_token, headers=self.http_headers)
+        return HTTPRequest(url=self.get_url(page.stream_context), headers=self.http_headers)
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Classify a response: retry transient failures, fail clearly on the rest."""
+        status = response.status_code
+        where = f"GET {response.request.path_url}"
+        if status == 401 or status == 403:
+            msg = (
+                f"ZenGRC refused the credentials (HTTP {status}) for {where}: check the "
+                "tap-zengrc `username`/`password` settings (API key id and secret; env "
+                "TAP_ZENGRC_USERNAME / TAP_ZENGRC_PASSWORD)."
+            )
+            raise FatalAPIError(msg)
+        if status == 404:
+            msg = (
+                f"ZenGRC answered 404 for {where}: check the tap-zengrc `base_url` "
+                f"setting ({BASE_URL_HINT}; got {self.url_base})."
+            )
+            raise FatalAPIError(msg)
+        if status in RETRYABLE_STATUSES:
+            raise RetriableAPIError(f"HTTP {status} {response.reason} for {where}", response)
+        if status >= 400:
+            raise FatalAPIError(
+                f"HTTP {status} {response.reason} for {where}: {response.text[:200]}"
+            )
+        content_type = response.headers.get("Content-Type", "")
+        if "json" not in content_type:
+            # A gateway or login page answering in HTML: transient, retry.
+            raise RetriableAPIError(
+                f"expected JSON but got {content_type or 'no content type'} for {where}",
+                response,
+            )
+        try:
+            payload = response.json()
+        except (json.JSONDecodeError, requests.exceptions.JSONDecodeError) as exc:
+            raise RetriableAPIError(
+                f"invalid or truncated JSON for {where}: {exc}", response
+            ) from exc
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            msg = (
+                f"{where} did not answer a ZenGRC list envelope ({{'data': [...], 'links': …}}): "
+                f"check the tap-zengrc `base_url` setting ({BASE_URL_HINT})."
+            )
+            raise FatalAPIError(msg)
+        _payloads[response] = payload
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        yield from payload_of(response)["data"]
+
+    def request_decorator(self, func: Callable) -> Callable:
+        """Bounded retries with backoff; a clear error once they are used up."""
+        retrying = super().request_decorator(func)
+        max_tries = self.backoff_max_tries()
+
+        def call(*args: t.Any, **kwargs: t.Any) -> requests.Response:
+            try:
+                return t.cast("requests.Response", retrying(*args, **kwargs))
+            except RetriableAPIError as exc:
+                msg = f"ZenGRC {self.name}: gave up after {max_tries} attempts: {exc}"
+                raise FatalAPIError(msg) from exc
+            except requests.exceptions.RequestException as exc:
+                msg = (
+                    f"ZenGRC {self.name}: gave up after {max_tries} attempts reaching "
+                    f"{self.url_base} ({type(exc).__name__}: {exc}); check `base_url` "
+                    "and the network."
+                )
+                raise FatalAPIError(msg) from exc
+
+        return call
+
+    def backoff_max_tries(self) -> int:
+        return int(self.config["max_retries"]) + 1
+
+    def backoff_wait_generator(self) -> Generator[float, BaseException | None, None]:
+        """Exponential backoff capped at `backoff_max_seconds`; `Retry-After` wins."""
+        base = float(self.config["backoff_base_seconds"])
+        cap = float(self.config["backoff_max_seconds"])
+        attempt = 0
+        exc = yield 0.0  # primed by `backoff` with send(None)
+        while True:
+            asked = retry_after_seconds(exc)
+            delay = min(cap, asked) if asked is not None else min(cap, base * 2**attempt)
+            attempt += 1
+            exc = yield delay
+
+    def backoff_jitter(self, value: float) -> float:
+        """Up to 10% extra so parallel streams do not retry in lockstep."""
+        return value * (1 + 0.1 * random.random())
+
+    def backoff_handler(self, details: t.Any) -> None:
+        exc = details.get("exception")
+        self.logger.warning(
+            "%s: attempt %d failed (%s); retrying in %.2fs",
+            self.name,
+            details.get("tries"),
+            exc,
+            details.get("wait") or 0.0,
+        )
+
+    # Collections sync in parallel threads: change the shared tap state under the lock.
+    def _increment_stream_state(
+        self, latest_record: types.Record, *, context: types.Context | None = None
+    ) -> None:
+        with SYNC_LOCK:
+            super()._increment_stream_state(latest_record, context=context)
+
+    def _finalize_state(self, state: dict | None = None) -> None:
+        with SYNC_LOCK:
+            super()._finalize_state(state)
+
+    def _write_starting_replication_value(self, context: types.Context | None) -> None:
+        with SYNC_LOCK:
+            super()._write_starting_replication_value(context)
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Every object of the collection at or after the bookmark (filtered here: the
+        API has no server-side `updated_at` filter)."""
+        since = self.get_starting_timestamp(context)
+        for record in self.request_records(context):
+            updated_at = _parse_instant(record.get("updated_at"))
+            # An object without a parseable `updated_at` is always passed on.
+            if since is not None and updated_at is not None and updated_at < since:
+                continue
+            yield record
+
+
+def _parse_instant(value: object) -> datetime | None:
+    """An ISO 8601 timestamp as an aware datetime (UTC when no offset is given)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

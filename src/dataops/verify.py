@@ -1,0 +1,128 @@
+"""Compare a warehouse table with the sandbox's ground truth, value by value.
+
+Warehouse values come back typed by DuckDB (TIMESTAMPTZ as aware datetimes, DATE as
+dates, JSON as text); truth values are the JSON the vendor served. Both sides are
+normalised to the same plain form before comparing, so a mismatch is a real one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from dataops import warehouse
+
+METADATA_PREFIX = "_sdc_"
+
+
+@dataclass
+class TableReport:
+    """What differs between one table and its truth (empty lists = exact agreement)."""
+
+    table: str
+    rows: int
+    missing_keys: list[tuple[Any, ...]] = field(default_factory=list)
+    unexpected_keys: list[tuple[Any, ...]] = field(default_factory=list)
+    duplicate_keys: list[tuple[Any, ...]] = field(default_factory=list)
+    value_mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.missing_keys
+            or self.unexpected_keys
+            or self.duplicate_keys
+            or self.value_mismatches
+        )
+
+    def describe(self) -> str:
+        parts = [
+            f"{len(self.missing_keys)} missing {self.missing_keys[:5]}"
+            if self.missing_keys
+            else "",
+            f"{len(self.unexpected_keys)} unexpected {self.unexpected_keys[:5]}"
+            if self.unexpected_keys
+            else "",
+            f"{len(self.duplicate_keys)} duplicated {self.duplicate_keys[:5]}"
+            if self.duplicate_keys
+            else "",
+            f"{len(self.value_mismatches)} value mismatches, e.g. {self.value_mismatches[:3]}"
+            if self.value_mismatches
+            else "",
+        ]
+        return f"{self.table}: " + ("; ".join(p for p in parts if p) or "exact")
+
+
+def normalise(value: Any) -> Any:
+    """One comparable form for warehouse and vendor values."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, str):
+        return _normalise_text(value)
+    return value
+
+
+def _normalise_text(value: str) -> Any:
+    """Timestamps to UTC ISO form; JSON documents (objects, arrays) parsed."""
+    if value[:1] in "[{":
+        try:
+            return normalise(json.loads(value))
+        except json.JSONDecodeError:
+            return value
+    if len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return normalise(parsed)
+    return value
+
+
+def compare_table(
+    warehouse_path: Path,
+    schema: str,
+    table: str,
+    truth_records: list[dict[str, Any]],
+    key: list[str],
+    dropped_fields: frozenset[str] = frozenset(),
+) -> TableReport:
+    """Compare one table with the records the vendor serves.
+
+    Every truth field except `dropped_fields` must be present with an equal value;
+    dropped fields must be absent as columns; `_sdc_*` columns are ignored.
+    """
+    loaded = warehouse.rows(warehouse_path, schema, table)
+    report = TableReport(table=f"{schema}.{table}", rows=len(loaded))
+    counts = Counter(tuple(row[k] for k in key) for row in loaded)
+    report.duplicate_keys = sorted(k for k, n in counts.items() if n > 1)
+    by_key = {tuple(row[k] for k in key): row for row in loaded}
+    truth_by_key = {tuple(rec[k] for k in key): rec for rec in truth_records}
+    report.missing_keys = sorted(set(truth_by_key) - set(by_key))
+    report.unexpected_keys = sorted(set(by_key) - set(truth_by_key))
+    columns = set(loaded[0]) if loaded else set()
+    leaked = sorted(columns & dropped_fields)
+    if leaked:
+        report.value_mismatches.append(f"deselected columns present: {leaked}")
+    for row_key in sorted(set(by_key) & set(truth_by_key)):
+        row, expected = by_key[row_key], truth_by_key[row_key]
+        for name, value in expected.items():
+            if name in dropped_fields:
+                continue
+            got = row.get(name)
+            if normalise(got) != normalise(value):
+                report.value_mismatches.append(f"{row_key}.{name}: {got!r} != {value!r}")
+    return report

@@ -1,0 +1,45 @@
+"""Read-only views of a DuckDB warehouse: its tables and their rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+TableCounts = dict[tuple[str, str], int]
+
+
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier, quoted (names may hold spaces, capitals or quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_counts(path: Path) -> TableCounts:
+    """Rows per (schema, table) of every user table; empty if the file does not exist."""
+    if not path.exists():
+        return {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE NOT internal ORDER BY schema_name, table_name"
+        ).fetchall()
+        return {
+            (schema, table): _scalar(
+                con, f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}"
+            )
+            for schema, table in tables
+        }
+
+
+def rows(path: Path, schema: str, table: str) -> list[dict[str, Any]]:
+    """Every row of one table as dicts (for comparisons with ground truth)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(f"SELECT * FROM {quote_ident(schema)}.{quote_ident(table)}")
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
