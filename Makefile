@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 export UV_LINK_MODE := copy
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test lint typecheck bench setup install clean
+.PHONY: demo test lint typecheck bench setup install clean constraints
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -39,6 +39,10 @@ lint: .venv/.synced
 
 typecheck: .venv/.synced
 	$(RUN) mypy src plugins/extractors/tap-zengrc/tap_zengrc plugins/loaders/target-duckdb/target_duckdb
+
+## constraints: pin the plugin venvs Meltano installs to the versions in uv.lock
+constraints: $(UV)
+	$(UV) export --frozen --no-hashes --no-emit-workspace --all-packages --no-annotate --no-header -o plugins/constraints.txt
 
 ## bench: benchmark scenarios (results in bench/results/, summary in docs/benchmarks.md)
 bench: setup

@@ -26,7 +26,8 @@ def table_counts(path: Path) -> TableCounts:
         ).fetchall()
         return {
             (schema, table): _scalar(
-                con, f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}"
+                con,
+                f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}",  # noqa: S608 (quoted identifiers)
             )
             for schema, table in tables
         }
@@ -35,7 +36,8 @@ def table_counts(path: Path) -> TableCounts:
 def rows(path: Path, schema: str, table: str) -> list[dict[str, Any]]:
     """Every row of one table as dicts (for comparisons with ground truth)."""
     with duckdb.connect(str(path), read_only=True) as con:
-        cursor = con.execute(f"SELECT * FROM {quote_ident(schema)}.{quote_ident(table)}")
+        relation = f"{quote_ident(schema)}.{quote_ident(table)}"
+        cursor = con.execute(f"SELECT * FROM {relation}")  # noqa: S608 (quoted identifiers)
         names = [d[0] for d in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

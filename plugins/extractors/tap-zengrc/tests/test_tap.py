@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -48,7 +49,10 @@ def records_by_stream(messages: list[dict]) -> dict[str, list[dict]]:
 
 
 def test_every_object_arrives_through_every_kind_of_fault(tmp_path: Path) -> None:
-    faults = "429:0.08,429-bare:0.05,500:0.05,502:0.05,503:0.05,reset:0.05,truncate:0.05,html:0.05,stall:0.02"
+    faults = (
+        "429:0.08,429-bare:0.05,500:0.05,502:0.05,503:0.05,"
+        "reset:0.05,truncate:0.05,html:0.05,stall:0.02"
+    )
     with serve(
         "zengrc", seed=5, faults=faults, page_size=10, retry_after=0, stall_seconds=4
     ) as sandbox:
@@ -88,9 +92,7 @@ def test_messages_keep_singer_order_when_collections_run_concurrently(tmp_path: 
             assert message["stream"] in schema_seen, "RECORD before its SCHEMA"
     streams_in_order = [m["stream"] for m in parallel if m["type"] == "RECORD"]
     # Really interleaved: records of one collection do not all come in one block.
-    switches = sum(
-        1 for a, b in zip(streams_in_order, streams_in_order[1:], strict=False) if a != b
-    )
+    switches = sum(1 for a, b in itertools.pairwise(streams_in_order) if a != b)
     assert switches > len(COLLECTIONS)
     assert records_by_stream(parallel) == records_by_stream(serial) or {
         s: sorted(r["id"] for r in rs) for s, rs in records_by_stream(parallel).items()

@@ -1,0 +1,1 @@
+"""Benchmark scenarios: `make bench` (or `uv run python -m bench.run`)."""

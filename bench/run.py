@@ -1,0 +1,50 @@
+"""Run every benchmark scenario; print Markdown tables and save JSON in bench/results/.
+
+uv run python -m bench.run [scenario …]     (scenarios: zengrc_latency, loader)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import loader_throughput, zengrc_latency
+
+SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
+    "zengrc_latency": zengrc_latency.run,
+    "loader": loader_throughput.run,
+}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(names: list[str]) -> None:
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {sorted(SCENARIOS)}")
+    RESULTS.mkdir(exist_ok=True)
+    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    for name in names or list(SCENARIOS):
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        rows = SCENARIOS[name]()
+        (RESULTS / f"{name}.json").write_text(
+            json.dumps(
+                {"scenario": name, "started": started, "machine": machine, "rows": rows}, indent=2
+            )
+        )
+        print(f"\n### {name} ({started}, {machine})\n\n{markdown(rows)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,91 @@
+"""``dataops sandbox …``: run a vendor simulator, print its ground truth."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from dataops.sandbox.registry import VENDORS
+from dataops.sandbox.server import serve as start_sandbox
+from dataops.sandbox.truth import truth as vendor_truth
+
+sandbox_app = typer.Typer(
+    help="Local simulators of the vendor APIs (for the demo, tests and benchmarks).",
+    no_args_is_help=True,
+)
+
+VendorArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(sorted(VENDORS))}.")]
+Seed = Annotated[int, typer.Option(help="Data (and fault) seed.")]
+Scale = Annotated[int, typer.Option(min=1, help="Data volume multiplier.")]
+Epoch = Annotated[int, typer.Option(min=0, help="Data version: each epoch updates and adds rows.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@sandbox_app.command()
+def serve(
+    vendor: VendorArg,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 0,
+    seed: Seed = 0,
+    scale: Scale = 1,
+    epoch: Epoch = 0,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Delay added to every data response.")] = 0,
+    faults: Annotated[str, typer.Option(help="Fault spec, e.g. 429:0.1,500:0.05,reset:0.02")] = "",
+    page_size: Annotated[int | None, typer.Option(min=1, help="Server page size.")] = None,
+    retry_after: Annotated[int, typer.Option(min=0, help="Retry-After of 429 faults (s).")] = 1,
+    stall_seconds: Annotated[float, typer.Option(min=0, help="Hold time of stall faults.")] = 30.0,
+    max_consecutive_faults: Annotated[int, typer.Option(min=0)] = 3,
+) -> None:
+    """Serve VENDOR until SIGINT/SIGTERM. Line 1 of stdout: its base URL; line 2: JSON info."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        sandbox = start_sandbox(
+            vendor,
+            host=host,
+            port=port,
+            seed=seed,
+            scale=scale,
+            epoch=epoch,
+            latency_ms=latency_ms,
+            faults=faults,
+            page_size=page_size,
+            retry_after=retry_after,
+            stall_seconds=stall_seconds,
+            max_consecutive_faults=max_consecutive_faults,
+        )
+    except (ValueError, OSError) as error:
+        raise _fail(str(error)) from None
+    with sandbox:
+        print(sandbox.url, flush=True)
+        info = {"vendor": vendor, "url": sandbox.url, "credentials": sandbox.credentials}
+        print(json.dumps(info), flush=True)
+        typer.echo(f"serving {vendor} at {sandbox.url} (Ctrl-C stops)", err=True)
+        stop.wait()
+    typer.echo(f"{vendor} sandbox stopped: {json.dumps(sandbox.stats.snapshot())}", err=True)
+
+
+@sandbox_app.command()
+def truth(vendor: VendorArg, seed: Seed = 0, scale: Scale = 1, epoch: Epoch = 0) -> None:
+    """Print what VENDOR serves as JSON: per stream its row count, key and sorted keys."""
+    try:
+        result = vendor_truth(vendor, seed=seed, scale=scale, epoch=epoch)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")

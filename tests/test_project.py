@@ -1,0 +1,110 @@
+"""The Meltano project itself, as Meltano resolves it: plugins, settings, schedules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dataops import project
+
+ROOT = project.PROJECT_ROOT
+ENVIRONMENTS = ("dev", "ci", "staging", "production")
+
+
+def plugin_definitions() -> list[dict]:
+    found = []
+    for path in sorted((ROOT / "meltano").glob("*.meltano.yml")):
+        for plugins in (yaml.safe_load(path.read_text()).get("plugins") or {}).values():
+            found.extend(plugins)
+    return found
+
+
+def test_every_plugin_is_declared_inline_without_hub() -> None:
+    plugins = plugin_definitions()
+    assert {p["name"] for p in plugins} >= {"tap-zengrc", "target-duckdb", "target-snowflake"}
+    for plugin in plugins:
+        assert "variant" not in plugin, f"{plugin['name']} would need Meltano Hub"
+        for key in ("namespace", "pip_url", "executable", "capabilities", "settings"):
+            assert plugin.get(key), f"{plugin['name']}: missing {key}"
+        for setting in plugin["settings"]:
+            assert setting.get("kind"), f"{plugin['name']}.{setting['name']}: no kind"
+
+
+def test_secrets_are_password_settings_and_env_references() -> None:
+    secrets = {"username", "password", "private_key", "private_key_passphrase"}
+    for plugin in plugin_definitions():
+        for setting in plugin["settings"]:
+            if setting["name"] in secrets:
+                assert setting["kind"] == "password", f"{plugin['name']}.{setting['name']}"
+    for env in ("staging", "production"):
+        text = (ROOT / "meltano" / "environments" / f"{env}.meltano.yml").read_text()
+        config = yaml.safe_load(text)["environments"][0]["config"]["plugins"]
+        for plugins in config.values():
+            for plugin in plugins:
+                for name, value in plugin.get("config", {}).items():
+                    assert str(value).startswith("$"), f"{env}: {plugin['name']}.{name}={value}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_environment_resolves(environment: str) -> None:
+    listing = project.meltano(
+        "--environment", environment, "config", "list", "tap-zengrc", capture=True
+    )
+    assert "username [env: TAP_ZENGRC_USERNAME]" in listing.stdout
+
+
+def test_production_schedule_and_its_local_twin() -> None:
+    by_name = {s.name: s for s in project.schedules()}
+    production = by_name["zengrc-to-snowflake"]
+    assert (production.loader, production.interval) == ("target-snowflake", "0 */8 * * *")
+    local = by_name["zengrc-to-duckdb"]
+    assert (local.extractor, local.loader, local.interval) == (
+        "tap-zengrc",
+        "target-duckdb",
+        "0 */8 * * *",
+    )
+    assert local in project.local_schedules()
+
+
+def test_select_rules_drop_vendor_personal_data() -> None:
+    listing = project.meltano("select", "tap-zengrc", "--list", "--all", capture=True).stdout
+    assert "[excluded   ] vendors.owners" in listing
+    assert "[excluded   ] vendors.contact" in listing
+    assert "[selected   ] vendors.secondary_contact" in listing
+
+
+def test_dev_writes_the_local_warehouse() -> None:
+    resolved = project.meltano(
+        "--environment",
+        "dev",
+        "config",
+        "print",
+        "target-duckdb",
+        capture=True,
+    ).stdout
+    assert json.loads(resolved)["path"] == str(ROOT / "output" / "warehouse.duckdb")
+
+
+def test_plugin_constraints_match_the_lock_file() -> None:
+    exported = subprocess.run(
+        [
+            str(ROOT / ".tools" / "bin" / "uv"),
+            "export",
+            "--frozen",
+            "--no-hashes",
+            "--no-emit-workspace",
+            "--all-packages",
+            "--no-annotate",
+            "--no-header",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pinned = (ROOT / "plugins" / "constraints.txt").read_text()
+    assert exported == pinned, "plugins/constraints.txt is stale: run `make constraints`"
