@@ -75,7 +75,7 @@ def rows_loaded(db: Path) -> int:
 
 
 def run(n: int = 200_000) -> list[dict[str, Any]]:
-    results = []
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         messages = Path(tmp) / "input.jsonl"
         write_input(messages, n)

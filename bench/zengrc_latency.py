@@ -3,7 +3,8 @@
 The tap is latency-bound: each page costs one round trip and a collection's pages
 come one after another (a cursor needs the previous page). The bound for p
 collections at once is max(total pages * latency / p, longest collection's pages *
-latency); the figures show how close tap-zengrc gets to it.
+latency). `over_bound_s` is what the tap spends beyond that bound and its own
+start-up (interpreter and imports): parsing, validation and Singer output.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def run(scale: int = 4, latency_ms: int = 50, page_size: int = 50) -> list[dict[
     }
     n_records = sum(len(rows) for rows in records("zengrc", scale=scale).values())
     latency = latency_ms / 1000
-    results = []
+    results: list[dict[str, Any]] = []
+    startup = run_measured([TAP, "--about"]).wall_s  # interpreter + imports, no requests
     with serve("zengrc", scale=scale, latency_ms=latency_ms, page_size=page_size) as sandbox:
         for parallel in (1, 3, 6, 11):
             with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +52,8 @@ def run(scale: int = 4, latency_ms: int = 50, page_size: int = 50) -> list[dict[
                     "collections_at_once": parallel,
                     "wall_s": round(measured.wall_s, 2),
                     "latency_bound_s": round(bound, 2),
-                    "bound_ratio": round(measured.wall_s / bound, 2),
+                    "tap_startup_s": round(startup, 2),
+                    "over_bound_s": round(measured.wall_s - startup - bound, 2),
                     "records_per_s": round(n_records / measured.wall_s),
                     "peak_rss_mib": round(measured.peak_rss_mib, 1),
                 }

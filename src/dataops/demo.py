@@ -11,12 +11,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
 
 from dataops import project, warehouse
 from dataops.sandbox import serve
+
+
+LOGS = project.PROJECT_ROOT / "output" / "logs"
 
 
 @dataclass(frozen=True)
@@ -70,33 +74,50 @@ def sandboxes(extractors: list[str], options: SandboxOptions) -> Iterator[dict[s
 def run_demo(options: SandboxOptions, console: Console) -> None:
     local = project.local_schedules()
     path = project.WAREHOUSE
+    LOGS.mkdir(parents=True, exist_ok=True)
     before = warehouse.table_counts(path)
+    run_started_at = datetime.now(UTC)
     timings: list[tuple[str, float]] = []
     started = time.monotonic()
     with sandboxes(sorted({s.extractor for s in local}), options) as env:
         for schedule in local:
-            console.print(f"[bold]meltano schedule run {schedule.name}[/bold]")
+            log = LOGS / f"{schedule.name}.log"
+            console.print(f"meltano schedule run [bold]{schedule.name}[/bold]  (log: {log})")
             t0 = time.monotonic()
-            result = project.meltano("schedule", "run", schedule.name, env=env, check=False)
+            result = project.meltano(
+                "schedule", "run", schedule.name, env=env, capture=True, check=False
+            )
+            log.write_text(result.stdout + result.stderr)
             if result.returncode != 0:
+                console.print(result.stderr[-5000:], markup=False, highlight=False)
                 raise SystemExit(
                     f"schedule {schedule.name} failed (exit {result.returncode}); "
-                    "see Meltano's log above"
+                    f"the end of its log is above, all of it in {log}"
                 )
             timings.append((schedule.name, time.monotonic() - t0))
     total = time.monotonic() - started
-    console.print(summary_table(before, warehouse.table_counts(path)))
+    console.print(
+        summary_table(
+            before,
+            warehouse.table_counts(path),
+            warehouse.rows_written_since(path, run_started_at),
+        )
+    )
     for name, seconds in timings:
         console.print(f"{name}: {seconds:.1f} s")
     console.print(f"total: {total:.1f} s — warehouse: {path}")
 
 
-def summary_table(before: warehouse.TableCounts, after: warehouse.TableCounts) -> Table:
+def summary_table(
+    before: warehouse.TableCounts, after: warehouse.TableCounts, written: warehouse.TableCounts
+) -> Table:
     table = Table(title="Warehouse rows per table")
     table.add_column("schema.table")
     table.add_column("rows", justify="right")
-    table.add_column("added this run", justify="right")
+    table.add_column("added", justify="right")
+    table.add_column("updated", justify="right")
     for (schema, name), rows in sorted(after.items()):
         added = rows - before.get((schema, name), 0)
-        table.add_row(f"{schema}.{name}", str(rows), str(added))
+        updated = written.get((schema, name), 0) - added
+        table.add_row(f"{schema}.{name}", str(rows), str(added), str(updated))
     return table

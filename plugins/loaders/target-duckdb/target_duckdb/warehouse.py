@@ -1,0 +1,224 @@
+"""The DuckDB side of the loader: connection, table evolution, atomic MERGE/INSERT loads."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from singer_sdk.helpers.capabilities import TargetLoadMethods
+
+from target_duckdb.typemap import DuckType, normalize, widened
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+#: Arrival-order column every staged source carries; the last row of a key wins.
+SEQ = "__target_duckdb_seq"
+
+
+def quote(identifier: str) -> str:
+    """A DuckDB quoted identifier (spaces, case, reserved words all safe)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """A DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def table_name(stream_name: str) -> str:
+    """The table a stream loads into: its name with every character outside
+    `[A-Za-z0-9_]` replaced by `_` (`tap-x.users` → `tap_x_users`), case kept."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", stream_name)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a stream's current SCHEMA message asks of its table."""
+
+    stream: str
+    schema: str
+    table: str
+    columns: Mapping[str, DuckType]
+    keys: tuple[str, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote(self.schema)}.{quote(self.table)}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A staged batch to load.
+
+    `relation` is a FROM item aliased `src` with a `SEQ` column; `types` maps each
+    column it provides to its DuckDB type; `fill` gives SQL expressions (already of
+    the column's schema type) for columns the source may leave NULL.
+    """
+
+    relation: str
+    types: Mapping[str, str]
+    fill: Mapping[str, str] = field(default_factory=dict)
+
+
+class Warehouse:
+    """One DuckDB database file, written through a single connection."""
+
+    def __init__(self, path: str) -> None:
+        db_file = Path(path).expanduser()
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = duckdb.connect(str(db_file))
+        # Date-times without an offset are UTC, whatever the machine's time zone.
+        self.connection.execute("SET TimeZone = 'UTC'")
+        self._overwritten: set[tuple[str, str]] = set()
+
+    def close(self) -> None:
+        """Checkpoint and close, so the file is complete when the process exits."""
+        self.connection.execute("CHECKPOINT")
+        self.connection.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.connection.begin()
+        try:
+            yield
+        except BaseException:
+            self.connection.rollback()
+            raise
+        self.connection.commit()
+
+    def table_columns(self, spec: TableSpec) -> dict[str, tuple[str, str]]:
+        """The table's columns as {lowercased name: (name, type)}; empty if no table.
+
+        DuckDB matches identifiers case-insensitively, hence the lowercased keys.
+        """
+        rows = self.connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?)"
+            " ORDER BY ordinal_position",
+            [spec.schema, spec.table],
+        ).fetchall()
+        return {name.lower(): (name, normalize(data_type)) for name, data_type in rows}
+
+    def ensure_table(self, spec: TableSpec) -> None:
+        """Create the schema and table, or evolve the table to hold the stream.
+
+        New columns are added, columns whose type cannot hold the stream's are
+        widened in place; columns are never dropped.
+        """
+        with self.transaction():
+            self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(spec.schema)}")
+            existing = self.table_columns(spec)
+            if not existing:
+                columns = ", ".join(f"{quote(c)} {ctype}" for c, ctype in spec.columns.items())
+                self.connection.execute(f"CREATE TABLE {spec.qualified} ({columns})")
+                return
+            for column, incoming in spec.columns.items():
+                if column.lower() not in existing:
+                    self.connection.execute(
+                        f"ALTER TABLE {spec.qualified} ADD COLUMN {quote(column)} {incoming}"
+                    )
+                    continue
+                name, current = existing[column.lower()]
+                wider = widened(current, incoming)
+                if wider is not None:
+                    self.connection.execute(
+                        f"ALTER TABLE {spec.qualified} ALTER COLUMN {quote(name)} TYPE {wider}"
+                    )
+
+    def load(self, spec: TableSpec, source: Source, method: str) -> int:
+        """Load `source` into the table in one transaction; return rows written.
+
+        `upsert` with key properties MERGEs the source, deduplicated on the key
+        keeping its last row by arrival; without keys, or with `append-only`, rows
+        are appended. `overwrite` first empties the table, once per run, inside the
+        same transaction as its first load.
+        """
+        lowered = {key: ctype for key, (_, ctype) in self.table_columns(spec).items()}
+        exprs = {
+            column: self._expression(column, incoming, source, lowered[column.lower()])
+            for column, incoming in spec.columns.items()
+        }
+        staged = ", ".join(f"{expr} AS {quote(column)}" for column, expr in exprs.items())
+        staged = f"SELECT {staged}, src.{SEQ} AS {SEQ} FROM {source.relation}"
+        columns = ", ".join(quote(column) for column in spec.columns)
+        if spec.keys and method != TargetLoadMethods.APPEND_ONLY:
+            statement = self._merge(spec, staged)
+        else:
+            statement = f"INSERT INTO {spec.qualified} ({columns}) SELECT {columns} FROM ({staged})"
+        overwrite = method == TargetLoadMethods.OVERWRITE
+        try:
+            with self.transaction():
+                if overwrite and (spec.schema, spec.table) not in self._overwritten:
+                    self.connection.execute(f"DELETE FROM {spec.qualified}")
+                written = self.connection.execute(statement).fetchall()
+        except duckdb.ConversionException as exc:
+            raise self._bad_value(spec, source, exprs) from exc
+        if overwrite:
+            self._overwritten.add((spec.schema, spec.table))
+        return int(written[0][0]) if written else 0
+
+    @staticmethod
+    def _expression(column: str, incoming: DuckType, source: Source, table_type: str) -> str:
+        """SQL turning the source's value into the stream's type, then the table's."""
+        provided = source.types.get(column)
+        expr = f"src.{quote(column)}"
+        if provided is None:
+            expr = f"CAST(NULL AS {incoming})"
+        elif provided != incoming:
+            nested = incoming == DuckType.JSON and provided != DuckType.VARCHAR
+            expr = f"to_json({expr})" if nested else f"CAST({expr} AS {incoming})"
+        if column in source.fill:
+            fill = source.fill[column]
+            expr = fill if provided is None else f"COALESCE({expr}, {fill})"
+        if table_type == incoming:
+            return expr
+        if table_type == DuckType.JSON:
+            return f"to_json({expr})"
+        return f"CAST({expr} AS {table_type})"
+
+    @staticmethod
+    def _merge(spec: TableSpec, staged: str) -> str:
+        keys = ", ".join(quote(key) for key in spec.keys)
+        last_per_key = (
+            f"SELECT * EXCLUDE ({SEQ}) FROM ({staged})"
+            f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {SEQ} DESC) = 1"
+        )
+        on = " AND ".join(
+            f"tgt.{quote(key)} IS NOT DISTINCT FROM src.{quote(key)}" for key in spec.keys
+        )
+        columns = [quote(column) for column in spec.columns]
+        non_keys = [quote(column) for column in spec.columns if column not in spec.keys]
+        update = ", ".join(f"{column} = src.{column}" for column in non_keys)
+        # A row whose data is unchanged is left alone, metadata included: a re-read
+        # record (e.g. one at the bookmark) changes nothing in the warehouse.
+        data = [quote(c) for c in spec.columns if c not in spec.keys and not c.startswith("_sdc_")]
+        changed = " OR ".join(f"tgt.{column} IS DISTINCT FROM src.{column}" for column in data)
+        condition = f" AND ({changed})" if changed else ""
+        matched = f" WHEN MATCHED{condition} THEN UPDATE SET {update}" if non_keys else ""
+        values = ", ".join(f"src.{column}" for column in columns)
+        return (
+            f"MERGE INTO {spec.qualified} AS tgt USING ({last_per_key}) AS src ON {on}"
+            f"{matched} WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({values})"
+        )
+
+    def _bad_value(self, spec: TableSpec, source: Source, exprs: Mapping[str, str]) -> ValueError:
+        """Name the stream, column and first value that failed to convert."""
+        for column, expr in exprs.items():
+            if column not in source.types:
+                continue
+            value = f"src.{quote(column)}"
+            bad = self.connection.execute(
+                f"SELECT CAST({value} AS VARCHAR) FROM {source.relation}"
+                f" WHERE {value} IS NOT NULL AND TRY({expr}) IS NULL LIMIT 1"
+            ).fetchall()
+            if bad:
+                return ValueError(
+                    f"Stream '{spec.stream}': value {bad[0][0]!r} of column '{column}' is not a"
+                    f" valid {spec.columns[column]}; nothing of this batch was loaded"
+                )
+        return ValueError(f"Stream '{spec.stream}': a value could not be converted")
