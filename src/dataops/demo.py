@@ -19,7 +19,6 @@ from rich.table import Table
 from dataops import project, warehouse
 from dataops.sandbox import serve
 
-
 LOGS = project.PROJECT_ROOT / "output" / "logs"
 
 
