@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import json
 import typing as t
 import uuid
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+import msgspec
 import pyarrow as pa
 from singer_sdk.helpers._batch import BatchFileFormat
 from singer_sdk.sinks import BatchSink
@@ -32,8 +32,9 @@ _ARROW_TYPES = {
 }
 
 
-# Compact, as DuckDB writes JSON; one encoder, as `json.dumps` with options builds one a call.
-_json_text = json.JSONEncoder(separators=(",", ":")).encode
+def _json_text(value: object) -> str:
+    """Compact JSON text, as DuckDB writes it (msgspec: several times faster than json)."""
+    return msgspec.json.encode(value).decode()
 
 
 def _as_text(value: object) -> str:

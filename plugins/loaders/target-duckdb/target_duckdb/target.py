@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import typing as t
 from functools import cached_property
 
+import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import (
@@ -27,17 +27,17 @@ if t.TYPE_CHECKING:
 
 
 class FloatJSONReader(SingerReader):
-    """Reads Singer messages with JSON numbers as floats, not the SDK's Decimals.
+    """Reads Singer messages with msgspec, JSON numbers as floats (not the SDK's Decimals).
 
-    Numbers land in DOUBLE columns anyway, and floats go straight into Arrow and
-    `json.dumps` for nested values.
+    Numbers land in DOUBLE columns anyway, and floats go straight into Arrow and into
+    the JSON text of nested values.
     """
 
     def deserialize_json(self, line: str) -> dict:
         try:
-            return t.cast("dict", json.loads(line))
-        except json.JSONDecodeError as exc:
-            msg = f"Unable to parse line as JSON: {line}"
+            return t.cast("dict", msgspec.json.decode(line))
+        except msgspec.DecodeError as exc:
+            msg = f"Unable to parse line as JSON ({exc}): {line[:200]}"
             raise InvalidInputLine(msg) from exc
 
 
