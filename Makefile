@@ -25,8 +25,12 @@ $(UV):
 ## setup: Python venv (uv) + every Meltano plugin installed
 setup: .venv/.synced install
 
-install: .venv/.synced
-	$(RUN) meltano install
+install: .meltano/.installed
+
+# Plugin venvs are rebuilt whenever a plugin's declaration or dependencies change.
+.meltano/.installed: .venv/.synced meltano.yml $(wildcard meltano/*.yml) plugins/constraints.txt $(wildcard plugins/*/*/pyproject.toml)
+	$(RUN) meltano install --clean
+	touch $@
 
 ## demo: sandboxes + every pipeline into output/warehouse.duckdb
 demo: setup

@@ -3,9 +3,13 @@ with the sandbox's ground truth over two epochs."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
-from dataops import project, verify
+from dataops import project, verify, warehouse
 from dataops.sandbox import records, serve
 
 FAULTS = "429:0.05,429-bare:0.03,500:0.03,502:0.02,503:0.03,reset:0.03,truncate:0.03,html:0.03"
@@ -55,3 +59,51 @@ def test_zengrc_to_duckdb_matches_truth_over_two_epochs_with_faults(
 
     sync(meltano_env, epoch=1)  # nothing new: converges, nothing doubled
     assert_warehouse_equals_truth(meltano_env, epoch=1)
+
+
+def test_sync_killed_midway_converges_on_rerun(meltano_env: dict[str, str]) -> None:
+    """SIGKILL the whole pipeline mid-sync; what is committed is whole, and a rerun
+    from the stored state ends with exactly the source's rows."""
+    env = {
+        **os.environ,
+        **meltano_env,
+        "TAP_ZENGRC_MAX_PARALLEL_STREAMS": "2",
+        "TARGET_DUCKDB_BATCH_SIZE_ROWS": "40",  # commit (and pass STATE on) often
+    }
+    with serve("zengrc", seed=SEED, latency_ms=15, page_size=10) as sandbox:
+        env["TAP_ZENGRC_BASE_URL"] = sandbox.url
+        pipeline = subprocess.Popen(
+            [project.meltano_executable(), "run", "tap-zengrc", "target-duckdb"],
+            cwd=project.PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while sandbox.stats.requests < 70 and time.monotonic() < deadline:
+            assert pipeline.poll() is None, "the sync finished before it could be killed"
+            time.sleep(0.05)
+        os.killpg(pipeline.pid, signal.SIGKILL)
+        pipeline.wait()
+
+    path = Path(meltano_env["TARGET_DUCKDB_PATH"])
+    partial = warehouse.table_counts(path)
+    truth = records("zengrc", seed=SEED)
+    assert 0 < sum(partial.values()) < sum(len(rows) for rows in truth.values()), partial
+    for (_, table), count in partial.items():
+        keys = [row["id"] for row in warehouse.rows(path, "tap_zengrc", table)]
+        assert len(keys) == len(set(keys)) == count, f"{table}: duplicates after the kill"
+
+    with serve("zengrc", seed=SEED, page_size=10) as sandbox:
+        rerun = project.meltano(
+            "run",
+            "--force",
+            "tap-zengrc",
+            "target-duckdb",
+            env={**meltano_env, "TAP_ZENGRC_BASE_URL": sandbox.url},
+            capture=True,
+            check=False,
+        )
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert_warehouse_equals_truth(meltano_env, epoch=0)

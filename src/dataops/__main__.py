@@ -1,0 +1,5 @@
+"""`python -m dataops` = the `dataops` command."""
+
+from dataops.cli import app
+
+app()
