@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
+from dataops import project
 from dataops.sandbox.cli import sandbox_app
 
 app = typer.Typer(help="data-ops-meltano: sandboxes, demo and operations.", no_args_is_help=True)
@@ -18,8 +21,9 @@ def demo(
     epoch: int = typer.Option(0, help="Sandbox epoch: later epochs add and update objects."),
     latency_ms: int = typer.Option(0, help="Latency added to every sandbox response."),
     faults: str = typer.Option("", help="Sandbox faults, e.g. '429:0.05,500:0.02'."),
+    warehouse: Path = typer.Option(project.WAREHOUSE, help="DuckDB file to load into."),
 ) -> None:
     """Run every local schedule against the sandboxes into output/warehouse.duckdb."""
     from dataops.demo import SandboxOptions, run_demo
 
-    run_demo(SandboxOptions(seed, scale, epoch, latency_ms, faults), Console())
+    run_demo(SandboxOptions(seed, scale, epoch, latency_ms, faults), Console(), warehouse)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -70,15 +71,26 @@ def sandboxes(extractors: list[str], options: SandboxOptions) -> Iterator[dict[s
         yield env
 
 
-def run_demo(options: SandboxOptions, console: Console) -> None:
+@dataclass(frozen=True)
+class TableChange:
+    table: str
+    rows: int
+    added: int
+    updated: int
+
+
+def run_demo(
+    options: SandboxOptions, console: Console, path: Path = project.WAREHOUSE
+) -> list[TableChange]:
+    """Run every local schedule into the warehouse at `path`; print and return the changes."""
     local = project.local_schedules()
-    path = project.WAREHOUSE
     LOGS.mkdir(parents=True, exist_ok=True)
     before = warehouse.table_counts(path)
     run_started_at = datetime.now(UTC)
     timings: list[tuple[str, float]] = []
     started = time.monotonic()
     with sandboxes(sorted({s.extractor for s in local}), options) as env:
+        env["TARGET_DUCKDB_PATH"] = str(path)
         for schedule in local:
             log = LOGS / f"{schedule.name}.log"
             console.print(f"meltano schedule run [bold]{schedule.name}[/bold]  (log: {log})")
@@ -95,28 +107,32 @@ def run_demo(options: SandboxOptions, console: Console) -> None:
                 )
             timings.append((schedule.name, time.monotonic() - t0))
     total = time.monotonic() - started
-    console.print(
-        summary_table(
-            before,
-            warehouse.table_counts(path),
-            warehouse.rows_written_since(path, run_started_at),
-        )
+    changes = table_changes(
+        before, warehouse.table_counts(path), warehouse.rows_written_since(path, run_started_at)
     )
+    console.print(summary_table(changes))
     for name, seconds in timings:
         console.print(f"{name}: {seconds:.1f} s")
     console.print(f"total: {total:.1f} s — warehouse: {path}")
+    return changes
 
 
-def summary_table(
+def table_changes(
     before: warehouse.TableCounts, after: warehouse.TableCounts, written: warehouse.TableCounts
-) -> Table:
-    table = Table(title="Warehouse rows per table")
-    table.add_column("schema.table")
-    table.add_column("rows", justify="right")
-    table.add_column("added", justify="right")
-    table.add_column("updated", justify="right")
+) -> list[TableChange]:
+    """Per table: rows now, rows added, and rows rewritten with new data (not added)."""
+    changes = []
     for (schema, name), rows in sorted(after.items()):
         added = rows - before.get((schema, name), 0)
         updated = written.get((schema, name), 0) - added
-        table.add_row(f"{schema}.{name}", str(rows), str(added), str(updated))
+        changes.append(TableChange(f"{schema}.{name}", rows, added, updated))
+    return changes
+
+
+def summary_table(changes: list[TableChange]) -> Table:
+    table = Table(title="Warehouse rows per table")
+    for column in ("schema.table", "rows", "added", "updated"):
+        table.add_column(column, justify="left" if column == "schema.table" else "right")
+    for change in changes:
+        table.add_row(change.table, str(change.rows), str(change.added), str(change.updated))
     return table

@@ -18,40 +18,34 @@ def quote_ident(name: str) -> str:
 
 def table_counts(path: Path) -> TableCounts:
     """Rows per (schema, table) of every user table; empty if the file does not exist."""
-    if not path.exists():
-        return {}
-    with duckdb.connect(str(path), read_only=True) as con:
-        tables = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() "
-            "WHERE NOT internal ORDER BY schema_name, table_name"
-        ).fetchall()
-        return {
-            (schema, table): _scalar(
-                con,
-                f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}",  # noqa: S608 (quoted identifiers)
-            )
-            for schema, table in tables
-        }
+    return _counts(path)
 
 
 def rows_written_since(path: Path, since: datetime) -> TableCounts:
     """Rows per table inserted or changed by loads after `since` (by `_sdc_batched_at`)."""
+    return _counts(path, "_sdc_batched_at", since)
+
+
+def _counts(
+    path: Path, newer_column: str | None = None, since: datetime | None = None
+) -> TableCounts:
+    """Rows per table; with `newer_column`, only tables having it and rows where it >= since."""
     if not path.exists():
         return {}
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_columns() "
-            "WHERE NOT internal AND column_name = '_sdc_batched_at'"
+            "SELECT DISTINCT schema_name, table_name FROM duckdb_columns() "
+            "WHERE NOT internal AND (? IS NULL OR column_name = ?) "
+            "ORDER BY schema_name, table_name",
+            [newer_column, newer_column],
         ).fetchall()
-        return {
-            (schema, table): _scalar(
-                con,
-                f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)} "  # noqa: S608 (quoted identifiers)
-                "WHERE _sdc_batched_at >= ?",
-                [since],
-            )
-            for schema, table in tables
-        }
+        where = f" WHERE {quote_ident(newer_column)} >= ?" if newer_column else ""
+        counts: TableCounts = {}
+        for schema, table in tables:
+            sql = f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}{where}"  # noqa: S608 (quoted identifiers)
+            row = con.execute(sql, [since] if newer_column else []).fetchone()
+            counts[(schema, table)] = int(row[0]) if row else 0
+        return counts
 
 
 def rows(path: Path, schema: str, table: str) -> list[dict[str, Any]]:
@@ -61,8 +55,3 @@ def rows(path: Path, schema: str, table: str) -> list[dict[str, Any]]:
         cursor = con.execute(f"SELECT * FROM {relation}")  # noqa: S608 (quoted identifiers)
         names = [d[0] for d in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: list[Any] | None = None) -> int:
-    row = con.execute(sql, parameters or []).fetchone()
-    return int(row[0]) if row else 0
