@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from dataops import project
 from dataops.demo import SandboxOptions, run_demo
 from dataops.sandbox import truth
 
@@ -14,7 +15,8 @@ from dataops.sandbox import truth
 def test_demo_loads_every_collection_and_a_second_run_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp_path / 'meltano.db'}")
+    for name, value in project.isolated_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
     path = tmp_path / "warehouse.duckdb"
     console = Console(file=(tmp_path / "demo.txt").open("w"), width=120)
 

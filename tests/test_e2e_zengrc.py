@@ -3,10 +3,14 @@ with the sandbox's ground truth over two epochs."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from dataops import project, verify, warehouse
@@ -15,9 +19,20 @@ from dataops.sandbox import records, serve
 FAULTS = "429:0.05,429-bare:0.03,500:0.03,502:0.02,503:0.03,reset:0.03,truncate:0.03,html:0.03"
 SEED = 21
 DESELECTED = {"vendors": frozenset({"owners", "contact"})}
+LOOKBACK = timedelta(seconds=300)
 
 
-def sync(env: dict[str, str], epoch: int) -> dict[str, int]:
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class SyncResult:
+    faults: dict[str, int]  # injected by the sandbox, by kind
+    emitted: Counter[str]  # records the tap sent, by stream (its record_count metrics)
+
+
+def sync(env: dict[str, str], epoch: int) -> SyncResult:
     """One `meltano run tap-zengrc target-duckdb` against the sandbox at `epoch`."""
     with serve("zengrc", seed=SEED, epoch=epoch, faults=FAULTS, page_size=20, retry_after=0) as sb:
         result = project.meltano(
@@ -30,7 +45,12 @@ def sync(env: dict[str, str], epoch: int) -> dict[str, int]:
         )
         faults = sb.stats.snapshot()["faults"]
     assert result.returncode == 0, result.stderr[-4000:]
-    return faults
+    emitted: Counter[str] = Counter()
+    for line in result.stderr.splitlines():
+        if " tap-zengrc " in line and '"metric":"record_count"' in line:
+            metric = json.loads(line.split("METRIC: ", 1)[1])
+            emitted[metric["tags"]["stream"]] += metric["value"]
+    return SyncResult(faults, emitted)
 
 
 def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
@@ -50,15 +70,26 @@ def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
 def test_zengrc_to_duckdb_matches_truth_over_two_epochs_with_faults(
     meltano_env: dict[str, str],
 ) -> None:
-    faults = sync(meltano_env, epoch=0)
-    assert sum(faults.values()) > 0, "the sandbox injected no fault"
+    first = sync(meltano_env, epoch=0)
+    assert sum(first.faults.values()) > 0, "the sandbox injected no fault"
     assert_warehouse_equals_truth(meltano_env, epoch=0)
 
-    sync(meltano_env, epoch=1)  # state from the first run: incremental
+    second = sync(meltano_env, epoch=1)  # from the state the first run stored
     assert_warehouse_equals_truth(meltano_env, epoch=1)
+    # Incremental: the tap sent what changed since its bookmarks, plus the objects
+    # within the lookback before a bookmark (300 s by default), nothing else.
+    old = records("zengrc", seed=SEED, epoch=0)
+    for stream, rows in records("zengrc", seed=SEED, epoch=1).items():
+        before = {row["id"]: row for row in old[stream]}
+        bookmark = max(instant(row["updated_at"]) for row in old[stream])
+        changed = sum(1 for row in rows if before.get(row["id"]) != row)
+        window = sum(1 for row in rows if instant(row["updated_at"]) >= bookmark - LOOKBACK)
+        assert changed <= second.emitted[stream] <= changed + window, stream
+        assert second.emitted[stream] < len(rows) / 2, stream
 
-    sync(meltano_env, epoch=1)  # nothing new: converges, nothing doubled
+    third = sync(meltano_env, epoch=1)  # nothing new: converges, nothing doubled
     assert_warehouse_equals_truth(meltano_env, epoch=1)
+    assert sum(third.emitted.values()) < sum(second.emitted.values())
 
 
 def test_sync_killed_midway_converges_on_rerun(meltano_env: dict[str, str]) -> None:
@@ -82,7 +113,7 @@ def test_sync_killed_midway_converges_on_rerun(meltano_env: dict[str, str]) -> N
         )
         deadline = time.monotonic() + 120
         while sandbox.stats.requests < 70 and time.monotonic() < deadline:
-            assert pipeline.poll() is None, "the sync finished before it could be killed"
+            assert pipeline.poll() is None, f"the sync ended (exit {pipeline.returncode}) unkilled"
             time.sleep(0.05)
         os.killpg(pipeline.pid, signal.SIGKILL)
         pipeline.wait()

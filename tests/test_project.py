@@ -49,15 +49,15 @@ def test_secrets_are_password_settings_and_env_references() -> None:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_environment_resolves(environment: str) -> None:
+def test_every_environment_resolves(environment: str, isolated: dict[str, str]) -> None:
     listing = project.meltano(
-        "--environment", environment, "config", "list", "tap-zengrc", capture=True
+        "--environment", environment, "config", "list", "tap-zengrc", capture=True, env=isolated
     )
     assert "username [env: TAP_ZENGRC_USERNAME]" in listing.stdout
 
 
-def test_production_schedule_and_its_local_twin() -> None:
-    by_name = {s.name: s for s in project.schedules()}
+def test_production_schedule_and_its_local_twin(isolated: dict[str, str]) -> None:
+    by_name = {s.name: s for s in project.schedules(isolated)}
     production = by_name["zengrc-to-snowflake"]
     assert (production.loader, production.interval) == ("target-snowflake", "0 */8 * * *")
     local = by_name["zengrc-to-duckdb"]
@@ -66,17 +66,19 @@ def test_production_schedule_and_its_local_twin() -> None:
         "target-duckdb",
         "0 */8 * * *",
     )
-    assert local in project.local_schedules()
+    assert local in project.local_schedules(isolated)
 
 
-def test_select_rules_drop_vendor_personal_data() -> None:
-    listing = project.meltano("select", "tap-zengrc", "--list", "--all", capture=True).stdout
+def test_select_rules_drop_vendor_personal_data(isolated: dict[str, str]) -> None:
+    listing = project.meltano(
+        "select", "tap-zengrc", "--list", "--all", capture=True, env=isolated
+    ).stdout
     assert "[excluded   ] vendors.owners" in listing
     assert "[excluded   ] vendors.contact" in listing
     assert "[selected   ] vendors.secondary_contact" in listing
 
 
-def test_dev_writes_the_local_warehouse() -> None:
+def test_dev_writes_the_local_warehouse(isolated: dict[str, str]) -> None:
     resolved = project.meltano(
         "--environment",
         "dev",
@@ -84,6 +86,7 @@ def test_dev_writes_the_local_warehouse() -> None:
         "print",
         "target-duckdb",
         capture=True,
+        env=isolated,
     ).stdout
     assert json.loads(resolved)["path"] == str(ROOT / "output" / "warehouse.duckdb")
 

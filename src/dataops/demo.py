@@ -3,10 +3,13 @@
 Starts the sandbox each extractor needs on a free loopback port, runs every schedule
 whose loader is target-duckdb with `meltano schedule run` (so state is kept per
 schedule and a second demo is incremental), then prints rows per table and timings.
+Meltano's state for the demo sits beside the warehouse (`output/warehouse.meltano.db`),
+so deleting `output/` starts over cleanly.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -91,6 +94,9 @@ def run_demo(
     started = time.monotonic()
     with sandboxes(sorted({s.extractor for s in local}), options) as env:
         env["TARGET_DUCKDB_PATH"] = str(path)
+        if "MELTANO_DATABASE_URI" not in os.environ:
+            # State lives next to the data it describes: removing output/ resets both.
+            env["MELTANO_DATABASE_URI"] = f"sqlite:///{path.with_suffix('.meltano.db')}"
         for schedule in local:
             log = LOGS / f"{schedule.name}.log"
             console.print(f"meltano schedule run [bold]{schedule.name}[/bold]  (log: {log})")

@@ -19,6 +19,10 @@ def meltano_executable() -> str:
     return str(Path(sys.executable).with_name("meltano"))
 
 
+class MeltanoError(RuntimeError):
+    """A `meltano` command failed; the message ends with what it printed last."""
+
+
 def meltano(
     *args: str,
     env: dict[str, str] | None = None,
@@ -27,14 +31,42 @@ def meltano(
 ) -> subprocess.CompletedProcess[str]:
     """Run `meltano ARGS…` in the project root, with `env` added to this environment."""
     full_env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
-    return subprocess.run(
+    done = subprocess.run(
         [meltano_executable(), *args],
         cwd=PROJECT_ROOT,
         env=full_env,
         text=True,
         capture_output=capture,
-        check=check,
+        check=False,
     )
+    if check and done.returncode != 0:
+        said = (done.stderr or "")[-3000:]
+        raise MeltanoError(f"`meltano {' '.join(args)}` exited {done.returncode}\n{said}")
+    return done
+
+
+# Where `meltano install` puts plugin venvs, by plugin type, under .meltano/.
+PLUGIN_DIRS = ("extractors", "loaders", "mappers", "orchestrators", "transformers", "utilities")
+
+
+def isolated_env(workdir: Path) -> dict[str, str]:
+    """Env for Meltano runs that share nothing mutable with other runs.
+
+    Meltano keeps per-run files (catalogs, the tap's state file) in `.meltano/run/`
+    and its system database in `.meltano/`: parallel runs of one project would trip
+    over each other. This gives them their own system directory and database, with
+    the project's installed plugin venvs linked in.
+    """
+    sys_dir = workdir / ".meltano"
+    sys_dir.mkdir(parents=True, exist_ok=True)
+    for kind in PLUGIN_DIRS:
+        installed = PROJECT_ROOT / ".meltano" / kind
+        if installed.is_dir() and not (sys_dir / kind).exists():
+            (sys_dir / kind).symlink_to(installed, target_is_directory=True)
+    return {
+        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
+        "MELTANO_DATABASE_URI": f"sqlite:///{sys_dir / 'meltano.db'}",
+    }
 
 
 @dataclass(frozen=True)

@@ -117,12 +117,30 @@ def compare_table(
     leaked = sorted(columns & dropped_fields)
     if leaked:
         report.value_mismatches.append(f"deselected columns present: {leaked}")
+    types = warehouse.column_types(warehouse_path, schema, table)
     for row_key in sorted(set(by_key) & set(truth_by_key)):
         row, expected = by_key[row_key], truth_by_key[row_key]
         for name, value in expected.items():
             if name in dropped_fields:
                 continue
             got = row.get(name)
-            if normalise(got) != normalise(value):
+            if not same(normalise(got), normalise(value)):
                 report.value_mismatches.append(f"{row_key}.{name}: {got!r} != {value!r}")
+            elif isinstance(value, dict | list) and types.get(name) != "JSON":
+                report.value_mismatches.append(
+                    f"{name}: nested value in a {types.get(name)} column"
+                )
     return report
+
+
+def same(got: Any, expected: Any) -> bool:
+    """Equal values of the same kind: unlike `==`, True is not 1 and 1 is not "1"."""
+    if isinstance(got, bool) or isinstance(expected, bool):
+        return type(got) is type(expected) and got == expected
+    if isinstance(got, dict) and isinstance(expected, dict):
+        return got.keys() == expected.keys() and all(same(got[k], expected[k]) for k in got)
+    if isinstance(got, list) and isinstance(expected, list):
+        return len(got) == len(expected) and all(map(same, got, expected))
+    if isinstance(got, int | float) and isinstance(expected, int | float):
+        return got == expected
+    return type(got) is type(expected) and got == expected

@@ -55,3 +55,14 @@ def rows(path: Path, schema: str, table: str) -> list[dict[str, Any]]:
         cursor = con.execute(f"SELECT * FROM {relation}")  # noqa: S608 (quoted identifiers)
         names = [d[0] for d in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def column_types(path: Path, schema: str, table: str) -> dict[str, str]:
+    """DuckDB type of every column of one table."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        found = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+        return dict(found)

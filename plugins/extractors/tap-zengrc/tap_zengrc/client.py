@@ -7,7 +7,7 @@ import json
 import random
 import typing as t
 import weakref
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
@@ -77,6 +77,11 @@ class NextHrefPaginator(BaseAPIPaginator[str | None]):
         if not href:
             return None
         if href.startswith(("http://", "https://")):
+            parts = urlsplit(href)
+            if f"{parts.scheme}://{parts.netloc}" != self._origin:
+                # Our Basic credentials go with every request: never to another host.
+                msg = f"ZenGRC sent a next-page link to another host ({parts.netloc}); refusing it"
+                raise FatalAPIError(msg)
             return str(href)
         return f"{self._origin}/{href.lstrip('/')}"
 
@@ -232,16 +237,48 @@ class ZenGRCStream(RESTStream[str | None]):
         with SYNC_LOCK:
             super()._write_starting_replication_value(context)
 
+    def _write_replication_key_signpost(self, context: types.Context | None, value: t.Any) -> None:
+        with SYNC_LOCK:
+            super()._write_replication_key_signpost(context, value)
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        with SYNC_LOCK:
+            super().finalize_state_progress_markers(state)
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Every object of the collection at or after the bookmark (filtered here: the
-        API has no server-side `updated_at` filter)."""
+        """Every object updated at or after the bookmark minus `lookback_seconds`.
+
+        Filtered here: the API has no server-side `updated_at` filter. The lookback
+        covers a ZenGRC clock running behind ours (the SDK caps the bookmark at our
+        clock's sync start); re-read objects are merged by key, so it costs nothing
+        but a few records.
+        """
         since = self.get_starting_timestamp(context)
+        if since is not None:
+            since -= timedelta(seconds=float(self.config["lookback_seconds"]))
+        stop = self._tap.stopping  # type: ignore[attr-defined]
         for record in self.request_records(context):
+            if stop.is_set():
+                raise SyncCancelled(self.name)
             updated_at = _parse_instant(record.get("updated_at"))
             # An object without a parseable `updated_at` is always passed on.
             if since is not None and updated_at is not None and updated_at < since:
                 continue
             yield record
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """`updated_at` in one form (UTC, `Z`), so bookmarks compare as instants."""
+        updated_at = _parse_instant(row.get("updated_at"))
+        if updated_at is not None:
+            row["updated_at"] = updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return row
+
+
+class SyncCancelled(BaseException):
+    """Stops a collection because another one failed (not an error of its own).
+
+    A BaseException, so the SDK does not log it as this collection's failure.
+    """
 
 
 def _parse_instant(value: object) -> datetime | None:

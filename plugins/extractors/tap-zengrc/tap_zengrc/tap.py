@@ -7,12 +7,15 @@ message order intact.
 
 from __future__ import annotations
 
+import threading
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import FatalAPIError
 
+from tap_zengrc.client import SyncCancelled
 from tap_zengrc.concurrency import LockedStateWriter, LockedWriter
 from tap_zengrc.streams import COLLECTIONS, collection_stream
 
@@ -66,6 +69,12 @@ class TapZenGRC(Tap):
             description="Longest single retry delay, Retry-After included.",
         ),
         th.Property(
+            "lookback_seconds",
+            th.IntegerType,
+            default=300,
+            description="Re-read objects updated this long before the bookmark (clock skew).",
+        ),
+        th.Property(
             "max_parallel_streams",
             th.IntegerType,
             default=6,
@@ -76,6 +85,8 @@ class TapZenGRC(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._state_writer = LockedStateWriter(self.message_writer)
+        self.stopping = threading.Event()
+        """Set when one collection fails: the others stop instead of running on."""
 
     def discover_streams(self) -> list[Stream]:
         return [collection_stream(name)(tap=self) for name in COLLECTIONS]
@@ -93,14 +104,33 @@ class TapZenGRC(Tap):
         workers = max(1, int(self.config["max_parallel_streams"]))
 
         def sync_one(stream: Stream) -> None:
-            stream.sync()
-            stream.finalize_state_progress_markers()
+            try:
+                stream.sync()
+                stream.finalize_state_progress_markers()
+            except BaseException:
+                self.stopping.set()  # the other collections stop at their next record
+                raise
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zengrc") as pool:
-            # list() re-raises the first failure after the running streams finish.
-            list(pool.map(sync_one, streams))
+            futures = [pool.submit(sync_one, stream) for stream in streams]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()  # those not started yet
+        failures = [
+            error
+            for future in futures
+            if not future.cancelled()
+            and (error := future.exception()) is not None
+            and not isinstance(error, SyncCancelled)
+        ]
         for stream in self.streams.values():
             stream.log_sync_costs()
+        if failures:
+            if isinstance(failures[0], FatalAPIError):
+                # Already a clear message (which collection, what to check): no traceback.
+                self.logger.error("tap-zengrc failed: %s", failures[0])
+                raise SystemExit(1)
+            raise failures[0]
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 import requests
+from singer_sdk.exceptions import FatalAPIError
 
 from dataops.sandbox import records, serve
 from tap_zengrc.client import retry_after_seconds
 from tap_zengrc.streams import COLLECTIONS
+from tap_zengrc.tap import TapZenGRC
 
 TAP = str(Path(sys.executable).with_name("tap-zengrc"))
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 2, "request_timeout": 2}
@@ -112,7 +114,8 @@ def test_second_sync_emits_only_objects_changed_since_the_bookmark(tmp_path: Pat
     assert code == 0, stderr[-3000:]
     state = [m for m in first if m["type"] == "STATE"][-1]["value"]
     with serve("zengrc", seed=8, epoch=1) as sandbox:
-        code, second, stderr = run_tap(tmp_path, config_for(sandbox), state=state)
+        config = config_for(sandbox, lookback_seconds=0)
+        code, second, stderr = run_tap(tmp_path, config, state=state)
     assert code == 0, stderr[-3000:]
     old = {s: {r["id"]: r for r in rs} for s, rs in records("zengrc", seed=8, epoch=0).items()}
     new = records("zengrc", seed=8, epoch=1)
@@ -134,6 +137,9 @@ def test_wrong_credentials_fail_clearly_without_leaking_them(tmp_path: Path) -> 
     assert "refused the credentials (HTTP 401)" in stderr
     assert "TAP_ZENGRC_PASSWORD" in stderr
     assert "not-the-secret-xyz" not in stderr
+    assert "Traceback" not in stderr
+    # The first failure stops the sync: not every collection fails on its own.
+    assert stderr.count("refused the credentials") < len(COLLECTIONS)
 
 
 def test_wrong_base_url_fails_clearly(tmp_path: Path) -> None:
@@ -153,6 +159,23 @@ def test_unreachable_host_gives_up_after_bounded_retries(tmp_path: Path) -> None
     code, _, stderr = run_tap(tmp_path, config)
     assert code != 0
     assert "gave up after 3 attempts" in stderr
+
+
+def test_next_page_link_to_another_host_is_refused() -> None:
+    tap = TapZenGRC(
+        config={"base_url": "https://acme.api.zengrc.com/api/v2", "username": "u", "password": "p"}
+    )
+    stream = tap.streams["audits"]
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "application/json"
+    response.request = requests.Request("GET", f"{stream.url_base}/audits").prepare()
+    response._content = json.dumps(
+        {"data": [], "links": {"next": {"href": "https://evil.example.com/api/v2/audits?c=1"}}}
+    ).encode()
+    stream.validate_response(response)
+    with pytest.raises(FatalAPIError, match="another host"):
+        stream.get_new_paginator().get_next(response)
 
 
 def _retryable_429(retry_after: str | None) -> requests.HTTPError:

@@ -147,12 +147,21 @@ class DuckDBSink(BatchSink):
     def _to_arrow(self, records: list[dict]) -> pa.Table:
         try:
             return pa.Table.from_pylist(records, schema=self._arrow_schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            # Find the column at fault, to name it (and the stream) in the error.
             for field in self._arrow_schema:
                 try:
                     pa.array([record.get(field.name) for record in records], type=field.type)
-                except (pa.ArrowInvalid, pa.ArrowTypeError) as column_exc:
-                    msg = f"Stream '{self.stream_name}': column '{field.name}': {column_exc}"
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as column_exc:
+                    problem = (
+                        "an integer does not fit in 64 bits"
+                        if isinstance(column_exc, OverflowError)
+                        else str(column_exc)
+                    )
+                    msg = (
+                        f"Stream '{self.stream_name}': column '{field.name}': {problem};"
+                        " nothing of this batch was loaded"
+                    )
                     raise ValueError(msg) from exc
             raise
 

@@ -53,7 +53,6 @@ class TargetDuckDB(Target):
         PluginCapabilities.BATCH,
         TargetCapabilities.VALIDATE_RECORDS,
         TargetCapabilities.TARGET_SCHEMA,
-        TargetCapabilities.DATATYPE_FAILSAFE,
     ]
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -92,6 +91,7 @@ class TargetDuckDB(Target):
         # One DuckDB connection, used by one drain at a time; DuckDB parallelises
         # each statement itself.
         self.max_parallelism = 1
+        self._ignored_activate_version: set[str] = set()
 
     @cached_property
     def warehouse(self) -> Warehouse:
@@ -118,6 +118,21 @@ class TargetDuckDB(Target):
         return super().get_sink(
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """Ignore ACTIVATE_VERSION, warning once per stream.
+
+        The SDK's default warns twice per message, once claiming `_sdc_*` columns
+        are added; neither is true here: no versioning, no deletes.
+        """
+        stream = message_dict["stream"]
+        if stream not in self._ignored_activate_version:
+            self._ignored_activate_version.add(stream)
+            self.logger.warning(
+                "Ignoring ACTIVATE_VERSION messages of stream '%s': target-duckdb does not"
+                " implement table versions, so rows missing from a new version are kept",
+                stream,
+            )
 
     def process_endofpipe(self) -> None:
         """Drain every sink (then STATE goes out), then checkpoint and close DuckDB."""

@@ -19,6 +19,18 @@ if t.TYPE_CHECKING:
 #: Arrival-order column every staged source carries; the last row of a key wins.
 SEQ = "__target_duckdb_seq"
 
+#: SDK metadata describing a load rather than the row: a MERGE ignores them when
+#: deciding whether a row changed (`_sdc_deleted_at` and `_sdc_table_version` count).
+LOAD_METADATA = frozenset(
+    {
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_extracted_at",
+        "_sdc_sequence",
+        "_sdc_sync_started_at",
+    }
+)
+
 
 def quote(identifier: str) -> str:
     """A DuckDB quoted identifier (spaces, case, reserved words all safe)."""
@@ -146,7 +158,8 @@ class Warehouse:
         staged = ", ".join(f"{expr} AS {quote(column)}" for column, expr in exprs.items())
         staged = f"SELECT {staged}, src.{SEQ} AS {SEQ} FROM {source.relation}"
         columns = ", ".join(quote(column) for column in spec.columns)
-        if spec.keys and method != TargetLoadMethods.APPEND_ONLY:
+        merge = bool(spec.keys) and method != TargetLoadMethods.APPEND_ONLY
+        if merge:
             statement = self._merge(spec, staged)
         else:
             statement = f"INSERT INTO {spec.qualified} ({columns}) SELECT {columns} FROM ({staged})"
@@ -155,6 +168,8 @@ class Warehouse:
             with self.transaction():
                 if overwrite and (spec.schema, spec.table) not in self._overwritten:
                     self.connection.execute(f"DELETE FROM {spec.qualified}")
+                if merge:
+                    self._check_keys(spec, staged)
                 written = self.connection.execute(statement).fetchall()
         except duckdb.ConversionException as exc:
             raise self._bad_value(spec, source, exprs) from exc
@@ -196,7 +211,7 @@ class Warehouse:
         update = ", ".join(f"{column} = src.{column}" for column in non_keys)
         # A row whose data is unchanged is left alone, metadata included: a re-read
         # record (e.g. one at the bookmark) changes nothing in the warehouse.
-        data = [quote(c) for c in spec.columns if c not in spec.keys and not c.startswith("_sdc_")]
+        data = [quote(c) for c in spec.columns if c not in spec.keys and c not in LOAD_METADATA]
         changed = " OR ".join(f"tgt.{column} IS DISTINCT FROM src.{column}" for column in data)
         condition = f" AND ({changed})" if changed else ""
         matched = f" WHEN MATCHED{condition} THEN UPDATE SET {update}" if non_keys else ""
@@ -205,6 +220,23 @@ class Warehouse:
             f"MERGE INTO {spec.qualified} AS tgt USING ({last_per_key}) AS src ON {on}"
             f"{matched} WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({values})"
         )
+
+    def _check_keys(self, spec: TableSpec, staged: str) -> None:
+        """Fail the load if a staged row has a NULL key.
+
+        Deduplication and `IS NOT DISTINCT FROM` would treat all NULL keys as one
+        key, silently collapsing distinct rows into one.
+        """
+        counts = ", ".join(f"count(*) FILTER (WHERE {quote(key)} IS NULL)" for key in spec.keys)
+        row = self.connection.execute(f"SELECT {counts} FROM ({staged})").fetchone()
+        for key, nulls in zip(spec.keys, row or (), strict=True):
+            if nulls:
+                msg = (
+                    f"Stream '{spec.stream}' (table {spec.qualified}): key property '{key}'"
+                    f" is null in {nulls} record(s); nothing of this batch was loaded."
+                    " Fix the tap's key_properties or use load_method append-only"
+                )
+                raise ValueError(msg)
 
     def _bad_value(self, spec: TableSpec, source: Source, exprs: Mapping[str, str]) -> ValueError:
         """Name the stream, column and first value that failed to convert."""

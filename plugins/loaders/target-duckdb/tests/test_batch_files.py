@@ -121,3 +121,20 @@ def test_batch_files_fill_record_metadata(harness: Harness, tmp_path: Path) -> N
     assert harness.query(
         "SELECT count(*), count(_sdc_batched_at), count(_sdc_sync_started_at) FROM items"
     ) == [(40, 40, 40)]
+
+
+def test_null_key_in_batch_file_fails_the_batch(harness: Harness, tmp_path: Path) -> None:
+    path = tmp_path / "items.jsonl"
+    rows = [{"id": 1, "amount": 1.0}, {"id": None, "amount": 2.0}, {"amount": 3.0}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    batch = {
+        "type": "BATCH",
+        "stream": "items",
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "manifest": [path.as_uri()],
+    }
+
+    with pytest.raises(ValueError, match=r"Stream 'items'.*key property 'id' is null in 2"):
+        harness.run([harness.schema("items", PROPERTIES, keys=["id"]), batch])
+
+    assert harness.query("SELECT count(*) FROM items") == [(0,)]

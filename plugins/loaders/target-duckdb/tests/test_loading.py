@@ -76,6 +76,71 @@ def test_unchanged_rows_keep_their_metadata(harness: Harness) -> None:
     assert harness.query("SELECT name FROM items ORDER BY id") == [("a",), ("B",)]
 
 
+def test_soft_delete_updates_an_otherwise_unchanged_row(harness: Harness) -> None:
+    schema = harness.schema("items", ITEMS, keys=["id"])
+    harness.run(
+        [schema, *harness.records("items", [{"id": 1, "name": "x"}])], add_record_metadata=True
+    )
+    deleted = {"id": 1, "name": "x", "_sdc_deleted_at": "2024-06-01T00:00:00Z"}
+    harness.run([schema, *harness.records("items", [deleted])], add_record_metadata=True)
+
+    assert harness.query("SELECT id, name, _sdc_deleted_at FROM items") == [
+        (1, "x", datetime.datetime(2024, 6, 1, tzinfo=UTC))
+    ]
+
+
+@pytest.mark.parametrize("load_method", ["upsert", "overwrite"])
+def test_null_key_fails_the_batch_naming_stream_and_key(harness: Harness, load_method: str) -> None:
+    """NULL keys would all merge into one row: the batch fails instead, loading nothing."""
+    properties = {"id": {"type": ["integer", "null"]}, "name": {"type": ["string", "null"]}}
+    schema = harness.schema("items", properties, keys=["id"])
+    harness.run([schema, *harness.records("items", [{"id": 1, "name": "a"}])])
+    bad = [{"id": 2, "name": "b"}, {"id": None, "name": "x"}, {"id": None, "name": "y"}]
+
+    with pytest.raises(
+        ValueError,
+        match=r"Stream 'items'.*key property 'id' is null in 2 record\(s\).*append-only",
+    ):
+        harness.run([schema, *harness.records("items", bad)], load_method=load_method)
+
+    assert harness.query("SELECT id, name FROM items") == [(1, "a")]
+
+
+def test_integer_beyond_64_bits_fails_naming_stream_and_column(harness: Harness) -> None:
+    properties = {"id": {"type": "integer"}, "n": {"type": ["integer", "null"]}}
+    records = [{"id": 1, "n": 1}, {"id": 2, "n": 12345678901234567890}]
+
+    with pytest.raises(ValueError, match=r"Stream 'big': column 'n': an integer does not fit"):
+        harness.run(
+            [harness.schema("big", properties, keys=["id"]), *harness.records("big", records)]
+        )
+
+    assert harness.query("SELECT count(*) FROM big") == [(0,)]
+
+
+def test_activate_version_is_ignored_with_one_warning_per_stream(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    def activate(stream: str) -> dict:
+        return {"type": "ACTIVATE_VERSION", "stream": stream, "version": 1}
+
+    harness.run(
+        [
+            harness.schema("a", ITEMS, keys=["id"]),
+            harness.schema("b", ITEMS, keys=["id"]),
+            activate("a"),
+            *harness.records("a", [{"id": 1, "name": "x"}]),
+            activate("a"),
+            activate("b"),
+        ]
+    )
+
+    warnings = [r.getMessage() for r in caplog.records if "ACTIVATE_VERSION" in r.getMessage()]
+    assert len(warnings) == 2, warnings
+    assert all("Ignoring ACTIVATE_VERSION" in warning for warning in warnings)
+    assert harness.query("SELECT id FROM a") == [(1,)]
+
+
 def test_streams_without_keys_append(harness: Harness) -> None:
     messages = [
         harness.schema("events", ITEMS),
