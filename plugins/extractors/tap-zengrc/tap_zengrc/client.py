@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
 import typing as t
 import weakref
 from datetime import UTC, datetime, timedelta
@@ -18,6 +16,7 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zengrc.concurrency import SYNC_LOCK
+from tapkit.retry import Backoff, retry_after_seconds
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable
@@ -35,27 +34,6 @@ _payloads: weakref.WeakKeyDictionary[requests.Response, dict] = weakref.WeakKeyD
 def payload_of(response: requests.Response) -> dict:
     """The response's JSON envelope (parsed and checked by `validate_response`)."""
     return _payloads[response]
-
-
-def retry_after_seconds(exc: BaseException | None, now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait (`Retry-After`: delta-seconds or HTTP date)."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.now(UTC).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 class NextHrefPaginator(BaseAPIPaginator[str | None]):
@@ -198,19 +176,18 @@ class ZenGRCStream(RESTStream[str | None]):
 
     def backoff_wait_generator(self) -> Generator[float, BaseException | None, None]:
         """Exponential backoff capped at `backoff_max_seconds`; `Retry-After` wins."""
-        base = float(self.config["backoff_base_seconds"])
-        cap = float(self.config["backoff_max_seconds"])
+        timing = Backoff(
+            float(self.config["backoff_base_seconds"]), float(self.config["backoff_max_seconds"])
+        )
         attempt = 0
         exc = yield 0.0  # primed by `backoff` with send(None)
         while True:
-            asked = retry_after_seconds(exc)
-            delay = min(cap, asked) if asked is not None else min(cap, base * 2**attempt)
+            exc = yield timing.delay(attempt, retry_after_seconds(getattr(exc, "response", None)))
             attempt += 1
-            exc = yield delay
 
     def backoff_jitter(self, value: float) -> float:
-        """Up to 10% extra so parallel streams do not retry in lockstep."""
-        return value * (1 + 0.1 * random.random())
+        """`Backoff.delay` already adds jitter."""
+        return value
 
     def backoff_handler(self, details: t.Any) -> None:
         exc = details.get("exception")

@@ -15,7 +15,6 @@ import requests
 from singer_sdk.exceptions import FatalAPIError
 
 from dataops.sandbox import records, serve
-from tap_zengrc.client import retry_after_seconds
 from tap_zengrc.streams import COLLECTIONS
 from tap_zengrc.tap import TapZenGRC
 
@@ -176,26 +175,3 @@ def test_next_page_link_to_another_host_is_refused() -> None:
     stream.validate_response(response)
     with pytest.raises(FatalAPIError, match="another host"):
         stream.get_new_paginator().get_next(response)
-
-
-def _retryable_429(retry_after: str | None) -> requests.HTTPError:
-    response = requests.Response()
-    response.status_code = 429
-    if retry_after is not None:
-        response.headers["Retry-After"] = retry_after
-    return requests.HTTPError(response=response)
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [("7", 7.0), (None, None), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
-)
-def test_retry_after_header_is_read_as_seconds_or_date(
-    header: str | None, expected: float | None
-) -> None:
-    assert retry_after_seconds(_retryable_429(header)) == expected
-
-
-def test_retry_after_as_http_date_in_the_future() -> None:
-    error = _retryable_429("Wed, 21 Oct 2015 07:28:30 GMT")
-    assert retry_after_seconds(error, now=1445412480.0) == pytest.approx(30.0)

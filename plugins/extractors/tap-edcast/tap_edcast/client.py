@@ -1,0 +1,183 @@
+"""The Domo Platform API as tap-edcast uses it: OAuth tokens, bounded retries, clear errors.
+
+One client is shared by every stream and page worker: the token is refreshed under a
+lock (before it expires and on a 401), each thread has its own HTTP session.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+
+import msgspec
+import requests
+from singer_sdk.exceptions import FatalAPIError
+
+from tapkit.retry import Backoff, retry_after_seconds
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Mapping
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Domo fails some queries now and then with this message: retrying works.
+TRANSIENT_QUERY_ERROR = "Error creating query"
+# Refresh a token when less than this share of its lifetime is left.
+REFRESH_MARGIN = 0.1
+
+T = t.TypeVar("T")
+
+
+class RetryableError(Exception):
+    """A failure worth another attempt (also raised by response checks)."""
+
+    def __init__(self, message: str, response: requests.Response | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+class DomoClient:
+    def __init__(self, config: Mapping[str, t.Any], logger: logging.Logger) -> None:
+        self.url_base = str(config["url_base"]).rstrip("/")
+        self._credentials = (str(config["username"]), str(config["password"]))
+        self._timeout = float(config["request_timeout"])
+        self._max_tries = int(config["max_retries"]) + 1
+        self._backoff = Backoff(
+            float(config["backoff_base_seconds"]), float(config["backoff_max_seconds"])
+        )
+        self._logger = logger
+        self._token_lock = threading.Lock()
+        self._token: str | None = None
+        self._token_expires_at = 0.0
+        self._local = threading.local()
+
+    @property
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def get_json(self, path: str, params: Mapping[str, t.Any] | None = None) -> t.Any:
+        """GET an API path, answer decoded from JSON."""
+        return self.call("GET", path, params=params, accept=decoded_json)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        accept: Callable[[requests.Response], T],
+        params: Mapping[str, t.Any] | None = None,
+        json: t.Any = None,
+    ) -> T:
+        """One API call with a bearer token, retried on transient failures.
+
+        `accept` turns the response into the result and may raise RetryableError
+        (e.g. a body that does not parse): the call is then tried again.
+        """
+        url = f"{self.url_base}{path}"
+        return self._retrying(
+            f"{method} {path}",
+            lambda: accept(
+                self._checked(
+                    self._session.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json,
+                        headers={"Authorization": f"Bearer {self._bearer()}"},
+                        timeout=self._timeout,
+                    )
+                )
+            ),
+        )
+
+    def _bearer(self) -> str:
+        """A token valid for a while yet: fetched or refreshed as needed."""
+        with self._token_lock:
+            if self._token is None or time.monotonic() >= self._token_expires_at:
+                self._token, lifetime = self._new_token()
+                self._token_expires_at = time.monotonic() + lifetime * (1 - REFRESH_MARGIN)
+            return self._token
+
+    def _forget_token(self, rejected: str) -> None:
+        with self._token_lock:
+            if self._token == rejected:
+                self._token = None
+
+    def _new_token(self) -> tuple[str, float]:
+        def fetch() -> tuple[str, float]:
+            response = self._session.get(
+                f"{self.url_base}/oauth/token",
+                params={"grant_type": "client_credentials", "scope": "data"},
+                auth=self._credentials,
+                timeout=self._timeout,
+            )
+            if response.status_code in (400, 401, 403):
+                msg = (
+                    f"Domo refused the client credentials (HTTP {response.status_code}): check "
+                    "the tap-edcast `username`/`password` settings (Domo client id and secret; "
+                    "env TAP_EDCAST_USERNAME / TAP_EDCAST_PASSWORD)."
+                )
+                raise FatalAPIError(msg)
+            token = decoded_json(self._checked(response))
+            return str(token["access_token"]), float(token.get("expires_in") or 3600)
+
+        return self._retrying("GET /oauth/token", fetch)
+
+    def _checked(self, response: requests.Response) -> requests.Response:
+        """Classify a response: retry transient failures, fail clearly on the rest."""
+        status = response.status_code
+        where = f"{response.request.method} {response.request.path_url}"
+        if status == 401 and "Authorization" in response.request.headers:
+            # Expired or revoked mid-sync: drop it, the retry fetches a new one.
+            sent = str(response.request.headers["Authorization"]).removeprefix("Bearer ")
+            self._forget_token(sent)
+            raise RetryableError(f"HTTP 401 for {where}: token refreshed", response)
+        if status in RETRYABLE_STATUSES:
+            raise RetryableError(f"HTTP {status} for {where}", response)
+        if status == 400 and TRANSIENT_QUERY_ERROR in response.text:
+            raise RetryableError(f"{TRANSIENT_QUERY_ERROR} for {where}", response)
+        if status == 404:
+            msg = (
+                f"Domo answered 404 for {where}: check the tap-edcast `url_base` setting "
+                f"(expected https://api.domo.com; got {self.url_base}) and the dataset names."
+            )
+            raise FatalAPIError(msg)
+        if status >= 400:
+            raise FatalAPIError(f"HTTP {status} for {where}: {response.text[:300]}")
+        if "json" not in response.headers.get("Content-Type", ""):
+            content_type = response.headers.get("Content-Type") or "no content type"
+            raise RetryableError(f"expected JSON, got {content_type} for {where}", response)
+        return response
+
+    def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
+        """Run `attempt` until it succeeds, at most `max_retries` + 1 times."""
+        for tries in range(1, self._max_tries + 1):
+            try:
+                return attempt()
+            except RetryableError as exc:
+                error: Exception = exc
+                response = exc.response
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                error, response = exc, None
+            except requests.exceptions.ChunkedEncodingError as exc:
+                error, response = exc, None
+            if tries == self._max_tries:
+                break
+            delay = self._backoff.delay(tries - 1, retry_after_seconds(response))
+            self._logger.warning(
+                "%s: attempt %d failed (%s); retrying in %.2fs", what, tries, error, delay
+            )
+            time.sleep(delay)
+        msg = f"Domo {what}: gave up after {self._max_tries} attempts: {error}"
+        raise FatalAPIError(msg)
+
+
+def decoded_json(response: requests.Response) -> t.Any:
+    try:
+        return msgspec.json.decode(response.content)
+    except msgspec.DecodeError as exc:
+        raise RetryableError(f"invalid or truncated JSON: {exc}", response) from exc

@@ -1,0 +1,1 @@
+"""Shared pieces of this project's Singer taps."""
