@@ -39,3 +39,36 @@ def run_measured(
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     return Measurement(wall, usage.ru_maxrss / 1024, process.returncode)
+
+
+@dataclass(frozen=True)
+class PipelineMeasurement:
+    wall_s: float
+    tap_peak_rss_mib: float
+    target_peak_rss_mib: float
+
+
+def run_pipeline(
+    tap: list[str], target: list[str], *, log: Path, env: dict[str, str] | None = None
+) -> PipelineMeasurement:
+    """`tap | target`, as Meltano runs them (stdout piped); each one's own peak RSS."""
+    full_env = {**os.environ, **(env or {})}
+    with log.open("wb") as errors:
+        started = time.perf_counter()
+        producer = subprocess.Popen(tap, stdout=subprocess.PIPE, stderr=errors, env=full_env)
+        consumer = subprocess.Popen(
+            target, stdin=producer.stdout, stdout=subprocess.DEVNULL, stderr=errors, env=full_env
+        )
+        assert producer.stdout is not None
+        producer.stdout.close()  # the target owns the pipe now
+        _, tap_status, tap_usage = os.wait4(producer.pid, 0)
+        _, target_status, target_usage = os.wait4(consumer.pid, 0)
+        wall = time.perf_counter() - started
+    producer.returncode = os.waitstatus_to_exitcode(tap_status)
+    consumer.returncode = os.waitstatus_to_exitcode(target_status)
+    if producer.returncode or consumer.returncode:
+        msg = (
+            f"pipeline failed (tap {producer.returncode}, target {consumer.returncode}); see {log}"
+        )
+        raise RuntimeError(msg)
+    return PipelineMeasurement(wall, tap_usage.ru_maxrss / 1024, target_usage.ru_maxrss / 1024)

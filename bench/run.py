@@ -1,6 +1,6 @@
 """Run every benchmark scenario; print Markdown tables and save JSON in bench/results/.
 
-uv run python -m bench.run [scenario …]     (scenarios: zengrc_latency, loader)
+uv run python -m bench.run [scenario …]     (scenarios: zengrc_latency, loader, edcast_million)
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import loader_throughput, zengrc_latency
+from bench import edcast_million, loader_throughput, zengrc_latency
 
 SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "zengrc_latency": zengrc_latency.run,
     "loader": loader_throughput.run,
+    "edcast_million": edcast_million.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

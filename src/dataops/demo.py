@@ -36,6 +36,7 @@ class SandboxBinding:
 
 SANDBOX_FOR_EXTRACTOR: dict[str, SandboxBinding] = {
     "tap-zengrc": SandboxBinding("zengrc", lambda url: {"TAP_ZENGRC_BASE_URL": url}),
+    "tap-edcast": SandboxBinding("edcast", lambda url: {"TAP_EDCAST_URL_BASE": url}),
 }
 
 

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from datetime import date
 from types import FrameType
 from typing import Annotated
 
@@ -45,6 +46,15 @@ def serve(
     retry_after: Annotated[int, typer.Option(min=0, help="Retry-After of 429 faults (s).")] = 1,
     stall_seconds: Annotated[float, typer.Option(min=0, help="Hold time of stall faults.")] = 30.0,
     max_consecutive_faults: Annotated[int, typer.Option(min=0)] = 3,
+    throttle: Annotated[
+        bool, typer.Option(help="Enforce the vendor's rate limit (edcast: 10 requests / 10 s).")
+    ] = False,
+    token_ttl_seconds: Annotated[
+        int | None, typer.Option(min=1, help="edcast: OAuth token lifetime (default 3599).")
+    ] = None,
+    max_result_rows: Annotated[
+        int | None, typer.Option(min=1, help="edcast: query result cap (default 1,000,000).")
+    ] = None,
 ) -> None:
     """Serve VENDOR until SIGINT/SIGTERM. Line 1 of stdout: its base URL; line 2: JSON info."""
     stop = threading.Event()
@@ -68,6 +78,9 @@ def serve(
             retry_after=retry_after,
             stall_seconds=stall_seconds,
             max_consecutive_faults=max_consecutive_faults,
+            throttle=throttle,
+            token_ttl_seconds=token_ttl_seconds,
+            max_result_rows=max_result_rows,
         )
     except (ValueError, OSError) as error:
         raise _fail(str(error)) from None
@@ -80,6 +93,13 @@ def serve(
     typer.echo(f"{vendor} sandbox stopped: {json.dumps(sandbox.stats.snapshot())}", err=True)
 
 
+def _iso(value: object) -> str:
+    """JSON for the typed key values of some vendors' truth (dates and timestamps)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 @sandbox_app.command()
 def truth(vendor: VendorArg, seed: Seed = 0, scale: Scale = 1, epoch: Epoch = 0) -> None:
     """Print what VENDOR serves as JSON: per stream its row count, key and sorted keys."""
@@ -87,5 +107,5 @@ def truth(vendor: VendorArg, seed: Seed = 0, scale: Scale = 1, epoch: Epoch = 0)
         result = vendor_truth(vendor, seed=seed, scale=scale, epoch=epoch)
     except ValueError as error:
         raise _fail(str(error)) from None
-    json.dump(result, sys.stdout)
+    json.dump(result, sys.stdout, default=_iso)
     sys.stdout.write("\n")

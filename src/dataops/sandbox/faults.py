@@ -2,13 +2,16 @@
 
 A fault spec is ``kind:rate,kind:rate`` (e.g. ``429:0.1,500:0.05,reset:0.02``). Decisions
 are seeded and reproducible: the n-th attempt of one exact request (method, path and
-query) always gets the same fault for a given seed, however requests interleave.
+query, plus a digest of the body if any) always gets the same fault for a given seed,
+however requests interleave. Vendors may add their own kinds (``Vendor.faults``): they
+are drawn after the shared ones, in name order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 KINDS: dict[str, str] = {
@@ -24,8 +27,12 @@ KINDS: dict[str, str] = {
 }
 
 
-def parse_faults(spec: str) -> dict[str, float]:
-    """Parse ``kind:rate,…`` into ``{kind: rate}``; raise ValueError naming the bad item."""
+def parse_faults(spec: str, extra_kinds: Iterable[str] = ()) -> dict[str, float]:
+    """Parse ``kind:rate,…`` into ``{kind: rate}``; raise ValueError naming the bad item.
+
+    ``extra_kinds`` are the vendor's own fault kinds, allowed besides the shared ``KINDS``.
+    """
+    known = [*KINDS, *sorted(extra_kinds)]
     rates: dict[str, float] = {}
     for raw in spec.split(","):
         item = raw.strip()
@@ -35,9 +42,9 @@ def parse_faults(spec: str) -> dict[str, float]:
         kind = kind.strip()
         if not sep:
             raise ValueError(f"fault item {item!r}: expected kind:rate, e.g. 429:0.1")
-        if kind not in KINDS:
+        if kind not in known:
             raise ValueError(
-                f"fault item {item!r}: unknown kind {kind!r}; known: {', '.join(KINDS)}"
+                f"fault item {item!r}: unknown kind {kind!r}; known: {', '.join(known)}"
             )
         if kind in rates:
             raise ValueError(f"fault item {item!r}: kind {kind!r} given twice")
@@ -76,7 +83,8 @@ class FaultPlan:
         ).digest()
         point = int.from_bytes(digest, "big") / 2**64
         cumulative = 0.0
-        for kind in KINDS:  # canonical order: the spec's item order does not matter
+        extra = sorted(kind for kind in self.rates if kind not in KINDS)
+        for kind in [*KINDS, *extra]:  # canonical order: the spec's item order does not matter
             cumulative += self.rates.get(kind, 0.0)
             if point < cumulative:
                 return kind
@@ -92,7 +100,8 @@ class FaultInjector:
         self._attempts: dict[str, int] = {}
         self._streaks: dict[str, int] = {}
 
-    def next_fault(self, request_key: str) -> str | None:
+    def next_fault(self, request_key: str, excluded: Collection[str] = ()) -> str | None:
+        """The fault of this attempt; a drawn kind in ``excluded`` (not applicable) is none."""
         if not self.plan.rates:
             return None
         with self._lock:
@@ -100,7 +109,7 @@ class FaultInjector:
             self._attempts[request_key] = attempt + 1
             streak = self._streaks.get(request_key, 0)
             kind = self.plan.draw(request_key, attempt)
-            if streak >= self.plan.max_consecutive:
+            if streak >= self.plan.max_consecutive or kind in excluded:
                 kind = None
             self._streaks[request_key] = streak + 1 if kind else 0
             return kind

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataops.sandbox import zengrc
+from dataops.sandbox import edcast, zengrc
 from dataops.sandbox.vendor import Vendor
 
-VENDORS: dict[str, Vendor] = {vendor.name: vendor for vendor in [zengrc.VENDOR]}
+VENDORS: dict[str, Vendor] = {vendor.name: vendor for vendor in [zengrc.VENDOR, edcast.VENDOR]}
 
 
 class UnknownVendorError(ValueError):
@@ -16,5 +16,5 @@ def get_vendor(name: str) -> Vendor:
     try:
         return VENDORS[name]
     except KeyError:
-        known = ", ".join(sorted(VENDORS))
+        known = ", ".join(VENDORS)
         raise UnknownVendorError(f"unknown vendor {name!r}; known vendors: {known}") from None

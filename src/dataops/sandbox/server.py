@@ -1,6 +1,7 @@
 """Loopback HTTP server for the vendor simulators, with latency and fault injection.
 
 Every request except ``GET /_sandbox/health`` is a data request: it waits ``latency_ms``,
+may be throttled (429, when serving with ``throttle`` a vendor that declares a rate limit),
 then may get a fault from the seeded :class:`FaultPlan`, else the vendor's answer.
 ``http.server`` is used (not a framework) for socket-level control of resets, stalls
 and truncated bodies.
@@ -9,19 +10,31 @@ and truncated bodies.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import math
 import socket
 import struct
 import sys
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from dataops.sandbox.faults import FaultInjector, FaultPlan, parse_faults
 from dataops.sandbox.registry import get_vendor
-from dataops.sandbox.vendor import DataParams, HttpApp, Request, Response, json_response
+from dataops.sandbox.vendor import (
+    DataParams,
+    HttpApp,
+    RateLimit,
+    Request,
+    Response,
+    VendorFault,
+    json_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +81,48 @@ class Stats:
             }
 
 
+class Throttle:
+    """A rolling-window rate limit over all data requests; refused requests take no slot."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._admitted: deque[float] = deque()
+
+    def retry_after(self) -> int | None:
+        """Admit a request (None) or say in how many whole seconds a slot frees (>= 1)."""
+        now = time.monotonic()
+        with self._lock:
+            while self._admitted and self._admitted[0] <= now - self.limit.window_seconds:
+                self._admitted.popleft()
+            if len(self._admitted) < self.limit.requests:
+                self._admitted.append(now)
+                return None
+            wait = self._admitted[0] + self.limit.window_seconds - now
+            return max(1, math.ceil(wait))
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], vendor: str, app: HttpApp, plan: FaultPlan, latency_ms: int
+        self,
+        address: tuple[str, int],
+        vendor: str,
+        app: HttpApp,
+        plan: FaultPlan,
+        latency_ms: int,
+        vendor_faults: Mapping[str, VendorFault] | None = None,
+        throttle: RateLimit | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.vendor = vendor
         self.app = app
         self.plan = plan
         self.injector = FaultInjector(plan)
+        self.vendor_faults = dict(vendor_faults or {})
+        self.throttle = Throttle(throttle) if throttle else None
         self.latency = latency_ms / 1000
         self.stats = Stats()
         self.stopping = threading.Event()
@@ -142,9 +185,23 @@ class _Handler(BaseHTTPRequestHandler):
         if server.latency and server.stopping.wait(server.latency):
             self.close_connection = True
             return
-        fault = server.injector.next_fault(f"{self.command} {self.path}")
+        if server.throttle and (wait := server.throttle.retry_after()) is not None:
+            limit = server.throttle.limit
+            message = f"rate limit: {limit.requests} requests per {limit.window_seconds:g} s"
+            payload = {"error": {"code": 429, "message": message}}
+            self._send(json_response(429, payload, {"Retry-After": str(wait)}))
+            return
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        request = Request(self.command, url.path, parse_qs(url.query), headers, body)
+        key = f"{self.command} {self.path}"
+        if body:
+            key += " " + hashlib.blake2b(body, digest_size=8).hexdigest()
+        excluded = {k for k, f in server.vendor_faults.items() if not f.applies(request)}
+        fault = server.injector.next_fault(key, excluded)
         server.stats.count(fault=fault)
-        if fault == "reset":
+        if fault in server.vendor_faults:
+            self._send(server.vendor_faults[fault].response)
+        elif fault == "reset":
             self._reset()
         elif fault == "stall":
             server.stopping.wait(server.plan.stall_seconds)
@@ -159,8 +216,6 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "html":
             self._send(Response(200, GATEWAY_PAGE, {"Content-Type": "text/html; charset=utf-8"}))
         else:
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            request = Request(self.command, url.path, parse_qs(url.query), headers, body)
             try:
                 response = server.app.handle(request)
             except Exception:
@@ -233,21 +288,42 @@ def serve(
     retry_after: int = 1,
     stall_seconds: float = 30.0,
     max_consecutive_faults: int = 3,
+    throttle: bool = False,
+    token_ttl_seconds: int | None = None,
+    max_result_rows: int | None = None,
 ) -> Sandbox:
     """Start a sandbox in background threads; ``port=0`` picks a free port.
 
     Use as ``with serve("zengrc", faults="429:0.1") as sb: …`` or call ``sb.close()``.
-    Raises ValueError (unknown vendor, bad fault spec or parameters) and OSError (bind).
+    ``throttle`` enforces the vendor's documented rate limit (edcast: 10 requests per 10 s).
+    Vendor-specific options (``None`` = the vendor's default; only for vendors declaring
+    them): ``token_ttl_seconds`` and ``max_result_rows`` (edcast).
+    Raises ValueError (unknown vendor, bad fault spec, option or parameters) and OSError (bind).
     """
     spec = get_vendor(vendor)
     if latency_ms < 0:
         raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
+    if throttle and spec.rate_limit is None:
+        raise ValueError(f"vendor {vendor!r} has no rate limit to throttle with")
+    given = {"token_ttl_seconds": token_ttl_seconds, "max_result_rows": max_result_rows}
+    options = {name: value for name, value in given.items() if value is not None}
+    if unknown := sorted(set(options) - spec.options):
+        raise ValueError(f"vendor {vendor!r} has no option {', '.join(unknown)}")
     plan = FaultPlan(
-        rates=parse_faults(faults),
+        rates=parse_faults(faults, spec.faults),
         seed=seed,
         max_consecutive=max_consecutive_faults,
         retry_after=retry_after,
         stall_seconds=stall_seconds,
     )
-    app = spec.make_app(DataParams(seed, scale, epoch), page_size)
-    return Sandbox(vendor, host, _Server((host, port), vendor, app, plan, latency_ms))
+    app = spec.make_app(DataParams(seed, scale, epoch), page_size, **options)
+    server = _Server(
+        (host, port),
+        vendor,
+        app,
+        plan,
+        latency_ms,
+        spec.faults,
+        spec.rate_limit if throttle else None,
+    )
+    return Sandbox(vendor, host, server)

@@ -17,7 +17,10 @@ def records(vendor: str, seed: int = 0, scale: int = 1, epoch: int = 0) -> Datas
 def truth(vendor: str, seed: int = 0, scale: int = 1, epoch: int = 0) -> dict[str, dict[str, Any]]:
     """Per stream: ``{"rows": n, "key": [key properties], "keys": [[key values], …]}``."""
     spec = get_vendor(vendor)
-    dataset = spec.generate(DataParams(seed, scale, epoch))
+    params = DataParams(seed, scale, epoch)
+    if spec.truth is not None:
+        return spec.truth(params)
+    dataset = spec.generate(params)
     result: dict[str, dict[str, Any]] = {}
     for stream, objects in dataset.items():
         key = list(spec.key_properties[stream])

@@ -68,11 +68,37 @@ class HttpApp(Protocol):
 
 
 @dataclass(frozen=True)
+class VendorFault:
+    """A fault kind only one vendor has: its canned answer and the requests it can hit."""
+
+    description: str
+    response: Response
+    applies: Callable[[Request], bool]
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``requests`` data requests per rolling ``window_seconds`` (when throttling)."""
+
+    requests: int
+    window_seconds: float
+
+
+@dataclass(frozen=True)
 class Vendor:
     name: str
     summary: str
     key_properties: Mapping[str, tuple[str, ...]]
     generate: Callable[[DataParams], Dataset]
     """The dataset as served; may be cached and shared, so callers must not mutate it."""
-    make_app: Callable[[DataParams, int | None], HttpApp]
-    """Build the API for (params, page_size); ``None`` page size = the vendor's default."""
+    make_app: Callable[..., HttpApp]
+    """Build the API for ``(params, page_size, **options)``; ``None`` page size = the vendor's
+    default; ``options`` are the vendor's own serve() options that were given."""
+    options: frozenset[str] = frozenset()
+    """Names of the vendor-specific serve() options ``make_app`` accepts as keywords."""
+    faults: Mapping[str, VendorFault] = field(default_factory=dict)
+    """Extra fault kinds, usable in the ``--faults`` spec of this vendor only."""
+    rate_limit: RateLimit | None = None
+    """The vendor's documented throttle, enforced when served with ``throttle=True``."""
+    truth: Callable[[DataParams], dict[str, dict[str, Any]]] | None = None
+    """A faster ground truth than deriving it from ``generate`` (same result shape)."""

@@ -100,6 +100,7 @@ class DomoClient:
             if self._token is None or time.monotonic() >= self._token_expires_at:
                 self._token, lifetime = self._new_token()
                 self._token_expires_at = time.monotonic() + lifetime * (1 - REFRESH_MARGIN)
+                self._logger.info("Domo access token obtained, valid for %.0f s", lifetime)
             return self._token
 
     def _forget_token(self, rejected: str) -> None:

@@ -124,7 +124,7 @@ class DatasetStream(Stream):
                 f"tap-edcast `datasets` entry {spec.name!r}: columns {missing} are not in the "
                 f"dataset (it has {names}); fix its replication_key / primary_keys"
             )
-            raise ConfigValidationError(msg)
+            raise ConfigValidationError(msg, errors=[msg])
         schema = {"type": "object", "properties": {c.name: c.json_schema for c in columns}}
         super().__init__(tap, schema=schema, name=spec.stream)
         self.primary_keys = spec.primary_keys
@@ -231,7 +231,7 @@ class DatasetStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         def to_arrow(path: str, rows: int) -> pa.Table:
             with duckdb.connect() as con:
-                return con.execute(typed_page_sql(path, self.columns)).to_arrow_table()
+                return con.sql(typed_page_sql(path, self.columns)).to_arrow_table()
 
         for table in self._pages(context, to_arrow):
             yield from table.to_pylist()
@@ -243,12 +243,14 @@ class DatasetStream(Stream):
         encoding = batch_config.encoding
         if encoding.format not in ("parquet", "jsonl"):
             msg = f"tap-edcast writes parquet or jsonl BATCH files, not {encoding.format!r}"
-            raise ConfigValidationError(msg)
+            raise ConfigValidationError(msg, errors=[msg])
         parquet = encoding.format == "parquet"
+        gzip = encoding.compression == "gzip"
         root = _local_dir(batch_config.storage.root)
         prefix = batch_config.storage.prefix or ""
-        suffix = "parquet" if parquet else "jsonl.gz"
-        options = "FORMAT parquet, COMPRESSION zstd" if parquet else "FORMAT json, COMPRESSION gzip"
+        suffix = ("parquet" if parquet else "jsonl") + (".gz" if gzip and not parquet else "")
+        codec = "gzip" if gzip else ("snappy" if parquet else "none")
+        options = f"FORMAT {'parquet' if parquet else 'json'}, COMPRESSION {codec}"
         key = sql_ident(self.spec.replication_key)
 
         def to_file(path: str, rows: int) -> tuple[str, int, t.Any]:
@@ -265,6 +267,9 @@ class DatasetStream(Stream):
             if parquet
             else JSONLinesEncoding(compression="gzip")
         )
+        # The SDK's batch path skips this (its record path does it): without it the
+        # bookmark would be ignored and every batch run would start at start_date.
+        self._write_starting_replication_value(context)
         with self.get_record_counter() as counter:
             for url, rows, newest in self._pages(context, to_file):
                 counter.increment(rows)
@@ -294,7 +299,7 @@ def _local_dir(root: str) -> Path:
     parsed = urlparse(root)
     if parsed.scheme not in ("", "file"):
         msg = f"tap-edcast writes BATCH files to local storage only, not {root!r}"
-        raise ConfigValidationError(msg)
+        raise ConfigValidationError(msg, errors=[msg])
     path = Path(url2pathname(parsed.path) if parsed.scheme else root)
     path.mkdir(parents=True, exist_ok=True)
     return path

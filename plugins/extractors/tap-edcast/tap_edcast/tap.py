@@ -111,7 +111,7 @@ class TapEdCast(Tap):
             pattern = re.compile(str(self.config["id_column_pattern"]))
         except re.error as exc:
             msg = f"tap-edcast `id_column_pattern` is not a regular expression: {exc}"
-            raise ConfigValidationError(msg) from exc
+            raise ConfigValidationError(msg, errors=[msg]) from exc
         booleans = frozenset(self.config["boolean_columns"])
         streams: list[Stream] = [DatasetsStream(self)]
         for entry in self.config["datasets"]:

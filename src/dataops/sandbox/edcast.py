@@ -1,0 +1,396 @@
+"""EdCast analytics read through the Domo Platform API: a simulator (see specs/edcast.md).
+
+The sandbox URL is the origin (it plays ``https://api.domo.com``). Endpoints:
+
+- ``GET /oauth/token?grant_type=client_credentials&scope=data`` with HTTP Basic
+  (``CREDENTIALS``) issues an opaque bearer token valid ``token_ttl_seconds`` (default
+  3599; tracked server side). Every other endpoint needs a live token, else 401.
+- ``GET /v1/datasets?sort=name&limit=50&offset=0&nameLike=…``: the catalogue (60
+  datasets); ``limit`` 1..50 (else 400); ``nameLike`` is a case-insensitive substring;
+  ``sort`` is ``name`` or ``-name`` (default: catalogue order); past the end: ``[]``.
+- ``GET /v1/datasets/{id}``: one dataset object.
+- ``POST /v1/datasets/query/execute/{id}`` with ``{"sql": "…"}``: runs one SELECT on
+  DuckDB. MySQL-isms are translated: backticks become double quotes and the bare word
+  ``table`` names the dataset (both outside string literals). Bad SQL or anything but
+  one SELECT → 400. Metadata are the dataset's declared types for its columns, else
+  mapped from the engine type (integers LONG, …). Results longer than
+  ``max_result_rows`` (default 1,000,000) are SILENTLY cut to that many rows.
+- ``GET /v1/datasets/{id}/data?includeHeader=true``: the dataset as CSV (wire values).
+
+Fault kind ``query-error`` (query endpoint only): 400 ``Error creating query``. With
+``throttle=True``: at most 10 requests per rolling 10 s, then 429 with ``Retry-After``.
+Data and ground truth: :mod:`dataops.sandbox.edcast_data`.
+"""
+
+# ruff: noqa: S608 - this module runs SQL on purpose: it simulates a SQL query API
+from __future__ import annotations
+
+import base64
+import hmac
+import io
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pa_compute
+import pyarrow.csv as pa_csv
+
+from dataops.sandbox.edcast_data import (
+    EVENTS,
+    KEYS,
+    STREAMS,
+    DatasetInfo,
+    engine,
+    ident,
+)
+from dataops.sandbox.vendor import (
+    DataParams,
+    Dataset,
+    RateLimit,
+    Request,
+    Response,
+    Vendor,
+    VendorFault,
+    json_response,
+)
+
+CREDENTIALS = {"username": "sandbox-client", "password": "sandbox-client-secret"}
+DEFAULT_TOKEN_TTL_SECONDS = 3599
+DEFAULT_MAX_RESULT_ROWS = 1_000_000
+MAX_LIST_LIMIT = 50
+QUERY_PATH = "/v1/datasets/query/execute/"
+NUMERIC_TYPES = frozenset({"LONG", "DOUBLE", "DECIMAL"})
+DATASETS_STREAM = "datasets"
+
+_PAGED = re.compile(
+    r"(?P<base>.*\bORDER\s+BY\b.*?)\s+LIMIT\s+(?P<limit>\d+)(?:\s+OFFSET\s+(?P<offset>\d+))?",
+    re.I | re.S,
+)
+"""An ordered query with a trailing ``LIMIT n [OFFSET k]``: a page of a cached result."""
+_SQL_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`([^`]*)`|\b(table)\b""", re.I)
+
+
+def translate_sql(sql: str, relation: str) -> str:
+    """MySQL-flavoured Domo SQL to DuckDB: backticks → double quotes, ``table`` → relation."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return ident(match.group(1))
+        if match.group(2) is not None:
+            return relation
+        return match.group(0)
+
+    return _SQL_TOKENS.sub(replace, sql)
+
+
+def _domo_type(engine_type: str) -> str:
+    """The Domo metadata type of a computed result column, from its DuckDB type."""
+    if engine_type.startswith("DECIMAL"):
+        return "DECIMAL"
+    if engine_type in {"DOUBLE", "FLOAT"}:
+        return "DOUBLE"
+    if engine_type.endswith("INT") or engine_type in {"BIGINT", "HUGEINT", "UBIGINT"}:
+        return "LONG"
+    if engine_type == "DATE":
+        return "DATE"
+    if engine_type.startswith("TIMESTAMP"):
+        return "DATETIME"
+    return "STRING"
+
+
+def _render(ref: str, domo_type: str, engine_type: str) -> str:
+    """SQL of one value for ``json_array``: numeric-typed text goes out as a JSON number
+    (``""`` and other non-numbers as strings)."""
+    if domo_type in NUMERIC_TYPES and engine_type == "VARCHAR":
+        return f"coalesce(TRY_CAST({ref} AS JSON), to_json({ref}))"
+    return ref
+
+
+def _joined(texts: pa.ChunkedArray) -> bytes:
+    """The strings of ``texts`` joined by commas, without a Python object per string."""
+    if len(texts) == 0:
+        return b""
+    flat = texts.combine_chunks().cast(pa.large_string())
+    one_list = pa.LargeListArray.from_arrays(pa.array([0, len(flat)], pa.int64()), flat)
+    joined: pa.Scalar = pa_compute.binary_join(one_list, pa.scalar(",", pa.large_string()))[0]
+    return joined.as_buffer().to_pybytes()
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    payload = {"status": status, "statusReason": HTTPStatus(status).phrase, "message": message}
+    return json_response(status, payload, headers)
+
+
+UNAUTHORIZED = "Full authentication is required to access this resource"
+
+
+class EdCastApp:
+    """The Domo Platform API over one (seed, scale, epoch) engine."""
+
+    base_path = ""
+
+    def __init__(
+        self,
+        params: DataParams,
+        max_list_limit: int = MAX_LIST_LIMIT,
+        token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
+        max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
+    ) -> None:
+        for name, value in [
+            ("page size", max_list_limit),
+            ("token_ttl_seconds", token_ttl_seconds),
+            ("max_result_rows", max_result_rows),
+        ]:
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        self.engine = engine(params)
+        self.credentials = dict(CREDENTIALS)
+        self.max_list_limit = max_list_limit
+        self.token_ttl_seconds = token_ttl_seconds
+        self.max_result_rows = max_result_rows
+        basic = base64.b64encode(f"{CREDENTIALS['username']}:{CREDENTIALS['password']}".encode())
+        self._basic = b"Basic " + basic
+        self._tokens: dict[str, float] = {}
+        """Live tokens and when (``time.monotonic()``) they expire."""
+        self._tokens_lock = threading.Lock()
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
+            ("GET", re.compile(r"/v1/datasets"), self._list),
+            ("POST", re.compile(re.escape(QUERY_PATH) + r"([^/]+)"), self._query),
+            ("GET", re.compile(r"/v1/datasets/([^/]+)"), self._one),
+            ("GET", re.compile(r"/v1/datasets/([^/]+)/data"), self._export),
+        ]
+
+    def handle(self, request: Request) -> Response:
+        if request.path == "/oauth/token":
+            if request.method != "GET":
+                return _error(405, f"method {request.method} not allowed", {"Allow": "GET"})
+            return self._token(request)
+        if not self._authorized(request.headers.get("authorization", "")):
+            return _error(401, UNAUTHORIZED, {"WWW-Authenticate": 'Bearer realm="api"'})
+        for method, pattern, view in self._routes:
+            match = pattern.fullmatch(request.path)
+            if match:
+                if request.method != method:
+                    return _error(405, f"method {request.method} not allowed", {"Allow": method})
+                return view(request, *match.groups())
+        return _error(404, f"no such resource: {request.path}")
+
+    def _token(self, request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, self._basic):
+            return _error(401, "Bad credentials", {"WWW-Authenticate": 'Basic realm="oauth"'})
+        if request.query.get("grant_type") != ["client_credentials"]:
+            return _error(400, "grant_type must be client_credentials")
+        token = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._tokens_lock:
+            self._tokens = {t: until for t, until in self._tokens.items() if until > now}
+            self._tokens[token] = now + self.token_ttl_seconds
+        return json_response(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": self.token_ttl_seconds,
+                "scope": "data",
+                "customer": "sandbox",
+                "role": "Admin",
+                "userId": 1,
+                "jti": secrets.token_hex(16),
+            },
+        )
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        with self._tokens_lock:
+            until = self._tokens.get(token.strip())
+        return until is not None and until > time.monotonic()
+
+    def _dataset(self, dataset_id: str) -> DatasetInfo | None:
+        return self.engine.by_id.get(dataset_id)
+
+    def _list(self, request: Request) -> Response:
+        query = {name: values[-1] for name, values in request.query.items()}
+        try:
+            limit, offset = int(query.get("limit", MAX_LIST_LIMIT)), int(query.get("offset", 0))
+        except ValueError:
+            return _error(400, "limit and offset must be integers")
+        if not 1 <= limit <= self.max_list_limit:
+            return _error(400, f"limit must be between 1 and {self.max_list_limit}")
+        if offset < 0:
+            return _error(400, "offset must be >= 0")
+        datasets = self.engine.datasets
+        if "nameLike" in query:
+            needle = query["nameLike"].lower()
+            datasets = [dataset for dataset in datasets if needle in dataset.name.lower()]
+        sort = query.get("sort")
+        if sort not in {None, "name", "-name"}:
+            return _error(400, f"unsupported sort {sort!r}: use name or -name")
+        if sort:
+            datasets = sorted(datasets, key=lambda d: d.name, reverse=sort == "-name")
+        return json_response(200, [d.to_json() for d in datasets[offset : offset + limit]])
+
+    def _one(self, request: Request, dataset_id: str) -> Response:
+        dataset = self._dataset(dataset_id)
+        if dataset is None:
+            return _error(404, f"no dataset {dataset_id}")
+        return json_response(200, dataset.to_json())
+
+    def _query(self, request: Request, dataset_id: str) -> Response:
+        dataset = self._dataset(dataset_id)
+        if dataset is None:
+            return _error(404, f"no dataset {dataset_id}")
+        try:
+            sql = json.loads(request.body)["sql"]
+            if not isinstance(sql, str):
+                raise TypeError(sql)
+        except (ValueError, TypeError, KeyError):
+            return _error(400, 'the body must be JSON {"sql": "SELECT …"}')
+        translated = translate_sql(sql, dataset.relation)
+        cursor = self.engine.cursor()
+        try:
+            statements = duckdb.extract_statements(translated)
+            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+                return _error(400, "only one SELECT statement can be executed")
+            select = re.sub(r"[\s;]+$", "", statements[0].query)
+            result = cursor.sql(select)
+            names, engine_types = result.columns, [str(t) for t in result.types]
+            declared = dataset.declared
+            types = [
+                declared.get(n) or _domo_type(t) for n, t in zip(names, engine_types, strict=True)
+            ]
+            aliases = [f"c{i}" for i in range(len(names))]
+            values = ", ".join(
+                _render(a, d, e) for a, d, e in zip(aliases, types, engine_types, strict=True)
+            )
+            source, limit, offset = f"({select}\n)", self.max_result_rows, 0
+            if paged := _PAGED.fullmatch(select):
+                source = self.engine.ordered_result(paged["base"])
+                limit = min(limit, int(paged["limit"]))
+                offset = int(paged["offset"] or 0)
+            page = f"(SELECT * FROM {source} AS s LIMIT {limit} OFFSET {offset})"
+            rows = (
+                cursor.sql(
+                    f"SELECT json_array({values})::VARCHAR FROM {page} AS q({', '.join(aliases)})"
+                )
+                .to_arrow_table()
+                .column(0)
+            )
+        except duckdb.Error as error:
+            return _error(400, f"Invalid SQL: {error}")
+        finally:
+            cursor.close()
+        head = json.dumps(
+            {"datasource": dataset.id, "columns": names, "metadata": [{"type": t} for t in types]},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        tail = f'],"numRows":{len(rows)},"numColumns":{len(names)}}}'
+        body = b"".join([head[:-1].encode(), b',"rows":[', _joined(rows), tail.encode()])
+        return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
+
+    def _export(self, request: Request, dataset_id: str) -> Response:
+        dataset = self._dataset(dataset_id)
+        if dataset is None:
+            return _error(404, f"no dataset {dataset_id}")
+        header = request.query.get("includeHeader", ["false"])[-1].lower() == "true"
+        text = ", ".join(f"{ident(c.name)}::VARCHAR AS {ident(c.name)}" for c in dataset.columns)
+        cursor = self.engine.cursor()
+        try:
+            table = cursor.sql(f"SELECT {text} FROM {dataset.relation}").to_arrow_table()
+        finally:
+            cursor.close()
+        buffer = io.BytesIO()
+        pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=header))
+        return Response(200, buffer.getvalue(), {"Content-Type": "text/csv; charset=utf-8"})
+
+
+def _dataset_name(name: str) -> str:
+    """The Domo dataset behind a stream name (dataset names pass through)."""
+    return STREAMS.get(name, name)
+
+
+def wire_table(params: DataParams, dataset: str = EVENTS) -> pa.Table:
+    """A dataset (or stream) exactly as served: wire values, stored as text or numbers."""
+    return engine(params).wire_table(_dataset_name(dataset))
+
+
+def truth_table(params: DataParams, stream: str) -> pa.Table:
+    """A stream's clean rows (one per key, the tap-order winner), sorted by key.
+
+    Types: int64, float64, bool, string, date32, timestamp[us, UTC].
+    """
+    if stream == DATASETS_STREAM:
+        catalogue = sorted(engine(params).datasets, key=lambda d: d.id)
+        rows = []
+        for dataset in catalogue:
+            row: dict[str, Any] = dataset.to_json()
+            for name in ("createdAt", "updatedAt", "dataCurrentAt"):
+                row[name] = datetime.fromisoformat(row[name])
+            rows.append(row)
+        return pa.Table.from_pylist(rows)
+    return engine(params).truth_table(_dataset_name(stream))
+
+
+def generate(params: DataParams) -> Dataset:
+    """Every stream's clean rows as dicts, sorted by key (fine for small scales)."""
+    return {stream: truth_table(params, stream).to_pylist() for stream in KEY_PROPERTIES}
+
+
+def truth(params: DataParams) -> dict[str, dict[str, Any]]:
+    """Per stream ``{"rows", "key", "keys"}``, without building row dicts."""
+    result: dict[str, dict[str, Any]] = {}
+    for stream, key in KEY_PROPERTIES.items():
+        table = truth_table(params, stream)
+        columns = [table.column(name).to_pylist() for name in key]
+        keys = sorted(map(list, zip(*columns, strict=True)))
+        result[stream] = {"rows": table.num_rows, "key": list(key), "keys": keys}
+    return result
+
+
+def _make_app(
+    params: DataParams,
+    page_size: int | None,
+    *,
+    token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
+    max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
+) -> EdCastApp:
+    return EdCastApp(params, page_size or MAX_LIST_LIMIT, token_ttl_seconds, max_result_rows)
+
+
+def _is_query(request: Request) -> bool:
+    return request.method == "POST" and request.path.startswith(QUERY_PATH)
+
+
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    DATASETS_STREAM: ("id",),
+    **{stream: KEYS[dataset] for stream, dataset in STREAMS.items()},
+}
+
+VENDOR = Vendor(
+    name="edcast",
+    summary="EdCast datasets in the Domo Platform API (OAuth2, SQL query, CSV export)",
+    key_properties=KEY_PROPERTIES,
+    generate=generate,
+    make_app=_make_app,
+    options=frozenset({"token_ttl_seconds", "max_result_rows"}),
+    faults={
+        "query-error": VendorFault(
+            "HTTP 400 'Error creating query' (query endpoint only)",
+            _error(400, "Error creating query"),
+            _is_query,
+        )
+    },
+    rate_limit=RateLimit(10, 10.0),
+    truth=truth,
+)
