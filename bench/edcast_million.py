@@ -74,7 +74,7 @@ def run(scale: int = SCALE) -> list[dict[str, Any]]:
             "encoding": {"format": "parquet", "compression": "none"},
             "storage": {"root": (work / "batches").as_uri()},
         }
-        ways = {
+        ways: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
             "stock (SDK defaults → PyPI target-duckdb 0.8.0)": (
                 {"max_parallel_pages": 1},
                 stock_target(),
