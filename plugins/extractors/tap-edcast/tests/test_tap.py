@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
+from dataops import singer_run
 from dataops.sandbox import records, serve
 from dataops.verify import normalise, same
 
-TAP = str(Path(sys.executable).with_name("tap-edcast"))
 GLUE = "glue_groups_g3_group_performance_data_explorer"
 KEY = ["ECL ID", "Time", "Group Name"]
 USERS = {
@@ -38,14 +35,8 @@ FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 1, "request_timeout
 def run_tap(
     tmp_path: Path, config: dict[str, Any], state: dict | None = None
 ) -> tuple[int, list[dict], str]:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    args = [TAP, "--config", str(config_file)]
-    if state is not None:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        args += ["--state", str(tmp_path / "state.json")]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
-    return done.returncode, [json.loads(line) for line in done.stdout.splitlines()], done.stderr
+    done = singer_run.run_tap("tap-edcast", tmp_path, config, state)
+    return done.returncode, done.messages, done.stderr
 
 
 def config_for(sandbox: Any, **extra: Any) -> dict[str, Any]:

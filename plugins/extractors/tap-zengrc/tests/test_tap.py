@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,27 +12,19 @@ import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
+from dataops import singer_run
 from dataops.sandbox import records, serve
 from tap_zengrc.streams import COLLECTIONS
 from tap_zengrc.tap import TapZenGRC
 
-TAP = str(Path(sys.executable).with_name("tap-zengrc"))
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 2, "request_timeout": 2}
 
 
 def run_tap(
     tmp_path: Path, config: dict[str, Any], state: dict | None = None
 ) -> tuple[int, list[dict], str]:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    args = [TAP, "--config", str(config_file)]
-    if state is not None:
-        state_file = tmp_path / "state.json"
-        state_file.write_text(json.dumps(state))
-        args += ["--state", str(state_file)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
-    messages = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    return done.returncode, messages, done.stderr
+    done = singer_run.run_tap("tap-zengrc", tmp_path, config, state)
+    return done.returncode, done.messages, done.stderr
 
 
 def config_for(sandbox: Any, **extra: Any) -> dict[str, Any]:

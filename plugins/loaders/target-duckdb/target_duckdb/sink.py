@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import typing as t
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -143,6 +144,8 @@ class DuckDBSink(BatchSink):
                 msg = f"Unsupported batch encoding format: {encoding.format}"
                 raise NotImplementedError(msg)
             self.record_counter_metric.increment(self._load(source))
+            if self.config.get("delete_batch_files"):
+                Path(path).unlink(missing_ok=True)
 
     def _to_arrow(self, records: list[dict]) -> pa.Table:
         try:

@@ -82,6 +82,16 @@ class TargetDuckDB(Target):
                 " upserts."
             ),
         ),
+        th.Property(
+            "delete_batch_files",
+            th.BooleanType,
+            default=False,
+            title="Delete BATCH files once loaded",
+            description=(
+                "Remove each local BATCH file after its rows are committed (a crash before"
+                " that leaves the file; loading it again is harmless, the merge is idempotent)."
+            ),
+        ),
     ).to_dict()
     default_sink_class = DuckDBSink
     message_reader_class = FloatJSONReader

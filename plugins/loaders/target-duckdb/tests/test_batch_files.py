@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing as t
+from pathlib import Path
 
 import pytest
 from singer_sdk.contrib.batch_encoder_jsonl import JSONLinesBatcher
@@ -11,8 +12,6 @@ from singer_sdk.contrib.batch_encoder_parquet import ParquetBatcher
 from singer_sdk.helpers._batch import BatchConfig
 
 if t.TYPE_CHECKING:
-    from pathlib import Path
-
     from conftest import Harness
 
 PROPERTIES = {
@@ -138,3 +137,19 @@ def test_null_key_in_batch_file_fails_the_batch(harness: Harness, tmp_path: Path
         harness.run([harness.schema("items", PROPERTIES, keys=["id"]), batch])
 
     assert harness.query("SELECT count(*) FROM items") == [(0,)]
+
+
+@pytest.mark.parametrize("delete", [True, False])
+def test_loaded_batch_files_are_deleted_only_when_asked(
+    harness: Harness, tmp_path: Path, delete: bool
+) -> None:
+    encoding = {"format": "parquet", "compression": "none"}
+    manifest = write_batches(tmp_path, encoding)
+    batch = {"type": "BATCH", "stream": "items", "encoding": encoding, "manifest": manifest}
+    harness.run(
+        [harness.schema("items", PROPERTIES, keys=["id"]), batch], delete_batch_files=delete
+    )
+
+    assert harness.query("SELECT count(*) FROM items") == [(40,)]
+    remaining = [url for url in manifest if Path(url.removeprefix("file://")).exists()]
+    assert remaining == ([] if delete else manifest)
