@@ -22,7 +22,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, JSONLinesEncoding, ParquetEncoding
 
-from tap_edcast.client import RetryableError, decoded_json
+from tap_edcast.client import RetryableError, answer_columns, decoded_json
 from tap_edcast.normalise import Column, sql_ident, sql_literal, typed_page_sql
 
 if t.TYPE_CHECKING:
@@ -36,8 +36,8 @@ if t.TYPE_CHECKING:
 
 CATALOGUE_PAGE = 50  # the API's maximum `limit`
 
-# Turns one saved query answer (its path, rows in it) into what a page yields.
-Converter = t.Callable[[str, int], t.Any]
+# Turns one saved query answer (its path) into (rows in it, what the page yields).
+Converter = t.Callable[[str], tuple[int, t.Any]]
 
 
 class DatasetsStream(Stream):
@@ -158,52 +158,52 @@ class DatasetStream(Stream):
         )
         return int(answer["rows"][0][0])
 
-    def _fetch(self, where: str, page: Page, workdir: Path, convert: Converter) -> list[t.Any]:
-        """Fetch one page (completing it if Domo capped the answer); convert each answer."""
+    def _fetch(self, where: str, page: Page, convert: Converter) -> list[t.Any]:
+        """Fetch one page (completing it if Domo capped the answer); convert each answer.
+
+        Saving and converting happen inside the retried call: an answer DuckDB finds
+        malformed (a body cut short) is fetched again.
+        """
         converted = []
         offset, wanted = page.offset, page.expected
         while wanted > 0:
-            path = workdir / f"{uuid.uuid4().hex}.json"
 
-            def save(response: requests.Response, path: Path = path) -> int:
+            def accept(response: requests.Response) -> tuple[int, t.Any]:
+                self._check_columns(response.content)
+                path = self._workdir / f"{uuid.uuid4().hex}.json"
                 path.write_bytes(response.content)
                 try:
-                    return self._rows_in_answer(path)
+                    return convert(str(path))
                 except duckdb.InvalidInputException as exc:
-                    raise RetryableError(f"unreadable query answer: {exc}", response) from exc
+                    if "Malformed JSON" in str(exc):
+                        raise RetryableError(f"unreadable query answer: {exc}", response) from exc
+                    raise FatalAPIError(f"{self.name}: {exc}") from exc
+                finally:
+                    path.unlink(missing_ok=True)
 
             sql = self._select(where, offset, wanted)
-            try:
-                got = self.client.call("POST", self._query_path, json={"sql": sql}, accept=save)
-                if got:
-                    converted.append(convert(str(path), got))
-            finally:
-                path.unlink(missing_ok=True)
+            got, result = self.client.call(
+                "POST", self._query_path, json={"sql": sql}, accept=accept
+            )
             if got == 0:
                 self.logger.warning(
                     "%s: %d rows fewer than counted at %d", self.name, wanted, offset
                 )
                 break
+            converted.append(result)
             offset, wanted = offset + got, wanted - got
         return converted
 
-    def _rows_in_answer(self, path: Path) -> int:
-        """Rows in a saved answer; its columns must be the ones discovered."""
-        with duckdb.connect() as con:
-            row = con.execute(
-                "SELECT columns, len(rows) FROM read_json(?, columns = "
-                "{columns: 'VARCHAR[]', rows: 'JSON[]'}, maximum_object_size = 2147483647)",
-                [str(path)],
-            ).fetchone()
-        assert row is not None
+    def _check_columns(self, body: bytes) -> None:
+        """The answer's columns must be the ones discovered (read from its head only)."""
         expected = [c.name for c in self.columns]
-        if list(row[0]) != expected:
+        found = answer_columns(body)
+        if found != expected:
             msg = (
                 f"{self.name}: the dataset's columns changed during the sync "
-                f"({row[0]} != {expected}); run discovery again"
+                f"({found} != {expected}); run discovery again"
             )
             raise FatalAPIError(msg)
-        return int(row[1])
 
     def _pages(self, context: Context | None, convert: Converter) -> Iterator[t.Any]:
         """Converted pages of this run's window, in order, fetched several at a time."""
@@ -217,9 +217,10 @@ class DatasetStream(Stream):
             tempfile.TemporaryDirectory(prefix="tap-edcast-") as tmp,
             ThreadPoolExecutor(workers) as pool,
         ):
+            self._workdir = Path(tmp)
 
             def submit(page: Page) -> Future[list[t.Any]]:
-                return pool.submit(self._fetch, where, page, Path(tmp), convert)
+                return pool.submit(self._fetch, where, page, convert)
 
             # One page more than workers in flight: memory stays bounded, order is kept.
             pending = deque(submit(page) for page in itertools.islice(pages, workers + 1))
@@ -229,9 +230,10 @@ class DatasetStream(Stream):
                 yield from done
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        def to_arrow(path: str, rows: int) -> pa.Table:
+        def to_arrow(path: str) -> tuple[int, pa.Table]:
             with duckdb.connect() as con:
-                return con.sql(typed_page_sql(path, self.columns)).to_arrow_table()
+                table = con.sql(typed_page_sql(path, self.columns)).to_arrow_table()
+            return table.num_rows, table
 
         for table in self._pages(context, to_arrow):
             yield from table.to_pylist()
@@ -253,14 +255,16 @@ class DatasetStream(Stream):
         options = f"FORMAT {'parquet' if parquet else 'json'}, COMPRESSION {codec}"
         key = sql_ident(self.spec.replication_key)
 
-        def to_file(path: str, rows: int) -> tuple[str, int, t.Any]:
+        def to_file(path: str) -> tuple[int, tuple[str, int, t.Any]]:
             target = root / f"{prefix}{self.name}-{uuid.uuid4().hex}.{suffix}"
             with duckdb.connect() as con:
                 con.execute("SET TimeZone = 'UTC'")
                 con.execute(f"CREATE TEMP TABLE page AS {typed_page_sql(path, self.columns)}")
                 con.execute(f"COPY page TO {sql_literal(str(target))} ({options})")
-                newest = con.execute(f"SELECT max({key}) FROM page").fetchone()
-            return target.as_uri(), rows, newest[0] if newest else None
+                rows, newest = con.execute(f"SELECT count(*), max({key}) FROM page").fetchone()  # type: ignore[misc]
+            if not rows:
+                target.unlink()
+            return rows, (target.as_uri(), rows, newest)
 
         file_encoding: BaseBatchFileEncoding = (
             ParquetEncoding(compression="zstd")
