@@ -86,6 +86,9 @@ class Warehouse:
         self.connection = duckdb.connect(str(db_file))
         # Date-times without an offset are UTC, whatever the machine's time zone.
         self.connection.execute("SET TimeZone = 'UTC'")
+        # Checkpoint once at the end, not after every batch: an automatic checkpoint
+        # rewrites the growing table each time the WAL passes the default 16 MB.
+        self.connection.execute("SET checkpoint_threshold = '4GB'")
         self._overwritten: set[tuple[str, str]] = set()
 
     def close(self) -> None:
