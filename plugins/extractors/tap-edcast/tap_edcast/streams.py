@@ -158,7 +158,7 @@ class DatasetStream(Stream):
         )
         return int(answer["rows"][0][0])
 
-    def _fetch(self, where: str, page: Page, convert: Converter) -> list[t.Any]:
+    def _fetch(self, where: str, page: Page, workdir: Path, convert: Converter) -> list[t.Any]:
         """Fetch one page (completing it if Domo capped the answer); convert each answer.
 
         Saving and converting happen inside the retried call: an answer DuckDB finds
@@ -170,7 +170,7 @@ class DatasetStream(Stream):
 
             def accept(response: requests.Response) -> tuple[int, t.Any]:
                 self._check_columns(response.content)
-                path = self._workdir / f"{uuid.uuid4().hex}.json"
+                path = workdir / f"{uuid.uuid4().hex}.json"
                 path.write_bytes(response.content)
                 try:
                     return convert(str(path))
@@ -217,10 +217,9 @@ class DatasetStream(Stream):
             tempfile.TemporaryDirectory(prefix="tap-edcast-") as tmp,
             ThreadPoolExecutor(workers) as pool,
         ):
-            self._workdir = Path(tmp)
 
             def submit(page: Page) -> Future[list[t.Any]]:
-                return pool.submit(self._fetch, where, page, convert)
+                return pool.submit(self._fetch, where, page, Path(tmp), convert)
 
             # One page more than workers in flight: memory stays bounded, order is kept.
             pending = deque(submit(page) for page in itertools.islice(pages, workers + 1))
