@@ -19,11 +19,17 @@ KEY = ["ECL ID", "Time", "Group Name"]
 FAULTS = "429:0.03,500:0.03,503:0.03,reset:0.02,truncate:0.02,html:0.02,query-error:0.08"
 
 
+ENCODINGS = {
+    "batch": {"format": "parquet", "compression": "none"},
+    "batch-jsonl-gzip": {"format": "jsonl", "compression": "gzip"},
+}
+
+
 def mode_env(mode: str, tmp_path: Path) -> dict[str, str]:
     if mode == "records":
         return {}
     batch_config = {
-        "encoding": {"format": "parquet", "compression": "none"},
+        "encoding": ENCODINGS[mode],
         "storage": {"root": (tmp_path / "batches").as_uri(), "prefix": "edcast-"},
     }
     return {"TAP_EDCAST_BATCH_CONFIG": json.dumps(batch_config)}
@@ -58,7 +64,7 @@ def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
         assert report.ok, report.describe()
 
 
-@pytest.mark.parametrize("mode", ["records", "batch"])
+@pytest.mark.parametrize("mode", ["records", "batch", "batch-jsonl-gzip"])
 def test_edcast_matches_truth_over_two_epochs(
     mode: str, meltano_env: dict[str, str], tmp_path: Path
 ) -> None:

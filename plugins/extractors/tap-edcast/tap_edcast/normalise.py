@@ -100,7 +100,12 @@ def _typed(value: str, column: Column) -> str:
             f" ELSE error({what} || {value} || ' is not a boolean') END"
         )
     target = {"number": "DOUBLE", "date": "DATE", "date-time": "TIMESTAMP"}[column.kind]
-    return f"CAST({blank_is_null} AS {target})"
+    return (
+        f"CASE WHEN {blank_is_null} IS NULL THEN NULL"
+        f" WHEN TRY_CAST({value} AS {target}) IS NULL"
+        f" THEN error({what} || {value} || ' is not a {column.kind}')"
+        f" ELSE CAST({value} AS {target}) END"
+    )
 
 
 def typed_page_sql(page_file: str, columns: list[Column]) -> str:

@@ -21,6 +21,7 @@ from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, JSONLinesEncoding, ParquetEncoding
+from singer_sdk.helpers._typing import to_json_compatible
 
 from tap_edcast.client import RetryableError, answer_columns, decoded_json
 from tap_edcast.normalise import Column, sql_ident, sql_literal, typed_page_sql
@@ -168,28 +169,33 @@ class DatasetStream(Stream):
         offset, wanted = page.offset, page.expected
         while wanted > 0:
 
-            def accept(response: requests.Response) -> tuple[int, t.Any]:
+            def accept(
+                response: requests.Response, offset: int = offset, wanted: int = wanted
+            ) -> tuple[int, t.Any]:
                 self._check_columns(response.content)
                 path = workdir / f"{uuid.uuid4().hex}.json"
                 path.write_bytes(response.content)
                 try:
-                    return convert(str(path))
+                    rows, result = convert(str(path))
                 except duckdb.InvalidInputException as exc:
                     if "Malformed JSON" in str(exc):
                         raise RetryableError(f"unreadable query answer: {exc}", response) from exc
                     raise FatalAPIError(f"{self.name}: {exc}") from exc
+                except duckdb.Error as exc:
+                    raise FatalAPIError(f"{self.name}: {exc}") from exc
                 finally:
                     path.unlink(missing_ok=True)
+                if rows == 0:
+                    # Rows were counted here: skipping them would put them below the
+                    # bookmark for good. Ask again; fail the sync if it persists.
+                    msg = f"no rows at offset {offset} where {wanted} were counted"
+                    raise RetryableError(msg, response)
+                return rows, result
 
             sql = self._select(where, offset, wanted)
             got, result = self.client.call(
                 "POST", self._query_path, json={"sql": sql}, accept=accept
             )
-            if got == 0:
-                self.logger.warning(
-                    "%s: %d rows fewer than counted at %d", self.name, wanted, offset
-                )
-                break
             converted.append(result)
             offset, wanted = offset + got, wanted - got
         return converted
@@ -265,10 +271,9 @@ class DatasetStream(Stream):
                 target.unlink()
             return rows, (target.as_uri(), rows, newest)
 
+        # Declares the codec really used (a Parquet file also names its own).
         file_encoding: BaseBatchFileEncoding = (
-            ParquetEncoding(compression="zstd")
-            if parquet
-            else JSONLinesEncoding(compression="gzip")
+            ParquetEncoding(compression=codec) if parquet else JSONLinesEncoding(compression=codec)
         )
         # The SDK's batch path skips this (its record path does it): without it the
         # bookmark would be ignored and every batch run would start at start_date.
@@ -277,7 +282,8 @@ class DatasetStream(Stream):
             for url, rows, newest in self._pages(context, to_file):
                 counter.increment(rows)
                 if newest is not None:
-                    bookmark = newest.isoformat() if isinstance(newest, datetime) else str(newest)
+                    # Written as the record path writes it, so runs can switch modes.
+                    bookmark = to_json_compatible(newest)
                     self._increment_stream_state(
                         {self.spec.replication_key: bookmark}, context=context
                     )

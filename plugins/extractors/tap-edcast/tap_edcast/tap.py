@@ -112,6 +112,10 @@ class TapEdCast(Tap):
         except re.error as exc:
             msg = f"tap-edcast `id_column_pattern` is not a regular expression: {exc}"
             raise ConfigValidationError(msg, errors=[msg]) from exc
+        for setting in ("page_size", "max_parallel_pages"):
+            if int(self.config[setting]) < 1:
+                msg = f"tap-edcast `{setting}` must be at least 1, got {self.config[setting]}"
+                raise ConfigValidationError(msg, errors=[msg])
         booleans = frozenset(self.config["boolean_columns"])
         streams: list[Stream] = [DatasetsStream(self)]
         for entry in self.config["datasets"]:

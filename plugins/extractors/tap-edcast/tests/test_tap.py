@@ -180,3 +180,16 @@ def test_keys_missing_from_the_dataset_fail_clearly(tmp_path: Path, bad_key: lis
         code, _, stderr = run_tap(tmp_path, config_for(sandbox, datasets=[entry]))
     assert code != 0
     assert "are not in the dataset" in stderr
+
+
+def test_runs_can_switch_between_record_and_batch_mode(tmp_path: Path) -> None:
+    batches = {"encoding": {"format": "parquet"}, "storage": {"root": tmp_path.as_uri()}}
+    state: dict | None = None
+    bookmarks = []
+    with serve("edcast", seed=8) as sandbox:
+        for extra in ({}, {"batch_config": batches}, {}, {"batch_config": batches}):
+            code, messages, stderr = run_tap(tmp_path, config_for(sandbox, **extra), state=state)
+            assert code == 0, stderr[-3000:]
+            state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
+            bookmarks.append(state["bookmarks"][GLUE]["replication_key_value"])
+    assert len(set(bookmarks)) == 1, bookmarks  # one bookmark, written one way
