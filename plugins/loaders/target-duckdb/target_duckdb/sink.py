@@ -128,23 +128,26 @@ class DuckDBSink(BatchSink):
         """Load SDK BATCH files (jsonl, gzip or not; parquet) straight into DuckDB.
 
         Records received earlier for this stream are loaded first, so arrival order
-        (and last-wins on keys) holds across RECORD and BATCH messages. Each file is
-        loaded in its own transaction.
+        (and last-wins on keys) holds across RECORD and BATCH messages. The files of
+        one BATCH message are read as one scan, in manifest order, and loaded in one
+        transaction: one MERGE however many files.
         """
         if self.current_size:
             self.process_batch(self.start_drain())
             self.mark_drained()
-        for url in files:
-            path = _local_path(url)
-            if encoding.format == BatchFileFormat.JSONL:
-                source = self._jsonl_source(path, encoding.compression)
-            elif encoding.format == BatchFileFormat.PARQUET:
-                source = self._parquet_source(path)
-            else:
-                msg = f"Unsupported batch encoding format: {encoding.format}"
-                raise NotImplementedError(msg)
-            self.record_counter_metric.increment(self._load(source))
-            if self.config.get("delete_batch_files"):
+        if not files:
+            return
+        paths = [_local_path(url) for url in files]
+        if encoding.format == BatchFileFormat.JSONL:
+            source = self._jsonl_source(paths, encoding.compression)
+        elif encoding.format == BatchFileFormat.PARQUET:
+            source = self._parquet_source(paths)
+        else:
+            msg = f"Unsupported batch encoding format: {encoding.format}"
+            raise NotImplementedError(msg)
+        self.record_counter_metric.increment(self._load(source))
+        if self.config.get("delete_batch_files"):
+            for path in paths:
                 Path(path).unlink(missing_ok=True)
 
     def _to_arrow(self, records: list[dict]) -> pa.Table:
@@ -168,7 +171,7 @@ class DuckDBSink(BatchSink):
                     raise ValueError(msg) from exc
             raise
 
-    def _jsonl_source(self, path: str, compression: str | None) -> Source:
+    def _jsonl_source(self, paths: list[str], compression: str | None) -> Source:
         # Date-like columns are read as text and cast like records; JSON stays JSON.
         types = {
             name: DuckType.VARCHAR if ctype in STRING_TYPES else ctype
@@ -177,14 +180,14 @@ class DuckDBSink(BatchSink):
         spec = ", ".join(f"{literal(name)}: {literal(ctype)}" for name, ctype in types.items())
         aliases = ", ".join(quote(name) for name in [*types, SEQ])
         relation = (
-            f"read_json({literal(path)}, format = 'newline_delimited',"
+            f"read_json({_path_list(paths)}, format = 'newline_delimited',"
             f" compression = {literal('gzip' if compression == 'gzip' else 'auto_detect')},"
             f" columns = {{{spec}}}) WITH ORDINALITY AS src({aliases})"
         )
         return Source(relation=relation, types=types, fill=self._metadata_fill())
 
-    def _parquet_source(self, path: str) -> Source:
-        scan = f"read_parquet({literal(path)})"
+    def _parquet_source(self, paths: list[str]) -> Source:
+        scan = f"read_parquet({_path_list(paths)})"
         described = self.warehouse.connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
         file_types = {row[0]: row[1] for row in described}
         aliases = ", ".join(quote(name) for name in [*file_types, SEQ])
@@ -209,6 +212,11 @@ class DuckDBSink(BatchSink):
         written = self.warehouse.load(self.spec, source, self.config["load_method"])
         self.logger.info("Loaded %d rows into %s", written, self.spec.qualified)
         return written
+
+
+def _path_list(paths: list[str]) -> str:
+    """A DuckDB list literal of file paths."""
+    return "[" + ", ".join(map(literal, paths)) + "]"
 
 
 def _local_path(url: str) -> str:
