@@ -18,12 +18,20 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# H2's JDBC driver (Debian's libh2-java) stands in for the Xactly Connect driver.
+H2_JAR := /usr/share/java/h2.jar
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+$(H2_JAR):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libh2-java
+
 .venv/.synced: $(UV) pyproject.toml uv.lock $(wildcard plugins/*/*/pyproject.toml)
 	$(UV) sync --frozen
 	touch $@
 
-## setup: Python venv (uv) + every Meltano plugin installed
-setup: .venv/.synced install
+## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver
+setup: .venv/.synced install $(H2_JAR)
 
 install: .meltano/.installed
 

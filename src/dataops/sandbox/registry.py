@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataops.sandbox import edcast, zengrc
+from dataops.sandbox import edcast, xactly, zengrc
 from dataops.sandbox.vendor import Vendor
 
-VENDORS: dict[str, Vendor] = {vendor.name: vendor for vendor in [zengrc.VENDOR, edcast.VENDOR]}
+VENDORS: dict[str, Vendor] = {
+    vendor.name: vendor for vendor in [zengrc.VENDOR, edcast.VENDOR, xactly.VENDOR]
+}
 
 
 class UnknownVendorError(ValueError):

@@ -309,6 +309,11 @@ def serve(
     options = {name: value for name, value in given.items() if value is not None}
     if unknown := sorted(set(options) - spec.options):
         raise ValueError(f"vendor {vendor!r} has no option {', '.join(unknown)}")
+    if spec.serve is not None:  # not HTTP (xactly: an H2 database over JDBC)
+        params = DataParams(seed, scale, epoch)
+        return spec.serve(
+            params, host=host, port=port, faults=faults, latency_ms=latency_ms, page_size=page_size
+        )
     plan = FaultPlan(
         rates=parse_faults(faults, spec.faults),
         seed=seed,

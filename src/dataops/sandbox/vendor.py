@@ -102,3 +102,7 @@ class Vendor:
     """The vendor's documented throttle, enforced when served with ``throttle=True``."""
     truth: Callable[[DataParams], dict[str, dict[str, Any]]] | None = None
     """A faster ground truth than deriving it from ``generate`` (same result shape)."""
+    serve: Callable[..., Any] | None = None
+    """A vendor not served over HTTP (xactly: JDBC) starts its own server: called as
+    ``serve(params, host=…, port=…, faults=…, latency_ms=…, page_size=…)``, it returns a
+    running sandbox with ``url``, ``credentials``, ``stats.snapshot()`` and ``close()``."""

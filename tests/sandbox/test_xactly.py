@@ -1,0 +1,177 @@
+"""The Xactly Connect stand-in: an H2 database read through real JDBC (JayDeBeApi)."""
+
+# ruff: noqa: S608 - SQL built from the sandbox's own table names
+
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import jaydebeapi
+import pytest
+
+from dataops.sandbox import serve, truth
+from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox
+
+
+def connect(sandbox: XactlySandbox) -> Any:
+    creds = sandbox.credentials
+    return jaydebeapi.connect(
+        sandbox.driver_class, sandbox.url, [creds["user"], creds["password"]], sandbox.driver_jar
+    )
+
+
+def query(sandbox: XactlySandbox, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    conn = connect(sandbox)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(sql, params or [])
+        return list(cursor.fetchall())
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def epoch0() -> Iterator[XactlySandbox]:
+    with serve("xactly", seed=3) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def epoch2() -> Iterator[XactlySandbox]:
+    with serve("xactly", seed=3, epoch=2) as sandbox:
+        yield sandbox
+
+
+def test_url_credentials_and_tables(epoch0: XactlySandbox) -> None:
+    assert epoch0.url.startswith("jdbc:h2:tcp://127.0.0.1:")
+    assert epoch0.credentials == {"user": "sandbox", "password": "sandbox-secret"}
+    rows = query(
+        epoch0,
+        "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = ?",
+        ["XACTLY"],
+    )
+    assert {name.lower() for (name,) in rows} == set(KEY_PROPERTIES)
+    assert KEY_PROPERTIES["xc_credit"] == ("CREDIT_ID",)
+    assert KEY_PROPERTIES["xc_position_hist"] == ("POSITION_ID", "VERSION")
+    assert "xc_credit_hist" not in KEY_PROPERTIES
+    assert "xc_role_hist" not in KEY_PROPERTIES
+    columns = query(
+        epoch0,
+        "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = 'XACTLY' AND TABLE_NAME = 'XC_PARTICIPANT'",
+    )
+    names = {name for name, _ in columns}
+    common = {"VERSION", "IS_ACTIVE", "CREATED_DATE", "CREATED_BY_ID", "CREATED_BY_NAME"}
+    common |= {"MODIFIED_DATE", "MODIFIED_BY_ID", "MODIFIED_BY_NAME"}
+    assert common | {"SALARY__LOCAL", "EMPLOYEE_ID", "IS_MASTER", "HIRE_DATE"} <= names
+    types = dict(
+        query(
+            epoch0,
+            "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS "
+            "WHERE TABLE_SCHEMA = 'XACTLY' AND TABLE_NAME = 'XC_QUOTA_RELATIONSHIP'",
+        )
+    )
+    assert types["QUOTA_RELATIONSHIP_ID"] == "CHARACTER VARYING"
+    credit_columns = query(
+        epoch0,
+        "SELECT COUNT(*) FROM INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = 'XACTLY' AND TABLE_NAME = 'XC_CREDIT'",
+    )
+    assert credit_columns[0][0] >= 55
+
+
+def test_truth_matches_jdbc(epoch0: XactlySandbox) -> None:
+    expected = truth("xactly", seed=3)
+    for stream in ["xc_credit", "xc_position_hist", "xc_quota_relationship", "xc_period"]:
+        key = expected[stream]["key"]
+        rows = query(epoch0, f"SELECT {', '.join(key)} FROM XACTLY.{stream.upper()}")
+        assert sorted(list(row) for row in rows) == expected[stream]["keys"], stream
+    for stream, info in expected.items():
+        rows = query(epoch0, f"SELECT COUNT(*) FROM XACTLY.{stream.upper()}")
+        assert rows[0][0] == info["rows"], stream
+
+
+def test_deterministic_and_seeded() -> None:
+    assert truth("xactly", seed=3, epoch=1) == truth("xactly", seed=3, epoch=1)
+    a = truth("xactly", seed=1)["xc_quota_relationship"]["keys"]
+    b = truth("xactly", seed=2)["xc_quota_relationship"]["keys"]
+    assert a != b
+
+
+def test_history_has_several_versions(epoch0: XactlySandbox) -> None:
+    rows = query(epoch0, "SELECT POSITION_ID, OBJECT_ID, VERSION FROM XACTLY.XC_POSITION_HIST")
+    per_object = Counter(object_id for _, object_id, _ in rows)
+    assert max(per_object.values()) >= 3
+    assert all(pk == object_id for pk, object_id, _ in rows)
+
+
+def test_many_rows_share_a_modified_date(epoch0: XactlySandbox) -> None:
+    rows = query(
+        epoch0,
+        "SELECT MODIFIED_DATE, COUNT(*) FROM XACTLY.XC_CREDIT GROUP BY MODIFIED_DATE",
+    )
+    assert max(count for _, count in rows) >= 20
+    # a lower key can have a later date: the original tap's keyset skipped such rows
+    ordered = query(epoch0, "SELECT MODIFIED_DATE FROM XACTLY.XC_CREDIT ORDER BY CREDIT_ID")
+    dates = [d for (d,) in ordered]
+    assert dates != sorted(dates)
+
+
+def test_later_epoch_updates_and_adds(epoch0: XactlySandbox, epoch2: XactlySandbox) -> None:
+    sql = "SELECT PARTICIPANT_ID, VERSION, MODIFIED_DATE FROM XACTLY.XC_PARTICIPANT"
+    before = {pk: (v, d) for pk, v, d in query(epoch0, sql)}
+    after = {pk: (v, d) for pk, v, d in query(epoch2, sql)}
+    assert set(before) < set(after)
+    updated = [pk for pk in before if after[pk][0] > before[pk][0]]
+    assert updated
+    latest = max(d for _, d in before.values())
+    assert all(after[pk][1] > latest for pk in updated)
+    hist = "SELECT COUNT(*) FROM XACTLY.XC_PARTICIPANT_HIST WHERE OBJECT_ID = ?"
+    for pk in updated:
+        assert query(epoch2, hist, [pk])[0][0] == after[pk][0]
+
+
+def test_compound_keyset_query_with_bound_parameters(epoch0: XactlySandbox) -> None:
+    conn = connect(epoch0)
+    try:
+        cursor = conn.cursor()
+        seen: list[int] = []
+        bookmark, last = "1900-01-01 00:00:00", 0
+        while True:
+            cursor.execute(
+                "SELECT CREDIT_ID, MODIFIED_DATE FROM XACTLY.XC_CREDIT "
+                "WHERE MODIFIED_DATE > CAST(? AS TIMESTAMP) "
+                "OR (MODIFIED_DATE = CAST(? AS TIMESTAMP) AND CREDIT_ID > ?) "
+                "ORDER BY MODIFIED_DATE, CREDIT_ID LIMIT 37",
+                [bookmark, bookmark, last],
+            )
+            page = cursor.fetchall()
+            if not page:
+                break
+            seen += [pk for pk, _ in page]
+            last, bookmark = page[-1]
+    finally:
+        conn.close()
+    assert sorted(seen) == [key for (key,) in truth("xactly", seed=3)["xc_credit"]["keys"]]
+    assert len(seen) == len(set(seen))
+
+
+def test_abort_sessions_breaks_open_connections() -> None:
+    with serve("xactly", seed=3) as sandbox:
+        conn = connect(sandbox)
+        try:
+            assert sandbox.abort_sessions() >= 1
+            # jaydebeapi lets prepareStatement's Java exception through unwrapped
+            cursor = conn.cursor()
+            with pytest.raises(Exception, match="session closed"):
+                cursor.execute("SELECT COUNT(*) FROM XACTLY.XC_USER")
+        finally:
+            with contextlib.suppress(Exception):  # the session is gone
+                conn.close()
+        assert sandbox.stats.snapshot()["sessions_aborted"] >= 1
+
+
+def test_http_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="no faults option"):
+        serve("xactly", faults="500:0.1")
