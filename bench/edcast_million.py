@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from bench.loader_throughput import stock_target
+from bench.loader_throughput import rows_loaded, stock_target
 from bench.measure import run_pipeline
 from dataops.sandbox import edcast
 from dataops.sandbox.vendor import DataParams
@@ -51,16 +51,6 @@ def sandbox(scale: int) -> Iterator[dict[str, str]]:
     finally:
         server.terminate()
         server.wait()
-
-
-def rows_in(db: Path) -> int:
-    with duckdb.connect(str(db), read_only=True) as con:
-        row = con.execute(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = ?", [STREAM]
-        ).fetchone()
-        assert row, f"no {STREAM} table in {db}"
-        count = con.execute(f'SELECT count(*) FROM "{row[0]}"."{STREAM}"').fetchone()  # noqa: S608
-        return int(count[0]) if count else 0
 
 
 def run(scale: int = SCALE) -> list[dict[str, Any]]:
@@ -107,7 +97,7 @@ def run(scale: int = SCALE) -> list[dict[str, Any]]:
                 {
                     "way": name,
                     "events": events,
-                    "rows_loaded": rows_in(db),
+                    "rows_loaded": rows_loaded(db, STREAM),
                     "wall_s": round(measured.wall_s, 1),
                     "events_per_s": round(events / measured.wall_s),
                     "tap_peak_rss_mib": round(measured.tap_peak_rss_mib),

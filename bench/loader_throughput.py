@@ -13,9 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from bench.measure import run_measured
+from dataops import warehouse
 from dataops.sandbox import records
 from tap_zengrc.streams import collection_stream
 
@@ -63,15 +62,11 @@ def write_input(path: Path, n: int) -> None:
         out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {"audits": {}}}}) + "\n")
 
 
-def rows_loaded(db: Path) -> int:
-    with duckdb.connect(str(db), read_only=True) as con:
-        row = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_name = 'audits'"
-        ).fetchone()
-        assert row, f"no audits table in {db}"
-        count = con.execute(f'SELECT count(*) FROM "{row[0]}"."{row[1]}"').fetchone()  # noqa: S608
-        return int(count[0]) if count else 0
+def rows_loaded(db: Path, table: str = "audits") -> int:
+    """Rows in `table`, whichever schema the loader put it in."""
+    counts = [n for (_, name), n in warehouse.table_counts(db).items() if name == table]
+    assert counts, f"no {table} table in {db}"
+    return counts[0]
 
 
 def run(n: int = 200_000) -> list[dict[str, Any]]:

@@ -747,21 +747,11 @@ def _no_http(params: DataParams, page_size: int | None, **options: Any) -> HttpA
     raise ValueError("vendor 'xactly' is served over JDBC (H2), not HTTP")
 
 
-def _truth(params: DataParams) -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = {}
-    for stream, rows in generate(params).items():
-        key = list(KEY_PROPERTIES[stream])
-        keys = sorted([row[k] for k in key] for row in rows)
-        result[stream] = {"rows": len(rows), "key": key, "keys": keys}
-    return result
-
-
 VENDOR = Vendor(
     name="xactly",
     summary="Xactly Connect (xSQL over JDBC): an H2 database, schema XACTLY, XC_* tables",
     key_properties=KEY_PROPERTIES,
     generate=generate,
     make_app=_no_http,
-    truth=_truth,
     serve=serve,
 )

@@ -14,13 +14,12 @@ import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
-from tapkit.retry import Backoff, retry_after_seconds
+from tapkit.retry import RETRYABLE_STATUSES, Backoff, retry_after_seconds
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Mapping
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Domo fails some queries now and then with this message: retrying works.
 TRANSIENT_QUERY_ERROR = "Error creating query"
 # Refresh a token when less than this share of its lifetime is left.
@@ -162,9 +161,11 @@ class DomoClient:
             except RetryableError as exc:
                 error: Exception = exc
                 response = exc.response
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                error, response = exc, None
-            except requests.exceptions.ChunkedEncodingError as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 error, response = exc, None
             if tries == self._max_tries:
                 break

@@ -16,7 +16,7 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_zengrc.concurrency import SYNC_LOCK
-from tapkit.retry import Backoff, retry_after_seconds
+from tapkit.retry import RETRYABLE_STATUSES, Backoff, retry_after_seconds
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable
@@ -24,7 +24,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
     from singer_sdk.helpers.types import Context
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 BASE_URL_HINT = "expected https://<tenant>.api.zengrc.com/api/v2"
 
 # Parsed JSON of each response, so validation, records and paging parse it once.

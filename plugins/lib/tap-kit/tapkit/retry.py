@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 
 import requests
 
+# HTTP statuses worth another attempt: timeouts, rate limits, server and gateway errors.
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
 
 def retry_after_seconds(
     response: requests.Response | None, now: float | None = None
