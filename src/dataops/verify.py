@@ -17,8 +17,6 @@ from typing import Any
 
 from dataops import warehouse
 
-METADATA_PREFIX = "_sdc_"
-
 
 @dataclass
 class TableReport:
@@ -113,11 +111,10 @@ def compare_table(
     truth_by_key = {tuple(rec[k] for k in key): rec for rec in truth_records}
     report.missing_keys = sorted(set(truth_by_key) - set(by_key))
     report.unexpected_keys = sorted(set(by_key) - set(truth_by_key))
-    columns = set(loaded[0]) if loaded else set()
-    leaked = sorted(columns & dropped_fields)
+    types = warehouse.column_types(warehouse_path, schema, table)
+    leaked = sorted(set(types) & dropped_fields)
     if leaked:
         report.value_mismatches.append(f"deselected columns present: {leaked}")
-    types = warehouse.column_types(warehouse_path, schema, table)
     for row_key in sorted(set(by_key) & set(truth_by_key)):
         row, expected = by_key[row_key], truth_by_key[row_key]
         for name, value in expected.items():
