@@ -222,7 +222,8 @@ class ZenGRCStream(RESTStream[str | None]):
             super().finalize_state_progress_markers(state)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Every object updated at or after the bookmark minus `lookback_seconds`.
+        """Every object updated at or after the bookmark minus `lookback_seconds`,
+        `updated_at` normalised to UTC `Z`.
 
         Filtered here: the API has no server-side `updated_at` filter. The lookback
         covers a ZenGRC clock running behind ours (the SDK caps the bookmark at our
@@ -237,17 +238,14 @@ class ZenGRCStream(RESTStream[str | None]):
             if stop.is_set():
                 raise SyncCancelled(self.name)
             updated_at = _parse_instant(record.get("updated_at"))
-            # An object without a parseable `updated_at` is always passed on.
-            if since is not None and updated_at is not None and updated_at < since:
+            if updated_at is None:
+                yield record  # without a parseable `updated_at`: always passed on
                 continue
+            if since is not None and updated_at < since:
+                continue
+            # One form (UTC, `Z`), so bookmarks compare as instants.
+            record["updated_at"] = updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
             yield record
-
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """`updated_at` in one form (UTC, `Z`), so bookmarks compare as instants."""
-        updated_at = _parse_instant(row.get("updated_at"))
-        if updated_at is not None:
-            row["updated_at"] = updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        return row
 
 
 class SyncCancelled(BaseException):
