@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -31,12 +32,20 @@ class SandboxBinding:
     """Which sandbox an extractor reads in dev, and the env vars that point it there."""
 
     vendor: str
-    env: Callable[[str], dict[str, str]]
+    env: Callable[[Any], dict[str, str]]
+    """From the running sandbox (``url``, and for JDBC ``driver_jar``) to env vars."""
+    http: bool = True
+    """Whether the sandbox takes the HTTP options (latency, faults)."""
 
 
 SANDBOX_FOR_EXTRACTOR: dict[str, SandboxBinding] = {
-    "tap-zengrc": SandboxBinding("zengrc", lambda url: {"TAP_ZENGRC_BASE_URL": url}),
-    "tap-edcast": SandboxBinding("edcast", lambda url: {"TAP_EDCAST_URL_BASE": url}),
+    "tap-zengrc": SandboxBinding("zengrc", lambda sb: {"TAP_ZENGRC_BASE_URL": sb.url}),
+    "tap-edcast": SandboxBinding("edcast", lambda sb: {"TAP_EDCAST_URL_BASE": sb.url}),
+    "tap-xactly": SandboxBinding(
+        "xactly",
+        lambda sb: {"TAP_XACTLY_JDBC_URL": sb.url, "TAP_XACTLY_DRIVER_JAR": sb.driver_jar},
+        http=False,
+    ),
 }
 
 
@@ -61,17 +70,19 @@ def sandboxes(extractors: list[str], options: SandboxOptions) -> Iterator[dict[s
                     f"no sandbox is known for extractor {extractor!r}: add it to "
                     "SANDBOX_FOR_EXTRACTOR in src/dataops/demo.py"
                 )
+            http: dict[str, Any] = (
+                {"latency_ms": options.latency_ms, "faults": options.faults} if binding.http else {}
+            )
             sandbox = stack.enter_context(
                 serve(
                     binding.vendor,
                     seed=options.seed,
                     scale=options.scale,
                     epoch=options.epoch,
-                    latency_ms=options.latency_ms,
-                    faults=options.faults,
+                    **http,
                 )
             )
-            env.update(binding.env(sandbox.url))
+            env.update(binding.env(sandbox))
         yield env
 
 

@@ -689,6 +689,7 @@ class XactlySandbox:
         self.origin = self.url
         self.credentials = dict(CREDENTIALS)
         self.stats = Stats()
+        atexit.register(self.close)  # no H2 server outlives the process that started it
 
     def abort_sessions(self) -> int:
         """Fault: abort every open session (their next call fails); returns how many."""
@@ -706,6 +707,7 @@ class XactlySandbox:
         return aborted
 
     def close(self) -> None:
+        atexit.unregister(self.close)
         if self._process.poll() is None:
             self._process.terminate()
             try:

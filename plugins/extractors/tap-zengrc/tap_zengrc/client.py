@@ -15,13 +15,12 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_zengrc.concurrency import SYNC_LOCK
+from tapkit.concurrency import LockedStateStream
 from tapkit.retry import RETRYABLE_STATUSES, Backoff, retry_after_seconds
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable
 
-    from singer_sdk.helpers import types
     from singer_sdk.helpers.types import Context
 
 BASE_URL_HINT = "expected https://<tenant>.api.zengrc.com/api/v2"
@@ -63,7 +62,7 @@ class NextHrefPaginator(BaseAPIPaginator[str | None]):
         return f"{self._origin}/{href.lstrip('/')}"
 
 
-class ZenGRCStream(RESTStream[str | None]):
+class ZenGRCStream(LockedStateStream, RESTStream[str | None]):
     """One ZenGRC v2 collection: `GET <base>/<collection>`, cursor paged."""
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
@@ -198,29 +197,6 @@ class ZenGRCStream(RESTStream[str | None]):
             details.get("wait") or 0.0,
         )
 
-    # Collections sync in parallel threads: change the shared tap state under the lock.
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        with SYNC_LOCK:
-            super()._increment_stream_state(latest_record, context=context)
-
-    def _finalize_state(self, state: dict | None = None) -> None:
-        with SYNC_LOCK:
-            super()._finalize_state(state)
-
-    def _write_starting_replication_value(self, context: types.Context | None) -> None:
-        with SYNC_LOCK:
-            super()._write_starting_replication_value(context)
-
-    def _write_replication_key_signpost(self, context: types.Context | None, value: t.Any) -> None:
-        with SYNC_LOCK:
-            super()._write_replication_key_signpost(context, value)
-
-    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
-        with SYNC_LOCK:
-            super().finalize_state_progress_markers(state)
-
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Every object updated at or after the bookmark minus `lookback_seconds`,
         `updated_at` normalised to UTC `Z`.
@@ -233,10 +209,8 @@ class ZenGRCStream(RESTStream[str | None]):
         since = self.get_starting_timestamp(context)
         if since is not None:
             since -= timedelta(seconds=float(self.config["lookback_seconds"]))
-        stop = self._tap.stopping  # type: ignore[attr-defined]
         for record in self.request_records(context):
-            if stop.is_set():
-                raise SyncCancelled(self.name)
+            self.check_cancelled()
             updated_at = _parse_instant(record.get("updated_at"))
             if updated_at is None:
                 yield record  # without a parseable `updated_at`: always passed on
@@ -246,13 +220,6 @@ class ZenGRCStream(RESTStream[str | None]):
             # One form (UTC, `Z`), so bookmarks compare as instants.
             record["updated_at"] = updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
             yield record
-
-
-class SyncCancelled(BaseException):
-    """Stops a collection because another one failed (not an error of its own).
-
-    A BaseException, so the SDK does not log it as this collection's failure.
-    """
 
 
 def _parse_instant(value: object) -> datetime | None:

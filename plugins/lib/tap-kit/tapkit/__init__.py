@@ -1,1 +1,1 @@
-"""Shared pieces of this project's Singer taps."""
+"""Shared pieces of this project's Singer taps: retry timing, parallel streams."""

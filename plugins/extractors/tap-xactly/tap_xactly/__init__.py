@@ -1,0 +1,1 @@
+"""tap-xactly: Xactly Connect (xSQL) over JDBC."""

@@ -1,0 +1,224 @@
+"""tap-xactly: Xactly Incent data through Xactly Connect's SQL (xSQL) over JDBC.
+
+The vendor's driver jar is the user's (``driver_jar``); any JDBC database can stand
+in (``driver_class``, ``jdbc_url``). Streams are the spec's tables and their
+``_hist`` twins, found in the database; columns and types come from its metadata.
+Tables are read in parallel, one connection each (``max_parallel_streams``).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import jpype
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+
+from tap_xactly.jdbc import Driver, error_text, is_permanent, kind_of
+from tap_xactly.keyset import identifier
+from tap_xactly.streams import Column, Table, TableStream
+from tapkit.concurrency import ConcurrentTap
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+XACTLY_URL = (
+    "jdbc:xactly://api.xactlycorp.com:443/api?sslVerifyServer=true"
+    "&clientId={client_id}&consumer={consumer}"
+)
+
+# Xactly Connect's tables and their keys (shared/specs/xactly.md). A ``<table>_hist``
+# twin, where the database has one, keeps every version: its key adds VERSION.
+PRIMARY_KEYS: dict[str, str] = {
+    "xc_attainment_measure": "ATTAINMENT_MEASURE_ID",
+    "xc_attainment_measure_criteria": "ATTAINMENT_MEASURE_CRITERIA_ID",
+    "xc_credit": "CREDIT_ID",
+    "xc_credit_adjustment": "CREDIT_ADJUSTMENT_ID",
+    "xc_credit_held": "CREDIT_HELD_ID",
+    "xc_credit_totals": "CREDIT_TOTALS_ID",
+    "xc_credit_type": "CREDIT_TYPE_ID",
+    "xc_position": "POSITION_ID",
+    "xc_pos_hierarchy": "POS_HIERARCHY_ID",
+    "xc_pos_hierarchy_type": "POS_HIERARCHY_TYPE_ID",
+    "xc_pos_part_assignment": "POS_PART_ASSIGNMENT_ID",
+    "xc_pos_relations": "ID",
+    "xc_pos_rel_type": "POS_REL_TYPE_ID",
+    "xc_pos_title_assignment": "POS_TITLE_ASSIGNMENT_ID",
+    "xc_quota": "QUOTA_ID",
+    "xc_quota_assignment": "QUOTA_ASSIGNMENT_ID",
+    "xc_quota_relationship": "QUOTA_RELATIONSHIP_ID",
+    "xc_quota_totals": "QUOTA_TOTALS_ID",
+    "xc_role": "ROLE_ID",
+    "xc_participant": "PARTICIPANT_ID",
+    "xc_period": "PERIOD_ID",
+    "xc_period_type": "PERIOD_TYPE_ID",
+    "xc_plan": "PLAN_ID",
+    "xc_plan_assignment": "PLAN_ASSIGNMENT_ID",
+    "xc_user": "USER_ID",
+}
+HISTORY_SUFFIX = "_hist"
+
+
+class TapXactly(ConcurrentTap):
+    """Singer tap for Xactly Connect (Xactly Incent) over JDBC."""
+
+    name = "tap-xactly"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property("user", th.StringType, required=True, description="Xactly Connect user"),
+        th.Property("password", th.StringType, required=True, secret=True),
+        th.Property("client_id", th.StringType, required=True, description="Xactly client id"),
+        th.Property("consumer", th.StringType, required=True, description="Xactly consumer"),
+        th.Property(
+            "driver_jar",
+            th.StringType,
+            required=True,
+            description="Path of the JDBC driver jar (Xactly's jar is never committed).",
+        ),
+        th.Property("driver_class", th.StringType, default="com.xactly.connect.jdbc.Driver"),
+        th.Property(
+            "jdbc_url",
+            th.StringType,
+            default=XACTLY_URL,
+            description="JDBC URL; {client_id} and {consumer} are filled in.",
+        ),
+        th.Property(
+            "schema",
+            th.StringType,
+            default="xactly",
+            description="Schema holding the XC_ tables (matched ignoring case).",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="First sync: rows modified at or after this instant (UTC).",
+        ),
+        th.Property("page_size", th.IntegerType, default=10000, description="Rows per query."),
+        th.Property(
+            "max_parallel_streams",
+            th.IntegerType,
+            default=4,
+            description="Tables read at once, one connection each (1 = one after another).",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=5,
+            description="Reconnects and retries per page after a failed query.",
+        ),
+        th.Property("backoff_base_seconds", th.NumberType, default=2.0),
+        th.Property("backoff_max_seconds", th.NumberType, default=60.0),
+        th.Property(
+            "query_timeout_seconds",
+            th.IntegerType,
+            default=600,
+            description="Seconds one page query may take (0 = no limit).",
+        ),
+    ).to_dict()
+
+    def driver(self) -> Driver:
+        url = str(self.config["jdbc_url"])
+        try:
+            url = url.format(client_id=self.config["client_id"], consumer=self.config["consumer"])
+        except (KeyError, IndexError, ValueError) as exc:
+            msg = (
+                f"tap-xactly `jdbc_url`: only {{client_id}} and {{consumer}} are filled in ({exc})"
+            )
+            raise ConfigValidationError(msg, errors=[msg]) from exc
+        return Driver(
+            jar=str(self.config["driver_jar"]),
+            driver_class=str(self.config["driver_class"]),
+            url=url,
+            user=str(self.config["user"]),
+            password=str(self.config["password"]),
+        )
+
+    def discover_streams(self) -> list[Stream]:
+        with self.clear_failure():
+            if int(self.config["page_size"]) < 1:
+                msg = f"tap-xactly `page_size` must be at least 1, got {self.config['page_size']}"
+                raise ConfigValidationError(msg, errors=[msg])
+            driver = self.driver()
+            return [TableStream(self, table, driver) for table in self._tables(driver)]
+
+    def _tables(self, driver: Driver) -> list[Table]:
+        """The spec's tables found in the database, typed from its metadata."""
+        try:
+            connection = driver.connect()
+        except jpype.JException as exc:
+            message = error_text(exc, driver.password)
+            hint = "check user and password" if is_permanent(exc) else "check jdbc_url"
+            msg = f"tap-xactly cannot connect to {driver.redacted_url}: {message} ({hint})"
+            raise FatalAPIError(msg) from exc
+        try:
+            meta = connection.getMetaData()
+            quote = str(meta.getIdentifierQuoteString() or "")
+            schema = self._schema_name(meta)
+            found: dict[str, list[tuple[int, Column]]] = {}
+            columns = meta.getColumns(None, schema, "%", "%")
+            while columns.next():
+                name = str(columns.getString("COLUMN_NAME"))
+                scale = columns.getInt("DECIMAL_DIGITS")
+                column = Column(
+                    name,
+                    kind_of(columns.getInt("DATA_TYPE"), None if columns.wasNull() else scale),
+                    identifier(name, quote),
+                )
+                table = str(columns.getString("TABLE_NAME"))
+                found.setdefault(table, []).append((columns.getInt("ORDINAL_POSITION"), column))
+            columns.close()
+        finally:
+            connection.close()
+        by_lower = {name.lower(): name for name in found}
+        tables: list[Table] = []
+        for stream, key in PRIMARY_KEYS.items():
+            for name in (stream, stream + HISTORY_SUFFIX):
+                if name not in by_lower:
+                    if name == stream:
+                        self.logger.warning("tap-xactly: no table %s in %s", stream, schema)
+                    continue
+                cols = tuple(c for _, c in sorted(found[by_lower[name]], key=lambda p: p[0]))
+                found_table = self._table(name, schema, by_lower[name], cols, key, quote)
+                if found_table is not None:
+                    tables.append(found_table)
+        if not tables:
+            msg = f"tap-xactly: schema {schema} holds none of Xactly Connect's XC_ tables"
+            raise FatalAPIError(msg)
+        return tables
+
+    def _schema_name(self, meta: t.Any) -> str:
+        wanted = str(self.config["schema"])
+        result = meta.getSchemas()
+        names = []
+        while result.next():
+            names.append(str(result.getString("TABLE_SCHEM")))
+        result.close()
+        matches = [n for n in names if n.lower() == wanted.lower()]
+        if not matches:
+            msg = f"tap-xactly `schema`: no schema {wanted!r} in the database (found {names})"
+            raise ConfigValidationError(msg, errors=[msg])
+        return matches[0]
+
+    def _table(
+        self, stream: str, schema: str, name: str, columns: tuple[Column, ...], key: str, quote: str
+    ) -> Table | None:
+        names = {c.name for c in columns}
+        history = stream.endswith(HISTORY_SUFFIX)
+        if history and key not in names and "OBJECT_ID" in names:
+            key = "OBJECT_ID"  # a history table may carry the object's key only as OBJECT_ID
+        keys = (key, "VERSION") if history else (key,)
+        missing = [k for k in keys if k not in names]
+        if missing:
+            self.logger.error(
+                "tap-xactly: table %s has no %s (its key); stream %s is left out",
+                name,
+                ", ".join(missing),
+                stream,
+            )
+            return None
+        sql = f"{identifier(schema, quote)}.{identifier(name, quote)}"
+        return Table(stream, sql, columns, keys)
+
+
+if __name__ == "__main__":
+    TapXactly.cli()
