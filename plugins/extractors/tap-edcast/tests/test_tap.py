@@ -93,7 +93,8 @@ def test_every_event_arrives_through_faults_token_expiry_and_a_result_cap(tmp_pa
         retry_after=0,
         token_ttl_seconds=1,
         max_result_rows=300,
-        latency_ms=20,
+        # Discovery alone (catalogue, sample, count: one after another) outlasts a token.
+        latency_ms=250,
     ) as sandbox:
         code, messages, stderr = run_tap(tmp_path, config_for(sandbox, page_size=400))
         injected = sandbox.stats.snapshot()["faults"]

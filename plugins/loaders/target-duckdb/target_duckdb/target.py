@@ -102,10 +102,32 @@ class TargetDuckDB(Target):
         # each statement itself.
         self.max_parallelism = 1
         self._ignored_activate_version: set[str] = set()
+        self._loads_at_state = 0
+        self._written_state: dict | None = None
 
     @cached_property
     def warehouse(self) -> Warehouse:
         return Warehouse(self.config["path"])
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """Pass a STATE on as soon as a full batch has been committed since the last one.
+
+        The SDK passes STATE on only when it drains every sink (end of input, or
+        every 5 minutes), so a killed run would restart from the beginning. Here the
+        first STATE after a sink filled and was committed drains the other sinks
+        (the records before this STATE) and is passed on: a rerun resumes at most
+        about one batch (`batch_size_rows`) behind.
+        """
+        super()._process_state_message(message_dict)
+        if self.warehouse.loads != self._loads_at_state:
+            self.drain_all()  # commits the rest, then writes the STATE
+            self._loads_at_state = self.warehouse.loads
+
+    def _write_state_message(self, state: dict) -> None:
+        """Write a STATE unless it is the one written last (the end of input repeats it)."""
+        if state != self._written_state:
+            super()._write_state_message(state)
+            self._written_state = state
 
     def get_sink(
         self,

@@ -90,6 +90,8 @@ class Warehouse:
         # rewrites the growing table each time the WAL passes the default 16 MB.
         self.connection.execute("SET checkpoint_threshold = '4GB'")
         self._overwritten: set[tuple[str, str]] = set()
+        self.loads = 0
+        """Loads committed so far (the target passes STATE on after new ones)."""
 
     def close(self) -> None:
         """Checkpoint and close, so the file is complete when the process exits."""
@@ -176,6 +178,7 @@ class Warehouse:
                 written = self.connection.execute(statement).fetchall()
         except duckdb.ConversionException as exc:
             raise self._bad_value(spec, source, exprs) from exc
+        self.loads += 1
         if overwrite:
             self._overwritten.add((spec.schema, spec.table))
         return int(written[0][0]) if written else 0

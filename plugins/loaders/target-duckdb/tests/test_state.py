@@ -79,6 +79,37 @@ def test_each_state_follows_the_commit_of_its_rows(
     assert committed_at_emission[-1] == (25, 25)
 
 
+def test_state_is_passed_on_once_a_batch_is_committed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only at the end of input: the first STATE after a full batch was committed
+    goes out (the other sinks drained first), so a killed run resumes near where it was."""
+    emitted_with_rows: list[tuple[int, int]] = []
+    write_state = TargetDuckDB._write_state_message
+
+    def spy(target: TargetDuckDB, state: dict) -> None:
+        with duckdb.connect(str(harness.db)) as connection:
+            rows = connection.execute("SELECT count(*) FROM items").fetchall()[0][0]
+            others = connection.execute("SELECT count(*) FROM other").fetchall()[0][0]
+        emitted_with_rows.append((state["sent"], rows + others))
+        write_state(target, state)
+
+    monkeypatch.setattr(TargetDuckDB, "_write_state_message", spy)
+    other = {**SCHEMA, "stream": "other"}
+    messages = [SCHEMA, other]
+    for sent in range(5, 55, 5):
+        messages += records(range(sent - 5, sent - 2))  # 3 to items, 2 to other
+        messages += [{**m, "stream": "other"} for m in records(range(sent - 2, sent))]
+        messages.append({"type": "STATE", "value": {"sent": sent}})
+
+    harness.run(messages, batch_size_rows=10)
+
+    # items (3 rows per STATE) fills its 10-row batch before STATE 20, and again before
+    # STATE 40 (all sinks were drained at 20); the end of input passes the last one on
+    assert [sent for sent, _ in emitted_with_rows] == [20, 40, 50]
+    assert all(rows == sent for sent, rows in emitted_with_rows)
+
+
 def test_state_line_means_rows_are_durable(tmp_path: Path) -> None:
     """Kill the real process the moment its STATE line arrives: the rows are there."""
     target = start_target(tmp_path)
