@@ -12,11 +12,13 @@ import json
 import subprocess
 import sys
 import tempfile
+import typing as t
 from pathlib import Path
 from typing import Any
 
 from bench.measure import run_measured
 from dataops.sandbox import records, serve
+from dataops.sandbox.xactly import XactlySandbox
 
 TAP = str(Path(sys.executable).with_name("tap-xactly"))
 JVM_START = """
@@ -31,7 +33,10 @@ print(time.perf_counter() - started)
 def run(scale: int = 40) -> list[dict[str, Any]]:
     n_records = sum(len(rows) for rows in records("xactly", scale=scale).values())
     results: list[dict[str, Any]] = []
-    with serve("xactly", scale=scale) as sandbox, tempfile.TemporaryDirectory() as tmp:
+    with (
+        t.cast("XactlySandbox", serve("xactly", scale=scale)) as sandbox,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         base = {
             **sandbox.credentials,
             "client_id": "bench",
