@@ -10,6 +10,7 @@ parameters are bound as Java objects.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -115,6 +116,38 @@ class Driver:
             raise JdbcSetupError(msg)
         connection.setReadOnly(True)
         return connection
+
+
+class ConnectionPool:
+    """Open connections kept for the next table: opening one is a login, and closing
+    one can take a round trip (about 0.1 s with H2), which per table adds up."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self.driver.connect()
+
+    def release(self, connection: Any) -> None:
+        """Give back a connection that works (a broken one is closed: :meth:`discard`)."""
+        with self._lock:
+            self._idle.append(connection)
+
+    @staticmethod
+    def discard(connection: Any) -> None:
+        with contextlib.suppress(jpype.JException):  # already broken: hence discarded
+            connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            self.discard(connection)
 
 
 def error_text(exc: BaseException, *secrets: str) -> str:

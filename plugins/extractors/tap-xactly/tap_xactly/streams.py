@@ -8,7 +8,6 @@ A STATE message follows every page; a killed sync resumes after that row.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import typing as t
 from dataclasses import dataclass
@@ -16,7 +15,14 @@ from dataclasses import dataclass
 import jpype
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_xactly.jdbc import JSON_SCHEMA, Driver, error_text, is_permanent, java_param, value_of
+from tap_xactly.jdbc import (
+    JSON_SCHEMA,
+    ConnectionPool,
+    error_text,
+    is_permanent,
+    java_param,
+    value_of,
+)
 from tap_xactly.keyset import PageQuery, page_query
 from tapkit.concurrency import SYNC_LOCK, LockedStateStream
 from tapkit.retry import Backoff
@@ -69,14 +75,14 @@ class TableStream(LockedStateStream):
 
     is_sorted = True
 
-    def __init__(self, tap: Tap, table: Table, driver: Driver) -> None:
+    def __init__(self, tap: Tap, table: Table, pool: ConnectionPool) -> None:
         schema = {
             "type": "object",
             "properties": {c.name: dict(JSON_SCHEMA[c.kind]) for c in table.columns},
         }
         super().__init__(tap, schema=schema, name=table.stream)
         self.table = table
-        self.driver = driver
+        self.pool = pool
         self.primary_keys = list(table.primary_keys)
         self.replication_key = table.replication_key
         self._connection: t.Any = None
@@ -121,7 +127,9 @@ class TableStream(LockedStateStream):
                 param = java_param(since, kinds[0])
                 yield from self._pages(order, f"{self._sql(rk)} >= ?", (param,), None)
         finally:
-            self._disconnect()
+            if self._connection is not None:
+                self.pool.release(self._connection)
+                self._connection = None
 
     def _undated_rows(self) -> Iterator[dict[str, t.Any]]:
         """Rows with no MODIFIED_DATE: no bookmark can cover them, so they are read
@@ -192,8 +200,8 @@ class TableStream(LockedStateStream):
             try:
                 return self._read(query, order_index)
             except jpype.JException as exc:
-                message = error_text(exc, self.driver.password)
-                self._disconnect()
+                message = error_text(exc, self.pool.driver.password)
+                self._discard_connection()
                 if is_permanent(exc):
                     raise FatalAPIError(self._failure(message, attempt + 1)) from exc
                 if attempt == retries:
@@ -216,7 +224,7 @@ class TableStream(LockedStateStream):
 
     def _read(self, query: PageQuery, order_index: list[int]) -> Page:
         if self._connection is None:
-            self._connection = self.driver.connect()
+            self._connection = self.pool.acquire()
         statement = self._connection.prepareStatement(query.sql)
         try:
             statement.setFetchSize(int(self.config["page_size"]))
@@ -239,8 +247,7 @@ class TableStream(LockedStateStream):
         finally:
             statement.close()
 
-    def _disconnect(self) -> None:
+    def _discard_connection(self) -> None:
         if self._connection is not None:
-            with contextlib.suppress(jpype.JException):  # already broken: hence closed
-                self._connection.close()
+            self.pool.discard(self._connection)
             self._connection = None

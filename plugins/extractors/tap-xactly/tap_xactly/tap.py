@@ -9,12 +9,13 @@ Tables are read in parallel, one connection each (``max_parallel_streams``).
 from __future__ import annotations
 
 import typing as t
+from functools import cached_property
 
 import jpype
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tap_xactly.jdbc import Driver, error_text, is_permanent, kind_of
+from tap_xactly.jdbc import ConnectionPool, Driver, error_text, is_permanent, kind_of
 from tap_xactly.keyset import identifier
 from tap_xactly.streams import Column, Table, TableStream
 from tapkit.concurrency import ConcurrentTap
@@ -138,13 +139,26 @@ class TapXactly(ConcurrentTap):
             if int(self.config["page_size"]) < 1:
                 msg = f"tap-xactly `page_size` must be at least 1, got {self.config['page_size']}"
                 raise ConfigValidationError(msg, errors=[msg])
-            driver = self.driver()
-            return [TableStream(self, table, driver) for table in self._tables(driver)]
+            tables = self._tables()
+            return [TableStream(self, table, self.pool) for table in tables]
 
-    def _tables(self, driver: Driver) -> list[Table]:
-        """The spec's tables found in the database, typed from its metadata."""
+    @cached_property
+    def pool(self) -> ConnectionPool:
+        """Connections shared by the streams, one at a time each (closed after the sync)."""
+        return ConnectionPool(self.driver())
+
+    def sync_all(self) -> None:
+        """Sync the selected tables, then close the pooled connections."""
         try:
-            connection = driver.connect()
+            super().sync_all()
+        finally:
+            self.pool.close()
+
+    def _tables(self) -> list[Table]:
+        """The spec's tables found in the database, typed from its metadata."""
+        driver = self.pool.driver
+        try:
+            connection = self.pool.acquire()
         except jpype.JException as exc:
             message = error_text(exc, driver.password)
             hint = "check user and password" if is_permanent(exc) else "check jdbc_url"
@@ -167,8 +181,10 @@ class TapXactly(ConcurrentTap):
                 table = str(columns.getString("TABLE_NAME"))
                 found.setdefault(table, []).append((columns.getInt("ORDINAL_POSITION"), column))
             columns.close()
-        finally:
-            connection.close()
+        except BaseException:
+            self.pool.discard(connection)
+            raise
+        self.pool.release(connection)
         by_lower = {name.lower(): name for name in found}
         tables: list[Table] = []
         for stream, key in PRIMARY_KEYS.items():
