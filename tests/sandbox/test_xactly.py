@@ -4,6 +4,7 @@ loading, JPype)."""
 # ruff: noqa: S608 - SQL built from the sandbox's own table names
 
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -162,3 +163,25 @@ def test_abort_sessions_breaks_open_connections() -> None:
 def test_http_options_are_refused() -> None:
     with pytest.raises(ValueError, match="no faults option"):
         serve("xactly", faults="500:0.1")
+    with pytest.raises(ValueError, match="no page_size option"):
+        serve("xactly", page_size=10)
+
+
+def test_latency_delays_every_round_trip_and_changes_no_data(epoch0: XactlySandbox) -> None:
+    sql = "SELECT CREDIT_ID, MODIFIED_DATE FROM XACTLY.XC_CREDIT ORDER BY CREDIT_ID"
+    with serve("xactly", seed=3, latency_ms=150) as slow:
+        assert slow.url != epoch0.url
+        started = time.perf_counter()
+        rows = query(slow, sql)
+        elapsed = time.perf_counter() - started
+        # login and query are round trips at least: each costs the latency
+        assert elapsed >= 0.3
+        assert rows == query(epoch0, sql)
+        connection = connect(slow)
+        try:
+            assert slow.abort_sessions() >= 1  # faults still reach the server itself
+            with pytest.raises(jpype.JException, match="session closed"):
+                connection.prepareStatement("SELECT 1").executeQuery()
+        finally:
+            with contextlib.suppress(jpype.JException):
+                connection.close()

@@ -24,15 +24,19 @@ Stream names are the lower-case table names.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
 import os
+import queue
 import random
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -656,13 +660,79 @@ class Stats:
 SERVER_LINE = re.compile(r"TCP server running at tcp://[^:]+:(\d+)")
 
 
+class LatencyProxy:
+    """A TCP relay that delivers the server's bytes ``delay`` seconds late: each JDBC
+    round trip (login, query, fetch of the next rows) costs what it would over a WAN,
+    while throughput stays that of the loopback."""
+
+    def __init__(self, host: str, target_port: int, delay: float) -> None:
+        self._target = (host, target_port)
+        self._delay = delay
+        self._listener = socket.create_server((host, 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True, name="xactly-latency").start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # listener closed
+            try:
+                server = socket.create_connection(self._target)
+            except OSError:
+                client.close()
+                continue
+            self._relay(client, server, 0.0)
+            self._relay(server, client, self._delay)
+
+    def _relay(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
+        """Copy ``source`` to ``sink``, each chunk sent ``delay`` s after it arrived."""
+        chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+        def receive() -> None:
+            while True:
+                try:
+                    data = source.recv(65536)
+                except OSError:
+                    data = b""
+                chunks.put((time.monotonic() + delay, data))
+                if not data:
+                    return
+
+        def send() -> None:
+            try:
+                while True:
+                    due, data = chunks.get()
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    if not data:
+                        break
+                    sink.sendall(data)
+            except OSError:
+                pass  # the other end went away: pass that on
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+            source.close()  # this direction is done; the other one ends on its own
+
+        threading.Thread(target=receive, daemon=True).start()
+        threading.Thread(target=send, daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+
 class XactlySandbox:
     """A running H2 TCP server holding one generated database (see :func:`serve`)."""
 
     driver_class = DRIVER_CLASS
 
-    def __init__(self, params: DataParams, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, params: DataParams, host: str = "127.0.0.1", port: int = 0, latency_ms: int = 0
+    ) -> None:
         self.vendor = "xactly"
+        self._proxy: LatencyProxy | None = None
         self.params = params
         self.driver_jar = h2_jar()
         self.directory = Path(tempfile.mkdtemp(prefix="xactly-serve-"))
@@ -684,6 +754,10 @@ class XactlySandbox:
             self.close()
             raise OSError(f"H2 server did not start: {output.strip()}")
         self.host, self.port = host, int(match.group(1))
+        self._server_port = self.port
+        if latency_ms:
+            self._proxy = LatencyProxy(host, self.port, latency_ms / 1000)
+            self.port = self._proxy.port
         self.url = f"jdbc:h2:tcp://{host}:{self.port}/{DATABASE}"
         """The JDBC URL; tables are ``XACTLY.XC_…``."""
         self.origin = self.url
@@ -697,7 +771,8 @@ class XactlySandbox:
             "SELECT COUNT(ABORT_SESSION(SESSION_ID)) FROM INFORMATION_SCHEMA.SESSIONS "
             "WHERE SESSION_ID <> SESSION_ID()"
         )
-        command = [java(), "-cp", self.driver_jar, "org.h2.tools.Shell", "-url", self.url]
+        direct = f"jdbc:h2:tcp://{self.host}:{self._server_port}/{DATABASE}"
+        command = [java(), "-cp", self.driver_jar, "org.h2.tools.Shell", "-url", direct]
         command += ["-user", CREDENTIALS["user"], "-password", CREDENTIALS["password"]]
         command += ["-sql", sql]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -708,6 +783,8 @@ class XactlySandbox:
 
     def close(self) -> None:
         atexit.unregister(self.close)
+        if self._proxy is not None:
+            self._proxy.close()
         if self._process.poll() is None:
             self._process.terminate()
             try:
@@ -736,13 +813,14 @@ def serve(
     page_size: int | None = None,
     **_: Any,
 ) -> XactlySandbox:
-    """Start the H2 server; HTTP-only options (faults spec, latency, page size) are refused."""
-    for name, value in (("faults", faults), ("latency_ms", latency_ms), ("page_size", page_size)):
+    """Start the H2 server (behind a latency proxy when ``latency_ms``); the HTTP-only
+    options (faults spec, page size) are refused."""
+    for name, value in (("faults", faults), ("page_size", page_size)):
         if value:
             raise ValueError(
                 f"vendor 'xactly' (JDBC) has no {name} option; use XactlySandbox.abort_sessions()"
             )
-    return XactlySandbox(params, host, port)
+    return XactlySandbox(params, host, port, latency_ms)
 
 
 def _no_http(params: DataParams, page_size: int | None, **options: Any) -> HttpApp:
