@@ -8,6 +8,7 @@ A STATE message follows every page; a killed sync resumes after that row.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import typing as t
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class Column:
     """Value kind (see ``jdbc.kind_of``)."""
     sql: str
     """The name as SQL (bare, or quoted when it must be)."""
+    nullable: bool = True
+    """False only when the database says the column never holds NULL."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class TableStream(LockedStateStream):
         self.primary_keys = list(table.primary_keys)
         self.replication_key = table.replication_key
         self._connection: t.Any = None
+        self._statements: dict[str, t.Any] = {}
 
     # --- state ----------------------------------------------------------------------
 
@@ -111,7 +115,7 @@ class TableStream(LockedStateStream):
                 return
             state = self.get_context_state(context)
             bookmark = state.get("replication_key_value")
-            if bookmark is None:
+            if bookmark is None and self.table.column(rk).nullable:
                 yield from self._undated_rows()
             order = [rk, *self.primary_keys]
             kinds = [self.table.column(name).kind for name in order]
@@ -127,9 +131,7 @@ class TableStream(LockedStateStream):
                 param = java_param(since, kinds[0])
                 yield from self._pages(order, f"{self._sql(rk)} >= ?", (param,), None)
         finally:
-            if self._connection is not None:
-                self.pool.release(self._connection)
-                self._connection = None
+            self._release_connection()
 
     def _undated_rows(self) -> Iterator[dict[str, t.Any]]:
         """Rows with no MODIFIED_DATE: no bookmark can cover them, so they are read
@@ -157,7 +159,8 @@ class TableStream(LockedStateStream):
         condition_params: tuple[t.Any, ...],
         start: list[t.Any] | None,
     ) -> Iterator[dict[str, t.Any]]:
-        """Every row in ``order`` from ``start`` on, a page at a time, STATE after each."""
+        """Every row meeting ``condition`` in ``order`` after ``start``, a page at a time,
+        a STATE after each."""
         size = int(self.config["page_size"])
         columns = [c.sql for c in self.table.columns]
         order_sql = [self._sql(name) for name in order]
@@ -184,8 +187,7 @@ class TableStream(LockedStateStream):
             if page.last == start:
                 msg = f"tap-xactly {self.name}: paging does not advance past {page.last}"
                 raise FatalAPIError(msg)
-            # The keyset point carries the filter from now on (rows after it satisfy it).
-            start, condition, condition_params = page.last, None, ()
+            start = page.last  # the condition stays: it may exclude rows after the point
 
     def _index(self, name: str) -> int:
         return next(i for i, c in enumerate(self.table.columns) if c.name == name)
@@ -222,18 +224,30 @@ class TableStream(LockedStateStream):
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         return f"tap-xactly {self.name}: reading {self.table.sql} failed ({tries}): {message}"
 
-    def _read(self, query: PageQuery, order_index: list[int]) -> Page:
+    def _statement(self, sql: str) -> t.Any:
+        """The prepared statement for ``sql``, prepared once per table: every page after
+        the first has the same SQL, so a page costs one execution, not a prepare too."""
         if self._connection is None:
             self._connection = self.pool.acquire()
-        statement = self._connection.prepareStatement(query.sql)
-        try:
+        if sql not in self._statements:
+            statement = self._connection.prepareStatement(sql)
             statement.setFetchSize(int(self.config["page_size"]))
             timeout = int(self.config["query_timeout_seconds"])
             if timeout:
                 statement.setQueryTimeout(timeout)
-            for index, param in enumerate(query.params, start=1):
-                statement.setObject(index, param)
-            result = statement.executeQuery()
+            self._statements[sql] = statement
+        return self._statements[sql]
+
+    def _read(self, query: PageQuery, order_index: list[int]) -> Page:
+        statement = self._statement(query.sql)
+        for index, param in enumerate(query.params, start=1):
+            statement.setObject(index, param)
+        result = statement.executeQuery()
+        try:
+            # Some drivers (H2) take the fetch size from the result set only: without
+            # it each 100 rows would cost a round trip.
+            with contextlib.suppress(jpype.JException):
+                result.setFetchSize(int(self.config["page_size"]))
             names = [c.name for c in self.table.columns]
             kinds = [c.kind for c in self.table.columns]
             positions = range(1, len(names) + 1)
@@ -242,12 +256,25 @@ class TableStream(LockedStateStream):
             while result.next():
                 raw = [result.getObject(i) for i in positions]
                 rows.append({n: value_of(v, k) for n, v, k in zip(names, raw, kinds, strict=True)})
-            result.close()
             return Page(rows, [raw[i] for i in order_index] if rows else None)
         finally:
-            statement.close()
+            result.close()
+
+    def _release_connection(self) -> None:
+        """Close this table's statements and give its connection back to the pool."""
+        if self._connection is not None:
+            try:
+                for statement in self._statements.values():
+                    statement.close()
+            except jpype.JException:
+                self._discard_connection()
+                return
+            self._statements.clear()
+            self.pool.release(self._connection)
+            self._connection = None
 
     def _discard_connection(self) -> None:
+        self._statements.clear()  # closed with their connection
         if self._connection is not None:
             self.pool.discard(self._connection)
             self._connection = None

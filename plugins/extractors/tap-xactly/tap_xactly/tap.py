@@ -58,6 +58,7 @@ PRIMARY_KEYS: dict[str, str] = {
     "xc_user": "USER_ID",
 }
 HISTORY_SUFFIX = "_hist"
+NO_NULLS = 0  # DatabaseMetaData.columnNoNulls
 
 
 class TapXactly(ConcurrentTap):
@@ -173,10 +174,12 @@ class TapXactly(ConcurrentTap):
             while columns.next():
                 name = str(columns.getString("COLUMN_NAME"))
                 scale = columns.getInt("DECIMAL_DIGITS")
+                scale_known = not columns.wasNull()  # right after the value it is about
                 column = Column(
                     name,
-                    kind_of(columns.getInt("DATA_TYPE"), None if columns.wasNull() else scale),
+                    kind_of(columns.getInt("DATA_TYPE"), scale if scale_known else None),
                     identifier(name, quote),
+                    nullable=columns.getInt("NULLABLE") != NO_NULLS,
                 )
                 table = str(columns.getString("TABLE_NAME"))
                 found.setdefault(table, []).append((columns.getInt("ORDINAL_POSITION"), column))

@@ -14,8 +14,9 @@ import pytest
 
 from dataops import singer_run
 from dataops.sandbox import records, serve
-from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox
+from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox, h2_jar
 from dataops.verify import normalise, same
+from tap_xactly.jdbc import Driver
 
 SEED = 8
 FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.2}
@@ -240,3 +241,43 @@ def test_a_java_home_without_java_fails_clearly(tmp_path: Path, epoch0: XactlySa
     assert done.returncode == 1
     assert f"JAVA_HOME={tmp_path} holds no Java VM library" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rows_without_modified_date_are_read_on_the_first_sync(tmp_path: Path) -> None:
+    """Where the database allows NULL in MODIFIED_DATE, such rows are read (by key) on a
+    table's first sync, with a warning; later syncs go by the date bookmark alone."""
+    url = f"jdbc:h2:file:{tmp_path / 'nulls'}"
+    connection = Driver(h2_jar(), "org.h2.Driver", url, "owner", "owner-pw").connect()
+    connection.setReadOnly(False)
+    statement = connection.createStatement()
+    statement.execute("CREATE SCHEMA XACTLY")
+    statement.execute(
+        "CREATE TABLE XACTLY.XC_USER (USER_ID BIGINT PRIMARY KEY, NAME VARCHAR(20), "
+        "MODIFIED_DATE TIMESTAMP)"
+    )
+    statement.execute(
+        "INSERT INTO XACTLY.XC_USER VALUES (1, 'a', NULL), "
+        "(2, 'b', TIMESTAMP '2024-01-01 00:00:00'),"
+        " (3, 'c', NULL), (4, 'd', TIMESTAMP '2024-01-02 00:00:00')"
+    )
+    connection.close()  # the tap opens the file itself (embedded H2)
+    config = {
+        "user": "owner",
+        "password": "owner-pw",
+        "client_id": "x",
+        "consumer": "x",
+        "driver_jar": h2_jar(),
+        "driver_class": "org.h2.Driver",
+        "jdbc_url": url,
+        "page_size": 1,
+    }
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr[-3000:]
+    sent = [m["record"]["USER_ID"] for m in first.messages if m["type"] == "RECORD"]
+    assert sent == [1, 3, 2, 4]  # undated by key first, then by date
+    assert "xc_user: 2 rows have no MODIFIED_DATE" in first.stderr
+    state = last_state(first.messages)
+    assert state["bookmarks"]["xc_user"]["last_primary_key"] == [4]
+    second = run_tap(tmp_path, config, state=state)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert emitted(second.messages) == Counter()
