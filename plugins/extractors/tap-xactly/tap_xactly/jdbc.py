@@ -93,7 +93,7 @@ class Driver:
         return re.split(r"[?;]", self.url, maxsplit=1)[0]
 
     def connect(self) -> Any:
-        """A new ``java.sql.Connection`` (auto-commit off, read only where supported)."""
+        """A new ``java.sql.Connection``, marked read-only (a hint the driver may ignore)."""
         loader = _loader(self.jar)
         jpype.JClass("java.lang.Thread").currentThread().setContextClassLoader(loader)
         try:
