@@ -148,7 +148,7 @@ class TapXactly(ConcurrentTap):
         """Connections shared by the streams, one at a time each (closed after the sync)."""
         return ConnectionPool(self.driver())
 
-    def sync_all(self) -> None:
+    def sync_all(self) -> None:  # type: ignore[misc]
         """Sync the selected tables, then close the pooled connections."""
         try:
             super().sync_all()
