@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 
 import pytest
 import yaml
@@ -56,17 +57,34 @@ def test_every_environment_resolves(environment: str, isolated: dict[str, str]) 
     assert "username [env: TAP_ZENGRC_USERNAME]" in listing.stdout
 
 
-def test_production_schedule_and_its_local_twin(isolated: dict[str, str]) -> None:
+PRODUCTION_SCHEDULES = {
+    "zengrc-to-snowflake": ("tap-zengrc", "0 */8 * * *"),
+    "edcast-to-snowflake": ("tap-edcast", "0 7 * * *"),
+    "xactly-to-snowflake": ("tap-xactly", "0 0,5 * * *"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCTION_SCHEDULES))
+def test_production_schedule_and_its_local_twin(name: str, isolated: dict[str, str]) -> None:
     by_name = {s.name: s for s in project.schedules(isolated)}
-    production = by_name["zengrc-to-snowflake"]
-    assert (production.loader, production.interval) == ("target-snowflake", "0 */8 * * *")
-    local = by_name["zengrc-to-duckdb"]
-    assert (local.extractor, local.loader, local.interval) == (
-        "tap-zengrc",
-        "target-duckdb",
-        "0 */8 * * *",
+    extractor, interval = PRODUCTION_SCHEDULES[name]
+    production = by_name[name]
+    assert (production.extractor, production.loader, production.interval) == (
+        extractor,
+        "target-snowflake",
+        interval,
     )
+    local = by_name[name.replace("-to-snowflake", "-to-duckdb")]
+    assert (local.extractor, local.loader, local.interval) == (extractor, "target-duckdb", interval)
     assert local in project.local_schedules(isolated)
+
+
+def test_every_plugin_test_folder_runs() -> None:
+    """A plugin's tests/ left out of pytest's testpaths would silently never run."""
+    configured = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
+    testpaths = set(configured["ini_options"]["testpaths"])
+    folders = {str(path.relative_to(ROOT)) for path in ROOT.glob("plugins/*/*/tests")}
+    assert folders <= testpaths
 
 
 def test_select_rules_drop_vendor_personal_data(isolated: dict[str, str]) -> None:
