@@ -14,7 +14,7 @@ import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
-from tapkit.retry import RETRYABLE_STATUSES, Backoff, retry_after_seconds
+from tapkit.retry import RETRYABLE_STATUSES, Backoff, Retrier, RetryableError
 
 if t.TYPE_CHECKING:
     import logging
@@ -28,23 +28,15 @@ REFRESH_MARGIN = 0.1
 T = t.TypeVar("T")
 
 
-class RetryableError(Exception):
-    """A failure worth another attempt (also raised by response checks)."""
-
-    def __init__(self, message: str, response: requests.Response | None = None) -> None:
-        super().__init__(message)
-        self.response = response
-
-
 class DomoClient:
     def __init__(self, config: Mapping[str, t.Any], logger: logging.Logger) -> None:
         self.url_base = str(config["url_base"]).rstrip("/")
         self._credentials = (str(config["username"]), str(config["password"]))
         self._timeout = float(config["request_timeout"])
-        self._max_tries = int(config["max_retries"]) + 1
-        self._backoff = Backoff(
+        backoff = Backoff(
             float(config["backoff_base_seconds"]), float(config["backoff_max_seconds"])
         )
+        self._retrier = Retrier("Domo", int(config["max_retries"]) + 1, backoff, logger)
         self._logger = logger
         self._token_lock = threading.Lock()
         self._token: str | None = None
@@ -77,7 +69,7 @@ class DomoClient:
         (e.g. a body that does not parse): the call is then tried again.
         """
         url = f"{self.url_base}{path}"
-        return self._retrying(
+        return self._retrier.run(
             f"{method} {path}",
             lambda: accept(
                 self._checked(
@@ -125,7 +117,7 @@ class DomoClient:
             token = decoded_json(self._checked(response))
             return str(token["access_token"]), float(token.get("expires_in") or 3600)
 
-        return self._retrying("GET /oauth/token", fetch)
+        return self._retrier.run("GET /oauth/token", fetch)
 
     def _checked(self, response: requests.Response) -> requests.Response:
         """Classify a response: retry transient failures, fail clearly on the rest."""
@@ -152,30 +144,6 @@ class DomoClient:
             content_type = response.headers.get("Content-Type") or "no content type"
             raise RetryableError(f"expected JSON, got {content_type} for {where}", response)
         return response
-
-    def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
-        """Run `attempt` until it succeeds, at most `max_retries` + 1 times."""
-        for tries in range(1, self._max_tries + 1):
-            try:
-                return attempt()
-            except RetryableError as exc:
-                error: Exception = exc
-                response = exc.response
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                error, response = exc, None
-            if tries == self._max_tries:
-                break
-            delay = self._backoff.delay(tries - 1, retry_after_seconds(response))
-            self._logger.warning(
-                "%s: attempt %d failed (%s); retrying in %.2fs", what, tries, error, delay
-            )
-            time.sleep(delay)
-        msg = f"Domo {what}: gave up after {self._max_tries} attempts: {error}"
-        raise FatalAPIError(msg)
 
 
 def decoded_json(response: requests.Response) -> t.Any:

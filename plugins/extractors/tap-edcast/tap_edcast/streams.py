@@ -23,8 +23,9 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, JSONLinesEncoding, ParquetEncoding
 from singer_sdk.helpers._typing import to_json_compatible
 
-from tap_edcast.client import RetryableError, answer_columns, decoded_json
+from tap_edcast.client import answer_columns, decoded_json
 from tap_edcast.normalise import Column, sql_ident, sql_literal, typed_page_sql
+from tapkit.retry import RetryableError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

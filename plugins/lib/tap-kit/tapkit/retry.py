@@ -1,13 +1,22 @@
-"""Retry timing for flaky HTTP APIs: exponential backoff, and `Retry-After` honoured."""
+"""Retries for flaky HTTP APIs: exponential backoff, `Retry-After` honoured, bounded."""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
+import time
+import typing as t
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import requests
+from singer_sdk.exceptions import FatalAPIError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = t.TypeVar("T")
 
 # HTTP statuses worth another attempt: timeouts, rate limits, server and gateway errors.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -48,3 +57,49 @@ class Backoff:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         wanted = retry_after if retry_after is not None else self.base_seconds * 2**attempt
         return min(self.max_seconds, wanted) * (1 + 0.1 * random.random())
+
+
+class RetryableError(Exception):
+    """A failure worth another attempt (also raised by response checks)."""
+
+    def __init__(self, message: str, response: requests.Response | None = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+# Failures of the transport itself: always worth another attempt.
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+@dataclass(frozen=True)
+class Retrier:
+    """Runs an attempt until it succeeds, at most ``max_tries`` times, then fails with a
+    :class:`FatalAPIError` naming ``vendor``, what was tried and the last error."""
+
+    vendor: str
+    max_tries: int
+    backoff: Backoff
+    logger: logging.Logger
+
+    def run(self, what: str, attempt: Callable[[], T]) -> T:
+        for tries in range(1, self.max_tries + 1):
+            try:
+                return attempt()
+            except RetryableError as exc:
+                error: Exception = exc
+                response = exc.response
+            except TRANSPORT_ERRORS as exc:
+                error, response = exc, None
+            if tries == self.max_tries:
+                break
+            delay = self.backoff.delay(tries - 1, retry_after_seconds(response))
+            self.logger.warning(
+                "%s: attempt %d failed (%s); retrying in %.2fs", what, tries, error, delay
+            )
+            time.sleep(delay)
+        msg = f"{self.vendor} {what}: gave up after {self.max_tries} attempts: {error}"
+        raise FatalAPIError(msg)
