@@ -53,7 +53,7 @@ lint: .venv/.synced
 	$(RUN) ruff format --check .
 
 typecheck: .venv/.synced
-	$(RUN) mypy src bench plugins/lib/tap-kit/tapkit plugins/extractors/tap-zengrc/tap_zengrc plugins/extractors/tap-edcast/tap_edcast plugins/extractors/tap-xactly/tap_xactly plugins/loaders/target-duckdb/target_duckdb
+	$(RUN) mypy src bench plugins/lib/tap-kit/tapkit plugins/extractors/tap-zengrc/tap_zengrc plugins/extractors/tap-edcast/tap_edcast plugins/extractors/tap-xactly/tap_xactly plugins/extractors/tap-adaptive/tap_adaptive plugins/loaders/target-duckdb/target_duckdb
 
 ## constraints: pin the plugin venvs Meltano installs to the versions in uv.lock
 constraints: $(UV)

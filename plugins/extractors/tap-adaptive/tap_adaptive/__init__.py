@@ -1,0 +1,1 @@
+"""tap-adaptive: Adaptive Planning (Adaptive Insights) through its XML API."""

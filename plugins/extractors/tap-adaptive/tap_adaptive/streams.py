@@ -1,0 +1,263 @@
+"""Adaptive's metadata exports as streams: nested XML flattened to rows with parent ids.
+
+Every stream writes its SCHEMA only with its first record, so a loader creates no
+empty table for what the account does not use (no dimensions, say).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+from singer_sdk import Stream
+from singer_sdk import typing as th
+
+if t.TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+    from collections.abc import Iterable, Iterator
+
+    from singer_sdk import Tap
+    from singer_sdk.helpers import types
+    from singer_sdk.helpers.types import Context
+
+KINDS: dict[str, th.JSONTypeHelper] = {
+    "int": th.IntegerType(),
+    "str": th.StringType(),
+    "opt": th.StringType(),
+    "bool": th.BooleanType(),
+}
+
+
+def convert(value: str | None, kind: str, where: str) -> t.Any:
+    """An XML attribute as its column's value: ``opt`` turns "" into None."""
+    if value is None or (value == "" and kind != "str"):
+        return None
+    if kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            msg = f"Adaptive sent {where}={value!r}, expected an integer"
+            raise ValueError(msg) from None
+    if kind == "bool":
+        return value.strip().lower() == "true"
+    return value
+
+
+@dataclass(frozen=True)
+class Field:
+    attribute: str
+    column: str
+    kind: str = "str"
+
+
+def fields(*specs: str) -> tuple[Field, ...]:
+    """``"isLocked:is_locked:bool"`` → Field; the column and kind parts are optional."""
+    result = []
+    for spec in specs:
+        attribute, column, kind = [*spec.split(":"), "", ""][:3]
+        result.append(Field(attribute, column or attribute, kind or "str"))
+    return tuple(result)
+
+
+def row(element: ET.Element, spec: tuple[Field, ...], tag: str) -> dict[str, t.Any]:
+    return {
+        f.column: convert(element.get(f.attribute), f.kind, f"{tag}.{f.attribute}") for f in spec
+    }
+
+
+class LazySchemaStream(Stream):
+    """Writes its SCHEMA message just before its first RECORD, never for no records."""
+
+    _schema_pending = False
+
+    def _write_schema_message(self) -> None:
+        self._schema_pending = True
+
+    def _write_record_message(self, record: types.Record) -> None:
+        if self._schema_pending:
+            self._schema_pending = False
+            super()._write_schema_message()
+        super()._write_record_message(record)
+
+
+@dataclass(frozen=True)
+class Export:
+    """One metadata stream: which call, which elements, which attributes."""
+
+    stream: str
+    method: str
+    tag: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...] = ("id",)
+    nested: bool = False
+    """Elements nest (folders, groups, trees): rows get the ``parent_id`` of their parent."""
+    container: str | None = None
+    """For child rows (dimension values): the parent element's tag; rows get its id."""
+
+
+EXPORTS: tuple[Export, ...] = (
+    Export(
+        "versions",
+        "exportVersions",
+        "version",
+        fields(
+            "id::int",
+            "name",
+            "shortName:short_name:opt",
+            "type",
+            "isDefaultVersion:is_default_version:bool",
+            "isLocked:is_locked:bool",
+        ),
+        nested=True,
+    ),
+    Export(
+        "accounts",
+        "exportAccounts",
+        "account",
+        fields(
+            "id::int",
+            "code",
+            "name",
+            "timeStratum:time_stratum",
+            "displayAs:display_as",
+            "accountTypeCode:account_type_code",
+            "balanceType:balance_type",
+            "dataPrivacy:data_privacy",
+            "subType:sub_type:opt",
+            "isGroup:is_group:bool",
+        ),
+        nested=True,
+    ),
+    Export(
+        "levels",
+        "exportLevels",
+        "level",
+        fields(
+            "id::int",
+            "name",
+            "currency",
+            "shortName:short_name:opt",
+            "isElimination:is_elimination:bool",
+            "isLinked:is_linked:bool",
+            "workflowStatus:workflow_status",
+            "isImportable:is_importable:bool",
+        ),
+        nested=True,
+    ),
+    Export(
+        "dimensions",
+        "exportDimensions",
+        "dimension",
+        fields(
+            "id::int",
+            "name",
+            "shortName:short_name:opt",
+            "autoCreate:auto_create:bool",
+            "listDimension:list_dimension:bool",
+            "keepSorted:keep_sorted:bool",
+            "useOnLevels:use_on_levels:bool",
+            "seqNo:seq_no:int",
+        ),
+    ),
+    Export(
+        "dimension_values",
+        "exportDimensions",
+        "dimensionValue",
+        fields("id::int", "name", "description::opt", "shortName:short_name:opt"),
+        key=("dimension_id", "id"),
+        nested=True,
+        container="dimension",
+    ),
+    Export(
+        "users",
+        "exportUsers",
+        "user",
+        fields("id::int", "login", "email", "fullName:full_name", "timeZone:time_zone"),
+    ),
+    Export(
+        "time_periods",
+        "exportTime",
+        "period",
+        fields(
+            "code",
+            "label",
+            "shortName:short_name:opt",
+            "stratum",
+            "start",
+            "end",
+            "parentCode:parent_code:opt",
+        ),
+        key=("code",),
+    ),
+    Export(
+        "attributes",
+        "exportAttributes",
+        "attribute",
+        fields("id::int", "name", "type", "autoCreate:auto_create:bool"),
+    ),
+    Export(
+        "currencies",
+        "exportActiveCurrencies",
+        "currency",
+        fields(
+            "code",
+            "precision::int",
+            "isReportingCurrency:is_reporting_currency:bool",
+            "userDefined:user_defined:bool",
+            "description",
+        ),
+        key=("code",),
+    ),
+)
+
+LEVEL_ATTRIBUTE = fields("attributeId:attribute_id:int", "name", "valueId:value_id:int", "value")
+
+
+def flatten(output: ET.Element, export: Export) -> Iterator[dict[str, t.Any]]:
+    """The export's rows in document order (pre-order), each with its parent's id."""
+
+    def walk(element: ET.Element, parent: int | None, extra: dict[str, t.Any]) -> Iterator[dict]:
+        for child in element:
+            if child.tag == export.container:
+                yield from walk(
+                    child, None, {"dimension_id": convert(child.get("id"), "int", "id")}
+                )
+            elif child.tag == export.tag:
+                record = {**extra, **row(child, export.fields, export.tag)}
+                if export.nested:
+                    record["parent_id"] = parent
+                if export.stream == "levels":
+                    found = child.find("attributes")
+                    items = [] if found is None else found.findall("attribute")
+                    record["attributes"] = [row(a, LEVEL_ATTRIBUTE, "attribute") for a in items]
+                yield record
+                yield from walk(child, record.get("id"), extra)
+            else:  # a wrapper (<versions>, <dimensions>, a level's <attributes>)
+                yield from walk(child, parent, extra)
+
+    yield from walk(output, None, {})
+
+
+def schema_of(export: Export) -> dict[str, t.Any]:
+    properties = [th.Property(f.column, KINDS[f.kind]) for f in export.fields]
+    if export.container == "dimension":
+        properties.insert(0, th.Property("dimension_id", th.IntegerType()))
+    if export.nested:
+        properties.append(th.Property("parent_id", th.IntegerType()))
+    if export.stream == "levels":
+        item = th.ObjectType(*(th.Property(f.column, KINDS[f.kind]) for f in LEVEL_ATTRIBUTE))
+        properties.append(th.Property("attributes", th.ArrayType(item)))
+    return th.PropertiesList(*properties).to_dict()
+
+
+class ExportStream(LazySchemaStream):
+    """A metadata export, read whole each run (FULL_TABLE) and merged on its key."""
+
+    def __init__(self, tap: Tap, export: Export) -> None:
+        super().__init__(tap, schema=schema_of(export), name=export.stream)
+        self.export = export
+        self.primary_keys = list(export.key)
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        output = self._tap.exported(self.export.method)  # type: ignore[attr-defined]
+        yield from flatten(output, self.export)
