@@ -1,7 +1,7 @@
 """Run every benchmark scenario; print Markdown tables and save JSON in bench/results/.
 
 uv run python -m bench.run [scenario …]
-(scenarios: zengrc_latency, loader, edcast_million, xactly_sync)
+(scenarios: zengrc_latency, loader, edcast_million, xactly_sync, adaptive_plan_data)
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import edcast_million, loader_throughput, xactly_sync, zengrc_latency
+from bench import (
+    adaptive_plan_data,
+    edcast_million,
+    loader_throughput,
+    xactly_sync,
+    zengrc_latency,
+)
 
 SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "zengrc_latency": zengrc_latency.run,
     "loader": loader_throughput.run,
     "edcast_million": edcast_million.run,
     "xactly_sync": xactly_sync.run,
+    "adaptive_plan_data": adaptive_plan_data.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -23,7 +23,7 @@ def test_demo_loads_every_collection_and_a_second_run_changes_nothing(
     first = run_demo(SandboxOptions(), console, path)
     expected = {
         f"tap_{vendor}.{stream}": found["rows"]
-        for vendor in ("zengrc", "edcast", "xactly")
+        for vendor in ("zengrc", "edcast", "xactly", "adaptive")
         for stream, found in truth(vendor).items()
         if stream != "edcast_users"  # a second dataset the tap can be configured for
     }

@@ -61,6 +61,7 @@ PRODUCTION_SCHEDULES = {
     "zengrc-to-snowflake": ("tap-zengrc", "0 */8 * * *"),
     "edcast-to-snowflake": ("tap-edcast", "0 7 * * *"),
     "xactly-to-snowflake": ("tap-xactly", "0 0,5 * * *"),
+    "adaptive-to-snowflake": ("tap-adaptive", "0 4 * * *"),
 }
 
 

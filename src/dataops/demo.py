@@ -46,6 +46,7 @@ SANDBOX_FOR_EXTRACTOR: dict[str, SandboxBinding] = {
         lambda sb: {"TAP_XACTLY_JDBC_URL": sb.url, "TAP_XACTLY_DRIVER_JAR": sb.driver_jar},
         http=False,
     ),
+    "tap-adaptive": SandboxBinding("adaptive", lambda sb: {"TAP_ADAPTIVE_URL_BASE": sb.url}),
 }
 
 

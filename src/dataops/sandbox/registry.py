@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataops.sandbox import edcast, xactly, zengrc
+from dataops.sandbox import adaptive, edcast, xactly, zengrc
 from dataops.sandbox.vendor import Vendor
 
 VENDORS: dict[str, Vendor] = {
-    vendor.name: vendor for vendor in [zengrc.VENDOR, edcast.VENDOR, xactly.VENDOR]
+    vendor.name: vendor for vendor in [zengrc.VENDOR, edcast.VENDOR, xactly.VENDOR, adaptive.VENDOR]
 }
 
 

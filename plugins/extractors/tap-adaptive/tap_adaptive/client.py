@@ -113,6 +113,9 @@ class AdaptiveClient:
             raise FatalAPIError(msg)
         if status >= 400:
             raise FatalAPIError(f"Adaptive {method}: HTTP {status}: {response.text[:300]}")
+        content_type = response.headers.get("Content-Type") or "no content type"
+        if "xml" not in content_type:  # a gateway's HTML error page, say
+            raise RetryableError(f"{method}: expected XML, got {content_type}", response)
         root = parse_xml(response.content, method)
         if root.tag != "response":
             raise RetryableError(f"{method}: answer is <{root.tag}>, not <response>", response)

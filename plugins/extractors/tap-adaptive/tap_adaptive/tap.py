@@ -31,7 +31,7 @@ class TapAdaptive(Tap):
     name = "tap-adaptive"
 
     config_jsonschema = th.PropertiesList(
-        th.Property("username", th.StringType, required=True, title="Adaptive login"),
+        th.Property("username", th.StringType, required=True, secret=True, title="Adaptive login"),
         th.Property("password", th.StringType, required=True, secret=True),
         th.Property(
             "instance_code",

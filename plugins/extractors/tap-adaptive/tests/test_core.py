@@ -1,0 +1,21 @@
+"""The Singer SDK's standard tap tests, against the Adaptive simulator."""
+
+from __future__ import annotations
+
+from singer_sdk.testing import get_tap_test_class
+
+from dataops.sandbox import serve
+from tap_adaptive.tap import TapAdaptive
+
+# One sandbox for the whole module: the SDK builds the test class at import time.
+SANDBOX = serve("adaptive", seed=6)
+
+TestTapAdaptive = get_tap_test_class(
+    tap_class=TapAdaptive,
+    config={
+        "url_base": SANDBOX.url,
+        "username": SANDBOX.credentials["username"],
+        "password": SANDBOX.credentials["password"],
+        "end_period": "2026-12",
+    },
+)
