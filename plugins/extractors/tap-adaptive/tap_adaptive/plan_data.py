@@ -36,6 +36,8 @@ if t.TYPE_CHECKING:
     from tap_adaptive.client import AdaptiveClient
 
 LOADED = "locked_versions_loaded"
+PLAN_DATA_EXPORTS = ("exportVersions", "exportAccounts", "exportLevels")
+"""The exports plan_data is planned from (versions; default account and level filters)."""
 FIXED_COLUMNS = ("Account Name", "Account Code", "Level Name")
 _MONTH_HEADER = re.compile(r"(\d{2})/(\d{4})")
 _PERIOD_SETTING = re.compile(r"(\d{4})-(\d{2})|(\d{2})/(\d{4})")

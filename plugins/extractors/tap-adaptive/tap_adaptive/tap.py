@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_adaptive.client import AdaptiveClient
-from tap_adaptive.plan_data import PlanDataStream
+from tap_adaptive.plan_data import PLAN_DATA_EXPORTS, PlanDataStream
 from tap_adaptive.streams import EXPORTS, ExportStream
 
 if t.TYPE_CHECKING:
@@ -99,6 +100,7 @@ class TapAdaptive(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._exports: dict[str, ET.Element] = {}
         self._exports_lock = threading.Lock()
+        self._prefetched = False
         super().__init__(*args, **kwargs)
 
     @cached_property
@@ -106,11 +108,28 @@ class TapAdaptive(Tap):
         return AdaptiveClient(self.config, self.logger)
 
     def exported(self, method: str) -> ET.Element:
-        """The output of one export call, made once per run."""
+        """The output of one export call, made once per run (all at once: see below)."""
+        self._prefetch()
         with self._exports_lock:
             if method not in self._exports:
                 self._exports[method] = self.client.call(method)
             return self._exports[method]
+
+    def _prefetch(self) -> None:
+        """Make every export call the selected streams need, at the same time, once:
+        each is a round trip, and streams are synced one after another."""
+        with self._exports_lock:
+            if self._prefetched:
+                return
+            self._prefetched = True
+        needed = {e.method for e in EXPORTS if self.streams[e.stream].selected}
+        if self.streams["plan_data"].selected:
+            needed |= set(PLAN_DATA_EXPORTS)
+        workers = max(1, int(self.config["max_parallel_requests"]))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export") as pool:
+            answers = dict(zip(needed, pool.map(self.client.call, needed), strict=True))
+        with self._exports_lock:
+            self._exports.update(answers)
 
     def discover_streams(self) -> list[Stream]:
         streams: list[Stream] = [ExportStream(self, export) for export in EXPORTS]
