@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tap_adaptive.streams import EXPORTS, LazySchemaStream, flatten
+from tap_adaptive.streams import EXPORT_BY_STREAM, LazySchemaStream, flatten
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -156,7 +156,10 @@ class PlanDataStream(LazySchemaStream):
     def _tasks(self) -> Iterator[Task]:
         versions = [
             v
-            for v in flatten(self._tap.exported("exportVersions"), EXPORTS[0])  # type: ignore[attr-defined]
+            for v in flatten(
+                self._tap.exported("exportVersions"),  # type: ignore[attr-defined]
+                EXPORT_BY_STREAM["versions"],
+            )
             if v["type"] != "VERSION_FOLDER"
         ]
         include = set(self.config.get("versions_include") or [])

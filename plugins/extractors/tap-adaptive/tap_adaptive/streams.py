@@ -210,6 +210,7 @@ EXPORTS: tuple[Export, ...] = (
     ),
 )
 
+EXPORT_BY_STREAM = {export.stream: export for export in EXPORTS}
 LEVEL_ATTRIBUTE = fields("attributeId:attribute_id:int", "name", "valueId:value_id:int", "value")
 
 

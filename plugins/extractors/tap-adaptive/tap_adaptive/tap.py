@@ -13,12 +13,12 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_adaptive.client import AdaptiveClient
 from tap_adaptive.plan_data import PLAN_DATA_EXPORTS, PlanDataStream
 from tap_adaptive.streams import EXPORTS, ExportStream
+from tapkit.concurrency import ConcurrentTap
 
 if t.TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -26,8 +26,9 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 
-class TapAdaptive(Tap):
-    """Singer tap for Adaptive Planning's XML API."""
+class TapAdaptive(ConcurrentTap):
+    """Singer tap for Adaptive Planning's XML API (streams one at a time; a failure is
+    reported as its clear message, see ``ConcurrentTap``)."""
 
     name = "tap-adaptive"
 

@@ -120,6 +120,7 @@ def test_wrong_credentials_fail_clearly_without_leaking_them(tmp_path: Path) -> 
     assert done.returncode != 0
     assert "Adaptive refused the credentials" in done.stderr
     assert "not-it-xyz" not in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_unknown_version_names_fail_clearly(tmp_path: Path) -> None:
@@ -127,3 +128,4 @@ def test_unknown_version_names_fail_clearly(tmp_path: Path) -> None:
         done = run_tap(tmp_path, config_for(sandbox, versions_include=["No Such Plan"]))
     assert done.returncode != 0
     assert "no version ['No Such Plan']" in done.stderr
+    assert "Traceback" not in done.stderr
