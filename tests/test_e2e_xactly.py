@@ -4,9 +4,12 @@ with sessions aborted under the tap, and with the whole pipeline killed mid-tabl
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -65,6 +68,33 @@ def wait_for_log(pipeline: subprocess.Popen, log: Path, text: str, timeout: floa
             return False
         time.sleep(0.05)
     raise AssertionError(f"{text!r} not logged within {timeout} s")
+
+
+def wait_for_stored_bookmark(
+    pipeline: subprocess.Popen, env: dict[str, str], stream: str, timeout: float = 120
+) -> bool:
+    """Wait until Meltano's system database holds state with a bookmark for `stream`
+    (the target passed on a STATE after committing rows); False if the run ended."""
+    database = env["MELTANO_DATABASE_URI"].removeprefix("sqlite:///")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pipeline.poll() is not None:
+            return False
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
+            ) as connection:
+                states = connection.execute(
+                    "SELECT partial_state, completed_state FROM state"
+                ).fetchall()
+        except sqlite3.OperationalError:
+            states = []  # not created yet, or busy
+        for stored in itertools.chain.from_iterable(states):
+            bookmarks = json.loads(stored or "{}").get("singer_state", {}).get("bookmarks", {})
+            if "replication_key_value" in bookmarks.get(stream, {}):
+                return True
+        time.sleep(0.05)
+    raise AssertionError(f"no bookmark for {stream} stored within {timeout} s")
 
 
 def kill_group(pipeline: subprocess.Popen) -> None:
@@ -149,7 +179,8 @@ def test_sync_killed_mid_table_resumes_on_rerun(
     log = tmp_path / "killed.log"
     with serve("xactly", seed=SEED, scale=scale) as sandbox:
         pipeline = start_pipeline(env, sandbox, log)
-        assert wait_for_log(pipeline, log, "xc_credit: page 12,"), "the sync ended unkilled"
+        # Killed once Meltano has stored a bookmark inside xc_credit: rows are committed.
+        assert wait_for_stored_bookmark(pipeline, env, "xc_credit"), "the sync ended unkilled"
         kill_group(pipeline)
 
         path = Path(env["TARGET_DUCKDB_PATH"])
