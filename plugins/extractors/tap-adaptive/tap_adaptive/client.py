@@ -8,7 +8,6 @@ external references outright: no entity is ever expanded (no XXE, no billion lau
 from __future__ import annotations
 
 import re
-import threading
 import typing as t
 import xml.etree.ElementTree as ET
 
@@ -18,7 +17,7 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as parse_untrusted
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tapkit.retry import RETRYABLE_STATUSES, Backoff, Retrier, RetryableError
+from tapkit.retry import RETRYABLE_STATUSES, Backoff, Retrier, RetryableError, ThreadSessions
 
 if t.TYPE_CHECKING:
     import logging
@@ -67,18 +66,9 @@ class AdaptiveClient:
         self._instance = str(config.get("instance_code") or "")
         self._caller = str(config["caller_name"])
         self._timeout = float(config["request_timeout"])
-        backoff = Backoff(
-            float(config["backoff_base_seconds"]), float(config["backoff_max_seconds"])
-        )
+        backoff = Backoff.from_config(config)
         self._retrier = Retrier("Adaptive", int(config["max_retries"]) + 1, backoff, logger)
-        self._local = threading.local()
-
-    @property
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+        self._sessions = ThreadSessions()
 
     def request_body(self, method: str, *parts: ET.Element) -> bytes:
         call = ET.Element("call", method=method, callerName=self._caller)
@@ -94,7 +84,7 @@ class AdaptiveClient:
         body = self.request_body(method, *parts)
 
         def attempt() -> ET.Element:
-            response = self._session.post(
+            response = self._sessions.get().post(
                 self.url,
                 data=body,
                 headers={"Content-Type": "text/xml; charset=UTF-8"},

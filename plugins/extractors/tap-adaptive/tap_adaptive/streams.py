@@ -93,8 +93,12 @@ class Export:
     """Elements nest (folders, groups, trees): rows get the ``parent_id`` of their parent."""
     container: str | None = None
     """For child rows (dimension values): the parent element's tag; rows get its id."""
+    attributes: tuple[Field, ...] = ()
+    """Fields of the ``<attributes><attribute …/>`` an element holds (levels): kept as
+    a list in the row's ``attributes`` column."""
 
 
+LEVEL_ATTRIBUTE = fields("attributeId:attribute_id:int", "name", "valueId:value_id:int", "value")
 EXPORTS: tuple[Export, ...] = (
     Export(
         "versions",
@@ -143,6 +147,7 @@ EXPORTS: tuple[Export, ...] = (
             "isImportable:is_importable:bool",
         ),
         nested=True,
+        attributes=LEVEL_ATTRIBUTE,
     ),
     Export(
         "dimensions",
@@ -211,7 +216,6 @@ EXPORTS: tuple[Export, ...] = (
 )
 
 EXPORT_BY_STREAM = {export.stream: export for export in EXPORTS}
-LEVEL_ATTRIBUTE = fields("attributeId:attribute_id:int", "name", "valueId:value_id:int", "value")
 
 
 def flatten(output: ET.Element, export: Export) -> Iterator[dict[str, t.Any]]:
@@ -227,10 +231,10 @@ def flatten(output: ET.Element, export: Export) -> Iterator[dict[str, t.Any]]:
                 record = {**extra, **row(child, export.fields, export.tag)}
                 if export.nested:
                     record["parent_id"] = parent
-                if export.stream == "levels":
+                if export.attributes:
                     found = child.find("attributes")
                     items = [] if found is None else found.findall("attribute")
-                    record["attributes"] = [row(a, LEVEL_ATTRIBUTE, "attribute") for a in items]
+                    record["attributes"] = [row(a, export.attributes, "attribute") for a in items]
                 yield record
                 yield from walk(child, record.get("id"), extra)
             else:  # a wrapper (<versions>, <dimensions>, a level's <attributes>)
@@ -245,8 +249,8 @@ def schema_of(export: Export) -> dict[str, t.Any]:
         properties.insert(0, th.Property("dimension_id", th.IntegerType()))
     if export.nested:
         properties.append(th.Property("parent_id", th.IntegerType()))
-    if export.stream == "levels":
-        item = th.ObjectType(*(th.Property(f.column, KINDS[f.kind]) for f in LEVEL_ATTRIBUTE))
+    if export.attributes:
+        item = th.ObjectType(*(th.Property(f.column, KINDS[f.kind]) for f in export.attributes))
         properties.append(th.Property("attributes", th.ArrayType(item)))
     return th.PropertiesList(*properties).to_dict()
 

@@ -19,6 +19,7 @@ from tap_adaptive.client import AdaptiveClient
 from tap_adaptive.plan_data import PLAN_DATA_EXPORTS, PlanDataStream
 from tap_adaptive.streams import EXPORTS, ExportStream
 from tapkit.concurrency import ConcurrentTap
+from tapkit.retry import retry_settings
 
 if t.TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -93,9 +94,7 @@ class TapAdaptive(ConcurrentTap):
             description="exportData calls at once (one version and time span each).",
         ),
         th.Property("request_timeout", th.IntegerType, default=300),
-        th.Property("max_retries", th.IntegerType, default=8),
-        th.Property("backoff_base_seconds", th.NumberType, default=1.0),
-        th.Property("backoff_max_seconds", th.NumberType, default=60.0),
+        *retry_settings(what="call"),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -14,7 +14,7 @@ import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
-from tapkit.retry import RETRYABLE_STATUSES, Backoff, Retrier, RetryableError
+from tapkit.retry import RETRYABLE_STATUSES, Backoff, Retrier, RetryableError, ThreadSessions
 
 if t.TYPE_CHECKING:
     import logging
@@ -33,22 +33,13 @@ class DomoClient:
         self.url_base = str(config["url_base"]).rstrip("/")
         self._credentials = (str(config["username"]), str(config["password"]))
         self._timeout = float(config["request_timeout"])
-        backoff = Backoff(
-            float(config["backoff_base_seconds"]), float(config["backoff_max_seconds"])
-        )
+        backoff = Backoff.from_config(config)
         self._retrier = Retrier("Domo", int(config["max_retries"]) + 1, backoff, logger)
         self._logger = logger
         self._token_lock = threading.Lock()
         self._token: str | None = None
         self._token_expires_at = 0.0
-        self._local = threading.local()
-
-    @property
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+        self._sessions = ThreadSessions()
 
     def get_json(self, path: str, params: Mapping[str, t.Any] | None = None) -> t.Any:
         """GET an API path, answer decoded from JSON."""
@@ -73,7 +64,7 @@ class DomoClient:
             f"{method} {path}",
             lambda: accept(
                 self._checked(
-                    self._session.request(
+                    self._sessions.get().request(
                         method,
                         url,
                         params=params,
@@ -101,7 +92,7 @@ class DomoClient:
 
     def _new_token(self) -> tuple[str, float]:
         def fetch() -> tuple[str, float]:
-            response = self._session.get(
+            response = self._sessions.get().get(
                 f"{self.url_base}/oauth/token",
                 params={"grant_type": "client_credentials", "scope": "data"},
                 auth=self._credentials,

@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from tap_edcast.client import DomoClient, decoded_json
 from tap_edcast.normalise import classify
 from tap_edcast.streams import DatasetSpec, DatasetsStream, DatasetStream, catalogue
+from tapkit.retry import retry_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -96,9 +97,7 @@ class TapEdCast(Tap):
             description="Query pages fetched at once.",
         ),
         th.Property("request_timeout", th.IntegerType, default=300),
-        th.Property("max_retries", th.IntegerType, default=8),
-        th.Property("backoff_base_seconds", th.NumberType, default=1.0),
-        th.Property("backoff_max_seconds", th.NumberType, default=60.0),
+        *retry_settings(),
     ).to_dict()
 
     @cached_property

@@ -195,9 +195,7 @@ class TableStream(LockedStateStream):
     def _fetch(self, query: PageQuery, order_index: list[int]) -> Page:
         """One page, whole, with bounded retries; the connection is renewed after a failure."""
         retries = int(self.config["max_retries"])
-        backoff = Backoff(
-            float(self.config["backoff_base_seconds"]), float(self.config["backoff_max_seconds"])
-        )
+        backoff = Backoff.from_config(self.config)
         for attempt in range(retries + 1):
             try:
                 return self._read(query, order_index)

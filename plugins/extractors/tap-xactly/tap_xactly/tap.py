@@ -19,6 +19,7 @@ from tap_xactly.jdbc import ConnectionPool, Driver, error_text, is_permanent, ki
 from tap_xactly.keyset import identifier
 from tap_xactly.streams import Column, Table, TableStream
 from tapkit.concurrency import ConcurrentTap
+from tapkit.retry import retry_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -102,14 +103,7 @@ class TapXactly(ConcurrentTap):
             default=4,
             description="Tables read at once, one connection each (1 = one after another).",
         ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=5,
-            description="Reconnects and retries per page after a failed query.",
-        ),
-        th.Property("backoff_base_seconds", th.NumberType, default=2.0),
-        th.Property("backoff_max_seconds", th.NumberType, default=60.0),
+        *retry_settings(5, 2.0, "page (each on a new connection)"),
         th.Property(
             "query_timeout_seconds",
             th.IntegerType,

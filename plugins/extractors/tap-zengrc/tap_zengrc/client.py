@@ -174,9 +174,7 @@ class ZenGRCStream(LockedStateStream, RESTStream[str | None]):
 
     def backoff_wait_generator(self) -> Generator[float, BaseException | None, None]:
         """Exponential backoff capped at `backoff_max_seconds`; `Retry-After` wins."""
-        timing = Backoff(
-            float(self.config["backoff_base_seconds"]), float(self.config["backoff_max_seconds"])
-        )
+        timing = Backoff.from_config(self.config)
         attempt = 0
         exc = yield 0.0  # primed by `backoff` with send(None)
         while True:

@@ -13,6 +13,7 @@ from singer_sdk import typing as th
 
 from tap_zengrc.streams import COLLECTIONS, collection_stream
 from tapkit.concurrency import ConcurrentTap
+from tapkit.retry import retry_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -44,24 +45,7 @@ class TapZenGRC(ConcurrentTap):
             default=60,
             description="Seconds to wait for one HTTP response before retrying.",
         ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description="Retries per request on 429, 5xx, timeouts and broken bodies.",
-        ),
-        th.Property(
-            "backoff_base_seconds",
-            th.NumberType,
-            default=1.0,
-            description="First retry delay; doubles on each retry (Retry-After wins).",
-        ),
-        th.Property(
-            "backoff_max_seconds",
-            th.NumberType,
-            default=60.0,
-            description="Longest single retry delay, Retry-After included.",
-        ),
+        *retry_settings(),
         th.Property(
             "lookback_seconds",
             th.IntegerType,

@@ -5,16 +5,18 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 import typing as t
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import requests
+from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 T = t.TypeVar("T")
 
@@ -54,9 +56,54 @@ class Backoff:
     base_seconds: float = 1.0
     max_seconds: float = 60.0
 
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any]) -> Backoff:
+        """From the settings of :func:`retry_settings`."""
+        return cls(float(config["backoff_base_seconds"]), float(config["backoff_max_seconds"]))
+
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         wanted = retry_after if retry_after is not None else self.base_seconds * 2**attempt
         return min(self.max_seconds, wanted) * (1 + 0.1 * random.random())
+
+
+def retry_settings(
+    retries: int = 8, base_seconds: float = 1.0, what: str = "request"
+) -> list[th.Property]:
+    """The taps' retry settings: ``max_retries``, ``backoff_base_seconds``,
+    ``backoff_max_seconds`` (read back by :meth:`Backoff.from_config`)."""
+    return [
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=retries,
+            description=f"Retries per {what} after a transient failure.",
+        ),
+        th.Property(
+            "backoff_base_seconds",
+            th.NumberType,
+            default=base_seconds,
+            description="First retry delay; doubles on each retry (Retry-After wins).",
+        ),
+        th.Property(
+            "backoff_max_seconds",
+            th.NumberType,
+            default=60.0,
+            description="Longest single retry delay, Retry-After included.",
+        ),
+    ]
+
+
+class ThreadSessions:
+    """One ``requests.Session`` per thread (a session is not safe to share)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
 
 class RetryableError(Exception):
