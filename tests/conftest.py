@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from dataops import project
 
@@ -24,3 +28,25 @@ def meltano_env(tmp_path: Path) -> dict[str, str]:
         "MELTANO_ENVIRONMENT": "ci",
         "TARGET_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
     }
+
+
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[Callable[[str], str]]:
+    """Factory of PostgreSQL databases on the local server, each new and dropped after
+    the test; returns the database's URL."""
+    created: list[str] = []
+
+    def create(purpose: str) -> str:
+        name = f"dataops_{purpose}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+            con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return f"{POSTGRES_SERVER}/{name}"
+
+    yield create
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+        for name in created:
+            con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

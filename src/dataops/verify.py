@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from dataops import warehouse
+from dataops.sandbox.registry import get_vendor
+from dataops.sandbox.truth import records
 
 
 @dataclass
@@ -91,7 +93,7 @@ def _normalise_text(value: str) -> Any:
 
 
 def compare_table(
-    warehouse_path: Path,
+    location: warehouse.Location,
     schema: str,
     table: str,
     truth_records: list[dict[str, Any]],
@@ -103,15 +105,19 @@ def compare_table(
     Every truth field except `dropped_fields` must be present with an equal value;
     dropped fields must be absent as columns; `_sdc_*` columns are ignored.
     """
-    loaded = warehouse.rows(warehouse_path, schema, table)
+    loaded = warehouse.rows(location, schema, table)
     report = TableReport(table=f"{schema}.{table}", rows=len(loaded))
-    counts = Counter(tuple(row[k] for k in key) for row in loaded)
+
+    def key_of(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(normalise(row[k]) for k in key)
+
+    counts = Counter(key_of(row) for row in loaded)
     report.duplicate_keys = sorted(k for k, n in counts.items() if n > 1)
-    by_key = {tuple(row[k] for k in key): row for row in loaded}
-    truth_by_key = {tuple(rec[k] for k in key): rec for rec in truth_records}
+    by_key = {key_of(row): row for row in loaded}
+    truth_by_key = {key_of(rec): rec for rec in truth_records}
     report.missing_keys = sorted(set(truth_by_key) - set(by_key))
     report.unexpected_keys = sorted(set(by_key) - set(truth_by_key))
-    types = warehouse.column_types(warehouse_path, schema, table)
+    types = warehouse.column_types(location, schema, table)
     leaked = sorted(set(types) & dropped_fields)
     if leaked:
         report.value_mismatches.append(f"deselected columns present: {leaked}")
@@ -123,11 +129,39 @@ def compare_table(
             got = row.get(name)
             if not same(normalise(got), normalise(value)):
                 report.value_mismatches.append(f"{row_key}.{name}: {got!r} != {value!r}")
-            elif isinstance(value, dict | list) and types.get(name) != "JSON":
+            elif isinstance(value, dict | list) and types.get(name) not in warehouse.NESTED_TYPES:
                 report.value_mismatches.append(
                     f"{name}: nested value in a {types.get(name)} column"
                 )
     return report
+
+
+def compare_with_truth(
+    location: warehouse.Location,
+    vendor: str,
+    schema: str,
+    *,
+    seed: int,
+    epoch: int = 0,
+    scale: int = 1,
+    streams: Iterable[str] | None = None,
+    dropped_fields: Mapping[str, frozenset[str]] | None = None,
+) -> list[TableReport]:
+    """Compare every stream the sandbox serves (or just `streams`) with its table,
+    matching rows on the vendor's key properties."""
+    spec = get_vendor(vendor)
+    truth = records(vendor, seed=seed, scale=scale, epoch=epoch)
+    return [
+        compare_table(
+            location,
+            schema,
+            stream,
+            truth[stream],
+            list(spec.key_properties[stream]),
+            (dropped_fields or {}).get(stream, frozenset()),
+        )
+        for stream in (streams if streams is not None else truth)
+    ]
 
 
 def same(got: Any, expected: Any) -> bool:

@@ -1,4 +1,5 @@
-"""Read-only views of a DuckDB warehouse: its tables and their rows."""
+"""Read-only views of a warehouse — a DuckDB file or a PostgreSQL database — its
+tables and their rows."""
 
 from __future__ import annotations
 
@@ -7,8 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
+from psycopg import sql as pgsql
+from psycopg.rows import dict_row
 
 TableCounts = dict[tuple[str, str], int]
+Location = Path | str
+"""A DuckDB file (a path) or a PostgreSQL database (a ``postgresql://`` URL)."""
+
+NESTED_TYPES = frozenset({"JSON", "JSONB", "ARRAY"})
+"""Column types that hold objects and lists natively (not as text)."""
+
+
+def is_postgres(location: Location) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
 def quote_ident(name: str) -> str:
@@ -48,8 +61,15 @@ def _counts(
         return counts
 
 
-def rows(path: Path, schema: str, table: str) -> list[dict[str, Any]]:
+def rows(location: Location, schema: str, table: str) -> list[dict[str, Any]]:
     """Every row of one table as dicts (for comparisons with ground truth)."""
+    if is_postgres(location):
+        query = pgsql.SQL("SELECT * FROM {}.{}").format(
+            pgsql.Identifier(schema), pgsql.Identifier(table)
+        )
+        with psycopg.connect(str(location), row_factory=dict_row) as con:
+            return con.execute(query).fetchall()
+    path = Path(location)
     with duckdb.connect(str(path), read_only=True) as con:
         relation = f"{quote_ident(schema)}.{quote_ident(table)}"
         cursor = con.execute(f"SELECT * FROM {relation}")  # noqa: S608 (quoted identifiers)
@@ -57,8 +77,17 @@ def rows(path: Path, schema: str, table: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def column_types(path: Path, schema: str, table: str) -> dict[str, str]:
-    """DuckDB type of every column of one table."""
+def column_types(location: Location, schema: str, table: str) -> dict[str, str]:
+    """Database type of every column of one table, in upper case."""
+    if is_postgres(location):
+        with psycopg.connect(str(location)) as con:
+            found = con.execute(
+                "SELECT column_name, upper(data_type) FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s",
+                [schema, table],
+            ).fetchall()
+            return dict(found)
+    path = Path(location)
     with duckdb.connect(str(path), read_only=True) as con:
         found = con.execute(
             "SELECT column_name, data_type FROM duckdb_columns() "
