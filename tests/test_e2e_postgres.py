@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
+import yaml
 
 from dataops import project, verify
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
@@ -104,3 +105,49 @@ def test_tap_to_postgres_matches_truth_with_state_in_postgres(
     second = sync(extractor, env, epoch=1)  # resumes from the stored state
     assert_warehouse_equals_truth(env, vendor, epoch=1)  # merged: nothing doubled
     assert sum(second.values()) < sum(first.values()), (first, second)
+
+
+def cluster_settings(environment: str) -> dict[str, str]:
+    """Meltano's own settings the deploy puts into the containers of `environment`."""
+    path = project.PROJECT_ROOT / "meltano" / "environments" / f"{environment}.meltano.yml"
+    return yaml.safe_load(path.read_text())["environments"][0]["env"]
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_cluster_settings(environment: str) -> None:
+    assert cluster_settings(environment) == {
+        "MELTANO_PROJECT_READONLY": "true",
+        "MELTANO_CLI_LOG_FORMAT": "json",
+        "MELTANO_STATE_BACKEND_URI": "systemdb",
+    }
+
+
+def test_run_as_in_the_cluster_logs_json_and_changes_no_project_file(
+    meltano_env: dict[str, str], postgres_database: Callable[[str], str]
+) -> None:
+    """With the cluster's settings: one JSON object per log line (the log collector
+    parses them), state in PostgreSQL, and the project refuses changes."""
+    env = {**pipeline_env(postgres_database, meltano_env), **cluster_settings("production")}
+    project_files = {p: p.read_bytes() for p in project.PROJECT_ROOT.glob("meltano*/**/*.yml")}
+    with serve("zengrc", seed=SEED) as sandbox:
+        result = project.meltano(
+            "--log-format=json",
+            "run",
+            "tap-zengrc",
+            "target-postgres",
+            env={**env, "TAP_ZENGRC_BASE_URL": sandbox.url},
+            capture=True,
+        )
+    lines = result.stderr.splitlines()
+    assert len(lines) > 20
+    events = [json.loads(line) for line in lines]  # fails on any non-JSON line
+    assert any("record_count" in event["event"] for event in events)
+    assert stored_state(env, "ci:tap-zengrc-to-target-postgres")["singer_state"]["bookmarks"]
+
+    refused = project.meltano(
+        "select", "tap-zengrc", "audits", "id", env=env, capture=True, check=False
+    )
+    assert refused.returncode != 0
+    assert "deployed as read-only" in refused.stderr
+    assert not (project.PROJECT_ROOT / ".env").exists()
+    assert project_files == {p: p.read_bytes() for p in project_files}
