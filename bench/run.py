@@ -1,7 +1,8 @@
 """Run every benchmark scenario; print Markdown tables and save JSON in bench/results/.
 
 uv run python -m bench.run [scenario …]
-(scenarios: zengrc_latency, loader, edcast_million, xactly_sync, adaptive_plan_data)
+(scenarios: zengrc_latency, loader, postgres_loader, edcast_million, xactly_sync,
+adaptive_plan_data)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bench import (
     adaptive_plan_data,
     edcast_million,
     loader_throughput,
+    postgres_loader,
     xactly_sync,
     zengrc_latency,
 )
@@ -25,6 +27,7 @@ from bench import (
 SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "zengrc_latency": zengrc_latency.run,
     "loader": loader_throughput.run,
+    "postgres_loader": postgres_loader.run,
     "edcast_million": edcast_million.run,
     "xactly_sync": xactly_sync.run,
     "adaptive_plan_data": adaptive_plan_data.run,
