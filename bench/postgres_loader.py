@@ -82,10 +82,11 @@ def run(n: int = 200_000) -> list[dict[str, Any]]:
                 command = [str(TARGET / "target-postgres"), "--config", str(config)]
                 source = batches if as_batch else messages
                 first = run_measured(command, stdin=source)
+                assert first.returncode == 0, f"{name} failed"
                 loaded = len(warehouse.rows(f"{SERVER}/{database}", "bench", "audits"))
                 again = run_measured(command, stdin=source)
+                assert again.returncode == 0, f"{name} failed to merge"
                 merged = len(warehouse.rows(f"{SERVER}/{database}", "bench", "audits"))
-                assert first.returncode == 0 and again.returncode == 0, f"{name} failed"
             finally:
                 with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as con:
                     con.execute(

@@ -49,4 +49,6 @@ def postgres_database() -> Iterator[Callable[[str], str]]:
     yield create
     with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
         for name in created:
-            con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            con.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

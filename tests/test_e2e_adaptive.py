@@ -6,16 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataops import project, verify
-from dataops.sandbox import records, serve
+from dataops.sandbox import serve
 
 SEED = 17
 FAULTS = "429:0.05,500:0.05,502:0.03,reset:0.03,truncate:0.03,html:0.03"
-KEYS = {
-    "dimension_values": ["dimension_id", "id"],
-    "time_periods": ["code"],
-    "currencies": ["code"],
-    "plan_data": ["version", "account_code", "level_name", "dimension_key", "period"],
-}
 
 
 def sync(env: dict[str, str], epoch: int) -> None:
@@ -35,11 +29,7 @@ def sync(env: dict[str, str], epoch: int) -> None:
 
 def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
     path = Path(env["TARGET_DUCKDB_PATH"])
-    truth = records("adaptive", seed=SEED, epoch=epoch)
-    reports = [
-        verify.compare_table(path, "tap_adaptive", stream, rows, KEYS.get(stream, ["id"]))
-        for stream, rows in truth.items()
-    ]
+    reports = verify.compare_with_truth(path, "adaptive", "tap_adaptive", seed=SEED, epoch=epoch)
     failures = [r.describe() for r in reports if not r.ok]
     assert not failures, "\n".join(failures[:20])
 
