@@ -12,7 +12,7 @@ export UV_LINK_MODE := copy
 export UV_COMPILE_BYTECODE := 1
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test lint typecheck bench setup install clean constraints
+.PHONY: demo test test-snowflake lint typecheck bench setup install clean constraints airflow
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -30,13 +30,20 @@ $(H2_JAR):
 	$(UV) sync --frozen
 	touch $@
 
-## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver
-setup: .venv/.synced install $(H2_JAR)
+# Airflow in a venv of its own, so its pins never constrain Meltano or the taps.
+AIRFLOW := orchestrate/airflow
+
+$(AIRFLOW)/.venv/.synced: $(UV) $(AIRFLOW)/pyproject.toml $(AIRFLOW)/uv.lock
+	$(UV) sync --frozen --project $(AIRFLOW)
+	touch $@
+
+## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver + Airflow's venv
+setup: .venv/.synced install $(H2_JAR) $(AIRFLOW)/.venv/.synced
 
 install: .meltano/.installed
 
 # Plugin venvs are rebuilt whenever a plugin's declaration or dependencies change.
-.meltano/.installed: .venv/.synced meltano.yml $(wildcard meltano/*.yml) plugins/constraints.txt $(wildcard plugins/*/*/pyproject.toml)
+.meltano/.installed: .venv/.synced meltano.yml $(wildcard meltano/*.yml) plugins/constraints.txt $(wildcard plugins/loaders/*.constraints.txt) $(wildcard plugins/*/*/pyproject.toml)
 	$(RUN) meltano install --clean
 	touch $@
 
@@ -44,20 +51,35 @@ install: .meltano/.installed
 demo: setup
 	$(RUN) dataops demo
 
-## test: lint, type-check, then the whole test suite
+## airflow: the local schedules in Airflow (standalone, http://localhost:8080) against the sandboxes
+airflow: setup
+	$(RUN) dataops airflow
+
+## test: lint, type-check, then the whole test suite (+ the live Snowflake test when
+## TARGET_SNOWFLAKE_ACCOUNT and its credentials are in the environment)
 test: setup lint typecheck
-	$(RUN) pytest -n 2
+	$(RUN) pytest -n 2 $(if $(TARGET_SNOWFLAKE_ACCOUNT),tests live_tests)
+
+## test-snowflake: only the live Snowflake test (needs TARGET_SNOWFLAKE_* credentials)
+test-snowflake: setup
+	$(RUN) pytest live_tests
 
 lint: .venv/.synced
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-typecheck: .venv/.synced
+typecheck: .venv/.synced $(AIRFLOW)/.venv/.synced
 	$(RUN) mypy src bench plugins/lib/tap-kit/tapkit plugins/extractors/tap-zengrc/tap_zengrc plugins/extractors/tap-edcast/tap_edcast plugins/extractors/tap-xactly/tap_xactly plugins/extractors/tap-adaptive/tap_adaptive plugins/loaders/target-duckdb/target_duckdb
+	cd $(AIRFLOW) && .venv/bin/mypy dags
 
-## constraints: pin the plugin venvs Meltano installs to the versions in uv.lock
+## constraints: pin the plugin venvs Meltano installs: ours to the versions in uv.lock,
+## the third-party loaders to a resolution of their pinned release
+LOADER_PINS := target-postgres=meltanolabs-target-postgres==0.8.1 target-snowflake=meltanolabs-target-snowflake==0.20.4
 constraints: $(UV)
 	$(UV) export --frozen --no-hashes --no-emit-workspace --all-packages --no-annotate --no-header -o plugins/constraints.txt
+	for pin in $(LOADER_PINS); do \
+	  echo "$${pin#*=}" | $(UV) pip compile --quiet --python-version 3.11 --no-header --no-annotate - -o plugins/loaders/$${pin%%=*}.constraints.txt; \
+	done
 
 ## bench: benchmark scenarios (results in bench/results/, summary in docs/benchmarks.md)
 bench: setup

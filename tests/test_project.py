@@ -129,3 +129,19 @@ def test_plugin_constraints_match_the_lock_file() -> None:
     ).stdout
     pinned = (ROOT / "plugins" / "constraints.txt").read_text()
     assert exported == pinned, "plugins/constraints.txt is stale: run `make constraints`"
+
+
+def test_third_party_loaders_are_pinned_with_their_dependencies() -> None:
+    """A loader's pip_url pin and its constraints file (`make constraints`) agree."""
+    text = (ROOT / "meltano" / "loaders.meltano.yml").read_text()
+    for loader in yaml.safe_load(text)["plugins"]["loaders"]:
+        constraints = ROOT / "plugins" / "loaders" / f"{loader['name']}.constraints.txt"
+        if not constraints.exists():
+            continue  # this project's own loader, pinned through uv.lock
+        requirement, option, path = loader["pip_url"].split()
+        assert "==" in requirement, f"{loader['name']}: pip_url is not pinned"
+        assert (option, path) == ("-c", f"./{constraints.relative_to(ROOT)}")
+        assert requirement in constraints.read_text().splitlines(), (
+            f"{constraints.name} does not pin {requirement}: update LOADER_PINS in the "
+            "Makefile and run `make constraints`"
+        )

@@ -9,9 +9,11 @@ from rich.console import Console
 
 from dataops import project
 from dataops.sandbox.cli import sandbox_app
+from dataops.schedules import schedules_app
 
 app = typer.Typer(help="data-ops-meltano: sandboxes, demo and operations.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(schedules_app, name="schedules")
 
 
 @app.command()
@@ -27,3 +29,11 @@ def demo(
     from dataops.demo import SandboxOptions, run_demo
 
     run_demo(SandboxOptions(seed, scale, epoch, latency_ms, faults), Console(), warehouse)
+
+
+@app.command()
+def airflow(port: int = typer.Option(8080, help="Port of Airflow's UI and API.")) -> None:
+    """Watch the local schedules run in Airflow (standalone) against the sandboxes."""
+    from dataops.airflow_local import run_airflow
+
+    run_airflow(port, Console())

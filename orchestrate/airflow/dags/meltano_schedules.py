@@ -1,0 +1,202 @@
+"""One Airflow DAG per Meltano schedule, read from the schedules file.
+
+The file (`schedules.json` beside this one, or `$DATAOPS_SCHEDULES_FILE`) is made at
+build time by `dataops schedules export` from meltano.yml: parsing never calls
+`meltano`. Each DAG has one task that runs `meltano schedule run NAME`, either on the
+scheduler's machine (`DATAOPS_SYNC_RUNNER=local`) or in a pod of its own
+(`kubernetes`). docs/airflow.md lists every setting.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+import shlex
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, BaseOperator
+
+log = logging.getLogger(__name__)
+
+TASK_ID = "meltano-schedule-run"
+ALERT_TIMEOUT_SECONDS = 10
+SCHEDULE_KEYS = ("name", "extractor", "loader", "interval", "start_date")
+
+
+class SchedulesConfigError(RuntimeError):
+    """The schedules file or a DATAOPS_* setting cannot be used; the message says why."""
+
+
+def env_int(name: str, default: int) -> int:
+    """Integer setting `name` from the environment."""
+    value = os.environ.get(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise SchedulesConfigError(f"{name}={value!r} is not an integer") from None
+
+
+def load_schedules(path: Path) -> list[dict[str, Any]]:
+    """The schedules in `path`, as written by `dataops schedules export`, with each
+    start_date parsed (ISO date or datetime; UTC unless it says otherwise)."""
+    remedy = "run `dataops schedules export` (or `make airflow`) to write it"
+    try:
+        schedules: list[dict[str, Any]] = json.loads(path.read_text())["schedules"]
+        for schedule in schedules:
+            lacks = [key for key in SCHEDULE_KEYS if not schedule.get(key)]
+            if lacks:
+                raise ValueError(f"{schedule.get('name', schedule)} lacks {', '.join(lacks)}")
+            start = datetime.fromisoformat(schedule["start_date"])
+            schedule["start_date"] = start if start.tzinfo else start.replace(tzinfo=UTC)
+    except FileNotFoundError:
+        raise SchedulesConfigError(f"schedules file {path} not found: {remedy}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SchedulesConfigError(
+            f"schedules file {path} is malformed ({type(exc).__name__}: {exc}): {remedy}"
+        ) from None
+    return schedules
+
+
+def alert_on_failure(context: Any) -> None:
+    """Log a failed sync and, when DATAOPS_ALERT_WEBHOOK_URL is set, post it there.
+
+    The message is Slack-compatible (`{"text": ...}`) and names the run, never its
+    settings; a webhook that fails is logged (without its URL) and never raises.
+    """
+    ti = context["ti"]
+    text = (
+        f"Meltano sync failed: dag {ti.dag_id}, task {ti.task_id}, run {ti.run_id}, "
+        f"try {ti.try_number}. Log: {ti.log_url}"
+    )
+    log.error(text)
+    url = os.environ.get("DATAOPS_ALERT_WEBHOOK_URL")
+    if not url:
+        return
+    if not url.startswith(("https://", "http://")):
+        log.warning("failure alert not sent: DATAOPS_ALERT_WEBHOOK_URL is not an http(s) URL")
+        return
+    request = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
+        url,
+        data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=ALERT_TIMEOUT_SECONDS):  # noqa: S310
+            pass
+    except (OSError, ValueError) as exc:
+        reason = exc.code if isinstance(exc, urllib.error.HTTPError) else type(exc).__name__
+        log.warning("failure alert not delivered to DATAOPS_ALERT_WEBHOOK_URL: %s", reason)
+
+
+def local_sync(name: str) -> BaseOperator:
+    """`meltano schedule run NAME` on this machine, with the scheduler's environment."""
+    from airflow.providers.standard.operators.bash import BashOperator
+
+    meltano = os.environ.get("DATAOPS_MELTANO", "meltano")
+    return BashOperator(
+        task_id=TASK_ID,
+        bash_command=shlex.join(["exec", meltano, "schedule", "run", name]),
+        cwd=os.environ.get("DATAOPS_PROJECT_ROOT", "/project"),
+        skip_on_exit_code=None,
+    )
+
+
+def kubernetes_sync(name: str) -> BaseOperator:
+    """`meltano schedule run NAME` in a pod of its own, from the project's image."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s
+
+    image = os.environ.get("DATAOPS_IMAGE")
+    if not image:
+        raise SchedulesConfigError(
+            "DATAOPS_SYNC_RUNNER=kubernetes needs DATAOPS_IMAGE: the Meltano project's "
+            "image (plugins installed) that each sync pod runs"
+        )
+    passed_through = {
+        key: os.environ[key] for key in ("MELTANO_ENVIRONMENT",) if os.environ.get(key)
+    }
+    limits = {"memory": os.environ.get("DATAOPS_SYNC_MEMORY_LIMIT", "8Gi")}
+    if os.environ.get("DATAOPS_SYNC_CPU_LIMIT"):
+        limits["cpu"] = os.environ["DATAOPS_SYNC_CPU_LIMIT"]
+    return KubernetesPodOperator(
+        task_id=TASK_ID,
+        name=f"meltano-{name}",
+        image=image,
+        namespace=os.environ.get("DATAOPS_NAMESPACE", "meltano"),
+        # JSON from the first line on, for the cluster's log collector.
+        cmds=["meltano", "--log-format=json", "schedule", "run", name],
+        service_account_name=os.environ.get("DATAOPS_SYNC_SERVICE_ACCOUNT", "meltano-sync"),
+        env_vars=passed_through,
+        env_from=[
+            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))
+            for secret in ("tap-secrets", "meltano-db")
+        ],
+        container_resources=k8s.V1ResourceRequirements(
+            requests={
+                "cpu": os.environ.get("DATAOPS_SYNC_CPU_REQUEST", "1"),
+                "memory": os.environ.get("DATAOPS_SYNC_MEMORY_REQUEST", "4Gi"),
+            },
+            limits=limits,
+        ),
+        pod_template_file=os.environ.get("DATAOPS_SYNC_POD_TEMPLATE") or None,
+        labels={"app.kubernetes.io/name": "meltano-sync", "dataops/schedule": name},
+        in_cluster=True,
+        on_finish_action="delete_succeeded_pod",
+        # Airflow 3.3's name for reattach_on_restart: a restarted scheduler or worker
+        # picks up the running pod instead of starting a second sync.
+        durable=True,
+        get_logs=True,
+    )
+
+
+RUNNERS = {"local": local_sync, "kubernetes": kubernetes_sync}
+
+
+def build_dags() -> dict[str, DAG]:
+    """A DAG per schedule in the schedules file whose name matches the pattern."""
+    path = Path(
+        os.environ.get("DATAOPS_SCHEDULES_FILE") or Path(__file__).with_name("schedules.json")
+    )
+    runner_name = os.environ.get("DATAOPS_SYNC_RUNNER", "local")
+    runner = RUNNERS.get(runner_name)
+    if runner is None:
+        raise SchedulesConfigError(
+            f"DATAOPS_SYNC_RUNNER={runner_name!r}: expected one of {', '.join(RUNNERS)}"
+        )
+    pattern = os.environ.get("DATAOPS_SCHEDULE_PATTERN", "*")
+    default_args = {
+        "retries": env_int("DATAOPS_SYNC_RETRIES", 1),
+        "retry_delay": timedelta(seconds=env_int("DATAOPS_SYNC_RETRY_DELAY_SECONDS", 300)),
+        "on_failure_callback": alert_on_failure,
+    }
+    dags = {}
+    for schedule in load_schedules(path):
+        name = schedule["name"]
+        if not fnmatch.fnmatchcase(name, pattern):
+            continue
+        with DAG(
+            dag_id=name,
+            description=f"meltano schedule run {name}: {schedule['extractor']} → "
+            f"{schedule['loader']}",
+            schedule=schedule["interval"],
+            start_date=schedule["start_date"],
+            catchup=False,
+            max_active_runs=1,
+            default_args=default_args,
+            tags=["meltano", schedule["extractor"], schedule["loader"]],
+        ) as dag:
+            runner(name)
+        dags[name] = dag
+    if not dags:
+        log.warning("no schedule in %s matches DATAOPS_SCHEDULE_PATTERN=%r", path, pattern)
+    return dags
+
+
+globals().update(build_dags())

@@ -1,0 +1,70 @@
+"""`dataops schedules export`: the Meltano schedules as a file for Airflow's DAG factory.
+
+orchestrate/airflow/dags/meltano_schedules.py makes one DAG per schedule from this
+file and never calls `meltano` while Airflow parses it: the file is written at build
+time (image build, `make airflow`) from meltano.yml, as Meltano resolves it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from dataops import project
+
+DEFAULT_OUTPUT = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags" / "schedules.json"
+
+
+def start_dates(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Each schedule's start_date, from Meltano's compiled project manifest.
+
+    `meltano schedule list` leaves start_date out; `meltano compile` keeps every key.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        project.meltano("compile", "--no-lint", "--directory", tmp, env=env, capture=True)
+        manifest = json.loads((Path(tmp) / "meltano-manifest.json").read_text())
+    return {s["name"]: str(s["start_date"]) for s in manifest["schedules"] if s.get("start_date")}
+
+
+def export(
+    output: Path = DEFAULT_OUTPUT, env: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    """Write every ELT schedule to `output` (sorted by name, stable); return them."""
+    dates = start_dates(env)
+    entries = []
+    for schedule in sorted(project.schedules(env), key=lambda s: s.name):
+        if schedule.name not in dates:
+            raise SystemExit(
+                f"schedule {schedule.name!r} has no start_date: add one to its entry in "
+                "meltano/schedules.meltano.yml"
+            )
+        entries.append(
+            {
+                "name": schedule.name,
+                "extractor": schedule.extractor,
+                "loader": schedule.loader,
+                "interval": schedule.interval,
+                "start_date": dates[schedule.name],
+            }
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    partial.write_text(json.dumps({"schedules": entries}, indent=2) + "\n")
+    partial.replace(output)  # a DAG parse never sees half a file
+    return entries
+
+
+schedules_app = typer.Typer(help="The Meltano schedules, for Airflow.", no_args_is_help=True)
+
+
+@schedules_app.command("export")
+def export_command(
+    output: Path = typer.Option(DEFAULT_OUTPUT, help="JSON file to write."),
+) -> None:
+    """Write the schedules file that Airflow's DAGs are made from."""
+    entries = export(output)
+    Console().print(f"{len(entries)} schedules written to {output}")

@@ -1,0 +1,418 @@
+"""Airflow 3 running the Meltano schedules: the DAG factory parsed by a real DagBag, and
+real `airflow dags test` runs (metadata DB on PostgreSQL) into DuckDB.
+
+Airflow lives in its own venv (orchestrate/airflow/.venv): these tests drive it through
+its python and `airflow` executables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataops import project, schedules, verify
+from dataops.sandbox import records, serve
+
+AIRFLOW_VENV = project.PROJECT_ROOT / "orchestrate" / "airflow" / ".venv" / "bin"
+DAGS = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags"
+TASK_ID = "meltano-schedule-run"
+POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+SEED = 5
+# Columns the project's select rules drop (meltano/extractors.meltano.yml).
+DESELECTED = {"vendors": frozenset({"owners", "contact"})}
+
+# Run by the Airflow venv's python: parse the DAG folder once per scenario (a dict of
+# env settings), and write down what Airflow made of it.
+PARSE = """
+import json, os, sys
+from airflow.dag_processing.dagbag import DagBag
+
+def task(t):
+    seen = {
+        "type": type(t).__name__,
+        "retries": t.retries,
+        "retry_delay": t.retry_delay.total_seconds(),
+        "on_failure_callback": [f.__name__ for f in t.on_failure_callback or []],
+    }
+    if seen["type"] == "BashOperator":
+        seen |= {"bash_command": t.bash_command, "cwd": t.cwd}
+    else:
+        resources = t.container_resources
+        seen |= {
+            "image": t.image,
+            "namespace": t.namespace,
+            "cmds": t.cmds,
+            "env_from": [e.secret_ref.name for e in t.env_from],
+            "env_vars": t.env_vars,
+            "service_account_name": t.service_account_name,
+            "labels": t.labels,
+            "requests": resources.requests,
+            "limits": resources.limits,
+            "pod_template_file": t.pod_template_file,
+            "in_cluster": t.in_cluster,
+            "on_finish_action": t.on_finish_action.value,
+            "durable": t.durable,
+        }
+    return seen
+
+def summary(bag):
+    dags = {
+        dag_id: {
+            "schedule": dag.schedule,
+            "start_date": dag.start_date.isoformat(),
+            "catchup": dag.catchup,
+            "max_active_runs": dag.max_active_runs,
+            "tags": sorted(dag.tags),
+            "tasks": {t.task_id: task(t) for t in dag.tasks},
+        }
+        for dag_id, dag in bag.dags.items()
+    }
+    return {"errors": list(bag.import_errors.values()), "dags": dags}
+
+base = dict(os.environ)
+parsed = {}
+for name, settings in json.load(open(sys.argv[2])).items():
+    os.environ.clear()
+    os.environ.update(base | settings)
+    parsed[name] = summary(DagBag(dag_folder=sys.argv[1]))
+json.dump(parsed, open(sys.argv[3], "w"))
+"""
+
+SCENARIOS: dict[str, dict[str, str]] = {
+    "local": {"DATAOPS_MELTANO": "/opt/meltano/bin/meltano"},
+    "kubernetes": {
+        "DATAOPS_SYNC_RUNNER": "kubernetes",
+        "DATAOPS_IMAGE": "registry.example/meltano:1.2.3",
+        "DATAOPS_SCHEDULE_PATTERN": "*-to-snowflake",
+        "DATAOPS_SYNC_RETRIES": "3",
+        "DATAOPS_SYNC_RETRY_DELAY_SECONDS": "60",
+        "DATAOPS_SYNC_POD_TEMPLATE": "/etc/dataops/sync-pod.yaml",
+        "MELTANO_ENVIRONMENT": "production",
+    },
+    "local-pattern": {"DATAOPS_SCHEDULE_PATTERN": "*-to-duckdb"},
+}
+# Settings that cannot be used: the settings, what the import error says.
+BAD_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
+    "no-image": (
+        {"DATAOPS_SYNC_RUNNER": "kubernetes"},
+        "DATAOPS_SYNC_RUNNER=kubernetes needs DATAOPS_IMAGE",
+    ),
+    "unknown-runner": (
+        {"DATAOPS_SYNC_RUNNER": "docker"},
+        "DATAOPS_SYNC_RUNNER='docker': expected one of local, kubernetes",
+    ),
+    "bad-retries": (
+        {"DATAOPS_SYNC_RETRIES": "once"},
+        "DATAOPS_SYNC_RETRIES='once' is not an integer",
+    ),
+}
+# Schedules files that cannot be used: content (None: no file), what the error says.
+BAD_FILES: dict[str, tuple[str | None, str]] = {
+    "missing": (None, "not found"),
+    "truncated": ('{"schedules": [', "is malformed"),
+    "incomplete": ('{"schedules": [{"name": "x-to-duckdb"}]}', "lacks extractor"),
+    "bad-start-date": (
+        '{"schedules": [{"name": "x", "extractor": "tap-x", "loader": "target-x", '
+        '"interval": "@daily", "start_date": "soon"}]}',
+        "is malformed (ValueError: Invalid isoformat string: 'soon')",
+    ),
+}
+
+
+def airflow_env(home: Path, **settings: str) -> dict[str, str]:
+    """This environment without the caller's Airflow/DataOps settings, plus `settings`."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DATAOPS_"))}
+    return {
+        **inherited,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        **settings,
+    }
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[project.Schedule]]:
+    """The schedules file as `dataops schedules export` writes it, and the schedules
+    Meltano lists (the expectation)."""
+    work = tmp_path_factory.mktemp("schedules")
+    isolated = project.isolated_env(work)
+    path = work / "schedules.json"
+    schedules.export(path, env=isolated)
+    return path, project.schedules(isolated)
+
+
+@pytest.fixture(scope="module")
+def parsed(
+    tmp_path_factory: pytest.TempPathFactory, exported: tuple[Path, list[project.Schedule]]
+) -> dict[str, dict[str, Any]]:
+    """Per scenario (SCENARIOS, BAD_SETTINGS, BAD_FILES): the DAG folder as a real DagBag
+    parses it."""
+    work = tmp_path_factory.mktemp("dagbag")
+    scenarios = {
+        name: {"DATAOPS_SCHEDULES_FILE": str(exported[0]), **settings}
+        for name, settings in SCENARIOS.items()
+    }
+    for name, (settings, _) in BAD_SETTINGS.items():
+        scenarios[name] = {"DATAOPS_SCHEDULES_FILE": str(exported[0]), **settings}
+    for name, (content, _) in BAD_FILES.items():
+        path = work / f"{name}.json"
+        if content is not None:
+            path.write_text(content)
+        scenarios[name] = {"DATAOPS_SCHEDULES_FILE": str(path)}
+    (work / "scenarios.json").write_text(json.dumps(scenarios))
+    done = subprocess.run(
+        [
+            str(AIRFLOW_VENV / "python"),
+            "-c",
+            PARSE,
+            str(DAGS),
+            str(work / "scenarios.json"),
+            str(work / "parsed.json"),
+        ],
+        env=airflow_env(work / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((work / "parsed.json").read_text())
+    for name, settings in scenarios.items():
+        results[name]["schedules_file"] = settings["DATAOPS_SCHEDULES_FILE"]
+    return results
+
+
+def test_one_dag_per_schedule_running_meltano_locally(
+    parsed: dict[str, dict[str, Any]], exported: tuple[Path, list[project.Schedule]]
+) -> None:
+    expected = exported[1]
+    assert parsed["local"]["errors"] == []
+    assert sorted(parsed["local"]["dags"]) == sorted(s.name for s in expected)
+    for schedule in expected:
+        dag = parsed["local"]["dags"][schedule.name]
+        assert dag["schedule"] == schedule.interval
+        assert dag["start_date"] == "2024-01-01T00:00:00+00:00"
+        assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
+        assert dag["tags"] == sorted(["meltano", schedule.extractor, schedule.loader])
+        assert dag["tasks"] == {
+            TASK_ID: {
+                "type": "BashOperator",
+                "retries": 1,
+                "retry_delay": 300.0,
+                "on_failure_callback": ["alert_on_failure"],
+                "bash_command": f"exec /opt/meltano/bin/meltano schedule run {schedule.name}",
+                "cwd": "/project",
+            }
+        }
+
+
+def test_kubernetes_runner_starts_one_pod_per_sync(
+    parsed: dict[str, dict[str, Any]], exported: tuple[Path, list[project.Schedule]]
+) -> None:
+    assert parsed["kubernetes"]["errors"] == []
+    production = {s.name for s in exported[1] if s.loader == "target-snowflake"}
+    assert set(parsed["kubernetes"]["dags"]) == production
+    for name in production:
+        assert parsed["kubernetes"]["dags"][name]["tasks"] == {
+            TASK_ID: {
+                "type": "KubernetesPodOperator",
+                "retries": 3,
+                "retry_delay": 60.0,
+                "on_failure_callback": ["alert_on_failure"],
+                "image": "registry.example/meltano:1.2.3",
+                "namespace": "meltano",
+                "cmds": ["meltano", "--log-format=json", "schedule", "run", name],
+                "env_from": ["tap-secrets", "meltano-db"],
+                "env_vars": {"MELTANO_ENVIRONMENT": "production"},
+                "service_account_name": "meltano-sync",
+                "labels": {"app.kubernetes.io/name": "meltano-sync", "dataops/schedule": name},
+                "requests": {"cpu": "1", "memory": "4Gi"},
+                "limits": {"memory": "8Gi"},
+                "pod_template_file": "/etc/dataops/sync-pod.yaml",
+                "in_cluster": True,
+                "on_finish_action": "delete_succeeded_pod",
+                "durable": True,
+            }
+        }
+
+
+def test_schedule_pattern_selects_the_local_schedules(
+    parsed: dict[str, dict[str, Any]], exported: tuple[Path, list[project.Schedule]]
+) -> None:
+    assert parsed["local-pattern"]["errors"] == []
+    local = {s.name for s in exported[1] if s.loader == "target-duckdb"}
+    assert set(parsed["local-pattern"]["dags"]) == local
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SETTINGS))
+def test_bad_settings_are_a_clear_error(parsed: dict[str, dict[str, Any]], name: str) -> None:
+    assert parsed[name]["dags"] == {}
+    [error] = parsed[name]["errors"]
+    assert BAD_SETTINGS[name][1] in error
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_a_bad_schedules_file_is_a_clear_error(
+    parsed: dict[str, dict[str, Any]], name: str
+) -> None:
+    result = parsed[name]
+    assert result["dags"] == {}
+    [error] = result["errors"]
+    assert f"schedules file {result['schedules_file']}" in error
+    assert BAD_FILES[name][1] in error
+    assert "run `dataops schedules export`" in error
+
+
+# --- real DAG runs: `airflow dags test` with the metadata DB on PostgreSQL -----------
+
+
+def postgres(statement: str) -> None:
+    """Run one statement on the local PostgreSQL server (psycopg2 from Airflow's venv)."""
+    script = (
+        "import sys, psycopg2\n"
+        "conn = psycopg2.connect(sys.argv[1]); conn.autocommit = True\n"
+        "conn.cursor().execute(sys.argv[2])\n"
+    )
+    subprocess.run(
+        [str(AIRFLOW_VENV / "python"), "-c", script, POSTGRES, statement],
+        check=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def airflow_db(
+    tmp_path_factory: pytest.TempPathFactory, exported: tuple[Path, list[project.Schedule]]
+) -> Iterator[dict[str, str]]:
+    """A migrated Airflow home whose metadata DB is a fresh PostgreSQL database."""
+    name = f"dataops_airflow_test_{uuid.uuid4().hex[:12]}"
+    home = tmp_path_factory.mktemp("airflow")
+    postgres(f'CREATE DATABASE "{name}"')
+    try:
+        env = airflow_env(
+            home,
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
+            DATAOPS_SCHEDULES_FILE=str(exported[0]),
+            DATAOPS_PROJECT_ROOT=str(project.PROJECT_ROOT),
+            DATAOPS_MELTANO=project.meltano_executable(),
+        )
+        airflow("db", "migrate", env=env)
+        yield env
+    finally:
+        postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def airflow(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(AIRFLOW_VENV / "airflow"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert not check or done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return done
+
+
+def runs(dag_id: str, state: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    """The DAG's runs in `state`, as the metadata DB recorded them."""
+    listed = airflow("dags", "list-runs", dag_id, "--state", state, "-o", "json", env=env)
+    return json.loads(listed.stdout.splitlines()[-1])  # after any warnings
+
+
+def sync_env(airflow_db: dict[str, str], tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The Airflow env plus what `meltano schedule run` needs in the ci environment."""
+    return {
+        **airflow_db,
+        **project.isolated_env(tmp_path),
+        "MELTANO_ENVIRONMENT": "ci",
+        "TARGET_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        **settings,
+    }
+
+
+def test_dags_test_syncs_zengrc_into_duckdb(airflow_db: dict[str, str], tmp_path: Path) -> None:
+    with serve("zengrc", seed=SEED) as sandbox:
+        env = sync_env(airflow_db, tmp_path, TAP_ZENGRC_BASE_URL=sandbox.url)
+        airflow("dags", "test", "zengrc-to-duckdb", env=env)
+    assert len(runs("zengrc-to-duckdb", "success", env)) == 1
+
+    truth = records("zengrc", seed=SEED)
+    reports = [
+        verify.compare_table(
+            Path(env["TARGET_DUCKDB_PATH"]),
+            "tap_zengrc",
+            stream,
+            rows,
+            ["id"],
+            DESELECTED.get(stream, frozenset()),
+        )
+        for stream, rows in truth.items()
+    ]
+    assert [r.describe() for r in reports if not r.ok] == []
+    assert {r.table for r in reports} == {f"tap_zengrc.{s}" for s in truth}
+
+
+class Webhook(BaseHTTPRequestHandler):
+    """Records every POST it receives on the server's `received` list."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.headers["Content-Type"], json.loads(body)))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    """A local alert webhook: its URL and the (content type, JSON body) it received."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/alert", server.received  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_failed_sync_posts_one_alert(
+    airflow_db: dict[str, str],
+    tmp_path: Path,
+    webhook: tuple[str, list[tuple[str, Any]]],
+) -> None:
+    url, received = webhook
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        env = sync_env(
+            airflow_db,
+            tmp_path,
+            TAP_ZENGRC_BASE_URL=f"http://127.0.0.1:{closed.getsockname()[1]}/api/v2",
+            TAP_ZENGRC_MAX_RETRIES="0",
+            DATAOPS_SYNC_RETRIES="0",
+            DATAOPS_ALERT_WEBHOOK_URL=url,
+        )
+        failed = airflow("dags", "test", "zengrc-to-duckdb", env=env, check=False)
+    assert failed.returncode != 0
+    assert "DagRun failed" in failed.stderr
+    [(content_type, alert)] = received
+    assert content_type == "application/json"
+    assert "dag zengrc-to-duckdb" in alert["text"]
+    assert f"task {TASK_ID}" in alert["text"]
+    assert url not in failed.stdout + failed.stderr  # the webhook URL is never logged

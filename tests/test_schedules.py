@@ -1,0 +1,52 @@
+"""`dataops schedules export`: the schedules file Airflow's DAGs are made from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dataops import project, schedules
+from dataops.cli import app
+
+DECLARED = project.PROJECT_ROOT / "meltano" / "schedules.meltano.yml"
+
+
+def test_export_writes_every_schedule_sorted_and_the_cli_the_same_bytes(
+    isolated: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "out" / "schedules.json"
+    entries = schedules.export(path, env=isolated)
+    assert json.loads(path.read_text()) == {"schedules": entries}
+    assert [e["name"] for e in entries] == sorted(e["name"] for e in entries)
+    declared = {s["name"]: s for s in yaml.safe_load(DECLARED.read_text())["schedules"]}
+    assert {e["name"]: e for e in entries} == {
+        name: {
+            "name": name,
+            "extractor": s["extractor"],
+            "loader": s["loader"],
+            "interval": s["interval"],
+            "start_date": str(s["start_date"]),
+        }
+        for name, s in declared.items()
+    }
+
+    for name, value in isolated.items():
+        monkeypatch.setenv(name, value)
+    again = tmp_path / "again.json"
+    result = CliRunner().invoke(app, ["schedules", "export", "--output", str(again)])
+    assert result.exit_code == 0, result.output
+    assert f"{len(entries)} schedules written to" in result.output
+    assert again.read_bytes() == path.read_bytes()  # stable: same project, same bytes
+
+
+def test_a_schedule_without_start_date_is_a_clear_error(
+    isolated: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(schedules, "start_dates", lambda env=None: {})
+    with pytest.raises(SystemExit, match=r"has no start_date: add one .*schedules\.meltano\.yml"):
+        schedules.export(tmp_path / "schedules.json", env=isolated)
+    assert not (tmp_path / "schedules.json").exists()
