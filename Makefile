@@ -37,8 +37,15 @@ $(AIRFLOW)/.venv/.synced: $(UV) $(AIRFLOW)/pyproject.toml $(AIRFLOW)/uv.lock
 	$(UV) sync --frozen --project $(AIRFLOW)
 	touch $@
 
-## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver + Airflow's venv
-setup: .venv/.synced install $(H2_JAR) $(AIRFLOW)/.venv/.synced
+# checkov too: its pins cannot live beside Meltano's.
+CHECKOV := deploy/checkov
+
+$(CHECKOV)/.venv/.synced: $(UV) $(CHECKOV)/pyproject.toml $(CHECKOV)/uv.lock
+	$(UV) sync --frozen --project $(CHECKOV)
+	touch $@
+
+## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver + Airflow's and checkov's venvs
+setup: .venv/.synced install $(H2_JAR) $(AIRFLOW)/.venv/.synced $(CHECKOV)/.venv/.synced
 
 install: .meltano/.installed
 
