@@ -72,7 +72,7 @@ def test_production_loads_each_tap_into_its_own_schema(tap: str, isolated: dict[
         assert config[variable.removeprefix("TARGET_SNOWFLAKE_").lower()] == value
 
 
-def test_staging_can_use_password_auth(isolated: dict[str, str]) -> None:
+def test_staging_uses_password_auth(isolated: dict[str, str]) -> None:
     env = {**isolated, **SNOWFLAKE_ENV, "TARGET_SNOWFLAKE_PASSWORD": "from-the-secret"}
     config = loader_config("staging", "tap-zengrc", env)
     assert config["password"] == "from-the-secret"
