@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from psycopg import sql
@@ -52,3 +56,24 @@ def postgres_database() -> Iterator[Callable[[str], str]]:
             con.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def _group(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, psutil.Error):
+        return None
+
+
+@pytest.fixture
+def kill_group() -> Callable[[subprocess.Popen], None]:
+    """SIGKILL a pipeline started in its own session (meltano, tap and target at once);
+    return when none of them is alive, so the target's lock on the warehouse is gone."""
+
+    def kill(pipeline: subprocess.Popen) -> None:
+        members = [p for p in psutil.process_iter() if _group(p) == pipeline.pid]
+        os.killpg(pipeline.pid, signal.SIGKILL)
+        pipeline.wait()
+        psutil.wait_procs(members, timeout=30)
+
+    return kill

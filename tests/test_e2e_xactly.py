@@ -8,15 +8,13 @@ import contextlib
 import itertools
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-
-import psutil
 
 from dataops import project, verify, warehouse
 from dataops.sandbox import records, serve
@@ -94,22 +92,6 @@ def wait_for_stored_bookmark(
     raise AssertionError(f"no bookmark for {stream} stored within {timeout} s")
 
 
-def kill_group(pipeline: subprocess.Popen) -> None:
-    """SIGKILL meltano, tap and target at once; return when none of them is alive (the
-    target's lock on the warehouse goes with it)."""
-    members = [p for p in psutil.process_iter() if _group(p) == pipeline.pid]
-    os.killpg(pipeline.pid, signal.SIGKILL)
-    pipeline.wait()
-    psutil.wait_procs(members, timeout=30)
-
-
-def _group(process: psutil.Process) -> int | None:
-    try:
-        return os.getpgid(process.pid)
-    except ProcessLookupError:
-        return None
-
-
 def emitted(log: Path) -> Counter[str]:
     """Records the tap sent, by stream (its record_count metrics)."""
     counts: Counter[str] = Counter()
@@ -162,7 +144,7 @@ def test_xactly_to_duckdb_matches_truth_over_two_epochs(
 
 
 def test_sync_killed_mid_table_resumes_on_rerun(
-    meltano_env: dict[str, str], tmp_path: Path
+    meltano_env: dict[str, str], tmp_path: Path, kill_group: Callable[[subprocess.Popen], None]
 ) -> None:
     """SIGKILL the pipeline in the middle of xc_credit; the rerun continues from the
     stored state and the warehouse ends equal to the source, nothing doubled."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,7 +87,9 @@ def test_zengrc_to_duckdb_matches_truth_over_two_epochs_with_faults(
     assert sum(third.emitted.values()) < sum(second.emitted.values())
 
 
-def test_sync_killed_midway_converges_on_rerun(meltano_env: dict[str, str]) -> None:
+def test_sync_killed_midway_converges_on_rerun(
+    meltano_env: dict[str, str], kill_group: Callable[[subprocess.Popen], None]
+) -> None:
     """SIGKILL the whole pipeline mid-sync; what is committed is whole, and a rerun
     from the stored state ends with exactly the source's rows."""
     env = {
@@ -110,8 +112,7 @@ def test_sync_killed_midway_converges_on_rerun(meltano_env: dict[str, str]) -> N
         while sandbox.stats.requests < 70 and time.monotonic() < deadline:
             assert pipeline.poll() is None, f"the sync ended (exit {pipeline.returncode}) unkilled"
             time.sleep(0.05)
-        os.killpg(pipeline.pid, signal.SIGKILL)
-        pipeline.wait()
+        kill_group(pipeline)
 
     path = Path(meltano_env["TARGET_DUCKDB_PATH"])
     partial = warehouse.table_counts(path)
