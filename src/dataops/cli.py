@@ -37,3 +37,100 @@ def airflow(port: int = typer.Option(8080, help="Port of Airflow's UI and API.")
     from dataops.airflow_local import run_airflow
 
     run_airflow(port, Console())
+
+
+@app.command()
+def render() -> None:
+    """Write the deployment files derived from meltano.yml (env wiring, secret templates)."""
+    from dataops import meltano_files
+    from dataops import render as rendering
+
+    tree = rendering.KubernetesTree()
+    changed = rendering.write(rendering.rendered(meltano_files.load(), tree))
+    for path in changed:
+        Console().print(f"wrote {path.relative_to(project.PROJECT_ROOT)}")
+    if not changed:
+        Console().print("generated files already current")
+
+
+@app.command()
+def check() -> None:
+    """Everything that must hold before the platform ships; exit 1 on any problem."""
+    from dataops import check as checks
+
+    console = Console()
+    found = checks.run()
+    for name, problems in found.items():
+        mark = "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]"
+        console.print(f"{mark}  {name}")
+        for problem in problems:
+            console.print(f"    {problem}", markup=False, highlight=False)
+    if any(found.values()):
+        raise typer.Exit(1)
+
+
+secrets_app = typer.Typer(help="The cluster's secrets from a local env file.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("apply")
+def secrets_apply(
+    env_file: Path = typer.Option(..., help="KEY=VALUE file exported from the password manager."),
+    context: str | None = typer.Option(None, help="kubectl context of the cluster."),
+    dry_run: bool = typer.Option(False, help="Print what would change (key names only)."),
+    restart: bool = typer.Option(True, help="Roll the scheduler and API server afterwards."),
+) -> None:
+    """Create or update the five secrets from ENV_FILE; prints changes without values."""
+    from dataops import secrets
+    from dataops.render import KubernetesTree
+
+    console = Console()
+    try:
+        wanted = secrets.read_env_file(env_file, KubernetesTree())
+        plans = secrets.plan(wanted, secrets.current_values(list(wanted), context))
+        for secret in plans:
+            console.print(secret.describe(), markup=False, highlight=False)
+        if dry_run or not any(p.changes for p in plans):
+            return
+        secrets.apply(plans, wanted, context)
+        if restart:
+            secrets.restart(context)
+    except secrets.SecretsError as error:
+        console.print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def deploy(
+    environment: str = typer.Argument(..., help="Overlay: staging or production."),
+    image: str = typer.Option(..., help="Image tag to release (built from a git tag)."),
+    context: str | None = typer.Option(None, help="kubectl context of the cluster."),
+    dry_run: bool = typer.Option(False, help="Render, check and print the plan only."),
+) -> None:
+    """Render, check and apply ENVIRONMENT as a rolling update."""
+    from dataops import deploy as deploying
+    from dataops.secrets import SecretsError
+
+    console = Console()
+    deploying.validate(environment, image)
+    problems = deploying.problems()
+    if problems:
+        for problem in problems:
+            console.print(problem, markup=False, highlight=False)
+        console.print("[red]not deployed: `dataops check` found the problems above[/red]")
+        raise typer.Exit(1)
+    release = deploying.build(environment, image)
+    console.print(f"{environment} {image}: {len(release.objects)} objects in {release.manifest}")
+    for name in release.objects:
+        console.print(f"  {name}")
+    console.print("images: " + ", ".join(release.images))
+    for command in release.commands(context):
+        console.print(f"{'would run' if dry_run else 'runs'}: {command}", markup=False)
+    if dry_run:
+        return
+    try:
+        deploying.apply(release, context)
+    except SecretsError as error:
+        console.print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"[green]{environment} runs {image}[/green]")

@@ -1,0 +1,163 @@
+"""`dataops secrets`: the cluster's secrets from a local env file, instead of
+`kubectl edit` and base64 by hand.
+
+The env file is what the password manager exports (KEY=VALUE lines). Each key goes to
+the secret whose template (deploy/kubernetes/secrets/<secret>.env.template) lists it;
+a template key missing from the file, or a file key no template lists, stops
+everything before the cluster is touched. The plan names keys, never values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from dataops.check import secret_template_keys
+from dataops.render import KubernetesTree
+
+NAMESPACE = "meltano"
+
+
+class SecretsError(RuntimeError):
+    """The env file or the cluster cannot be used; the message says what to do."""
+
+
+@dataclass
+class SecretPlan:
+    name: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    exists: bool = True
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.added or self.changed or self.removed) or not self.exists
+
+    def describe(self) -> str:
+        if not self.changes:
+            return f"secret {self.name}: unchanged ({len(self.unchanged)} keys)"
+        verb = "update" if self.exists else "create"
+        parts = [
+            f"{label} {', '.join(keys)}"
+            for label, keys in (
+                ("add", self.added),
+                ("change", self.changed),
+                ("remove", self.removed),
+            )
+            if keys
+        ]
+        return f"secret {self.name}: {verb} — " + "; ".join(parts)
+
+
+def read_env_file(path: Path, tree: KubernetesTree) -> dict[str, dict[str, str]]:
+    """Values per secret, checked against the templates."""
+    if not path.is_file():
+        raise SecretsError(f"{path}: no such env file (export it from the password manager)")
+    values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    templates = secret_template_keys(tree)
+    wanted = {key: secret for secret, keys in templates.items() for key in keys}
+    unknown = sorted(set(values) - set(wanted))
+    if unknown:
+        raise SecretsError(
+            f"{path}: {', '.join(unknown)} belong to no secret template in {tree.secrets}: "
+            "remove them, or reference them in meltano.yml and run `dataops render`"
+        )
+    problems = []
+    for secret, keys in templates.items():
+        template = tree.secrets / f"{secret}.env.template"
+        for key in sorted(keys):
+            if not values.get(key):
+                problems.append(f"{key} (secret {secret}, listed in {template.name})")
+    if problems:
+        raise SecretsError(f"{path}: missing or empty: {'; '.join(problems)}")
+    return {
+        secret: {key: values[key] for key in sorted(keys)} for secret, keys in templates.items()
+    }
+
+
+def plan(
+    wanted: dict[str, dict[str, str]], current: dict[str, dict[str, str] | None]
+) -> list[SecretPlan]:
+    """What applying `wanted` changes, given each secret's current values (None: absent)."""
+    plans = []
+    for name, values in wanted.items():
+        now = current.get(name)
+        result = SecretPlan(name, exists=now is not None)
+        now = now or {}
+        for key, value in values.items():
+            if key not in now:
+                result.added.append(key)
+            elif now[key] != value:
+                result.changed.append(key)
+            else:
+                result.unchanged.append(key)
+        result.removed = sorted(set(now) - set(values))
+        plans.append(result)
+    return plans
+
+
+def manifest(name: str, values: dict[str, str]) -> dict[str, Any]:
+    """The Secret object (values base64-encoded, as the API stores them)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "labels": {"app.kubernetes.io/managed-by": "dataops-secrets"},
+        },
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+    }
+
+
+def kubectl(args: list[str], context: str | None, stdin: str | None = None) -> str:
+    """Run kubectl; the manifest goes through stdin, never the command line."""
+    command = ["kubectl", *(["--context", context] if context else []), "-n", NAMESPACE, *args]
+    try:
+        done = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise SecretsError("kubectl is not installed (it talks to the cluster)") from None
+    if done.returncode != 0:
+        raise SecretsError(f"`kubectl {' '.join(args)}` failed: {done.stderr.strip()[-800:]}")
+    return done.stdout
+
+
+def current_values(names: list[str], context: str | None) -> dict[str, dict[str, str] | None]:
+    """Each secret's values in the cluster (None where it does not exist yet)."""
+    listed = json.loads(kubectl(["get", "secrets", "-o", "json"], context))
+    found = {item["metadata"]["name"]: item.get("data") or {} for item in listed["items"]}
+    return {
+        name: {k: base64.b64decode(v).decode() for k, v in found[name].items()}
+        if name in found
+        else None
+        for name in names
+    }
+
+
+def apply(plans: list[SecretPlan], wanted: dict[str, dict[str, str]], context: str | None) -> None:
+    """Create the new secrets and replace the changed ones whole (removed keys go)."""
+    for secret in plans:
+        if secret.changes:
+            verb = "replace" if secret.exists else "create"
+            kubectl(
+                [verb, "-f", "-"],
+                context,
+                stdin=json.dumps(manifest(secret.name, wanted[secret.name])),
+            )
+
+
+RESTARTED = ("deployment/meltano-scheduler", "deployment/airflow-api-server")
+
+
+def restart(context: str | None) -> None:
+    """Env vars are read at start: roll the long-running pods (sync pods start fresh)."""
+    kubectl(["rollout", "restart", *RESTARTED], context)
