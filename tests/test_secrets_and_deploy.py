@@ -117,7 +117,7 @@ def test_deploy_dry_run_renders_the_release_and_prints_the_plan() -> None:
     assert "rollout status deployment/meltano-scheduler" in done.stdout
     objects = list(yaml.safe_load_all(manifest.read_text()))
     assert ":unset" not in manifest.read_text()
-    image = "europe-west1-docker.pkg.dev/data-ops-meltano-prod/data-ops/meltano:v9.8.7"
+    image = "us-central1-docker.pkg.dev/data-ops-meltano-production/data-ops-meltano/meltano:v9.8.7"
     (platform,) = [o for o in objects if o["metadata"]["name"] == "platform-env"]
     assert platform["data"]["DATAOPS_IMAGE"] == image
     assert platform["data"]["MELTANO_ENVIRONMENT"] == "production"

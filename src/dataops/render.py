@@ -4,7 +4,8 @@ Every `$VAR` the taps and loaders use in `staging`/`production` becomes an env e
 from the `tap-secrets` secret in the scheduler's container and in the sync pod, and a
 key of the secret's template — unless the shared ConfigMap (`base/platform.env`) sets
 it, as it does for values that are not secret. Each overlay gets its Meltano
-environment and that environment's `env:` block. The outputs are committed;
+environment and that environment's `env:` block. The sync pod template is rendered per
+overlay (its bucket has the environment's suffix). The outputs are committed;
 `dataops check` fails while they are stale, so a variable added to meltano.yml is
 wired by running this once.
 """
@@ -88,9 +89,7 @@ def rendered(meltano: MeltanoProject, tree: KubernetesTree) -> dict[Path, str]:
         "metadata": {"name": "meltano-scheduler"},
         "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "env": env}]}}},
     }
-    pod = yaml.safe_load((tree.base / "sync-pod.template.yaml").read_text())
-    (sync,) = [c for c in pod["spec"]["containers"] if c["name"] == "base"]
-    sync["env"] = [*sync.get("env", []), *env]
+    template_text = (tree.base / "sync-pod.template.yaml").read_text()
     template = [
         f"# Keys of the Kubernetes secret {TAP_SECRET} (values: the password manager's",
         "# export; `dataops secrets apply ENV --env-file FILE`). Used by:",
@@ -101,16 +100,35 @@ def rendered(meltano: MeltanoProject, tree: KubernetesTree) -> dict[Path, str]:
     template += [f"{variable}=" for variable in variables]
     files = {
         tree.base / "generated" / "scheduler-env.yaml": dump(scheduler_patch),
-        tree.base / "generated" / "sync-pod.yaml": dump(pod),
         tree.secrets / f"{TAP_SECRET}.env.template": HEADER + "\n".join(template) + "\n",
     }
     for environment in CLUSTER_ENVIRONMENTS:
         meltano_env = {"MELTANO_ENVIRONMENT": environment, **meltano.environment_env(environment)}
         lines = [f"{key}={value}" for key, value in meltano_env.items()]
-        files[tree.overlay(environment) / "generated" / "meltano.env"] = (
+        generated = tree.overlay(environment) / "generated"
+        files[generated / "sync-pod.yaml"] = dump(sync_pod(template_text, env, environment))
+        files[generated / "meltano.env"] = (
             HEADER + "\n".join(lines) + "\n"
         )
     return files
+
+
+def name_suffix(environment: str) -> str:
+    """Production keeps the original names, other environments get a suffix (as in
+    deploy/terraform: `data-ops-meltano-staging`)."""
+    return "" if environment == "production" else f"-{environment}"
+
+
+def sync_pod(template_text: str, env: list[dict[str, Any]], environment: str) -> dict[str, Any]:
+    """The sync pod template with the taps' variables and the environment's bucket."""
+    pod = yaml.safe_load(template_text)
+    (sync,) = [c for c in pod["spec"]["containers"] if c["name"] == "base"]
+    sync["env"] = [*sync.get("env", []), *env]
+    for volume in pod["spec"]["volumes"]:
+        attributes = volume.get("csi", {}).get("volumeAttributes", {})
+        if "bucketName" in attributes:
+            attributes["bucketName"] += name_suffix(environment)
+    return pod
 
 
 def stale(files: dict[Path, str]) -> list[Path]:

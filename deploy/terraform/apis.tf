@@ -1,0 +1,16 @@
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "cloudresourcemanager.googleapis.com", # project IAM bindings
+    "compute.googleapis.com",
+    "container.googleapis.com",
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com", # Workload Identity token exchange
+    "servicenetworking.googleapis.com",
+    "sqladmin.googleapis.com", # the Cloud SQL Auth Proxy talks to it
+    "storage.googleapis.com",  # the vendor-drivers bucket
+  ])
+
+  service = each.value
+  # Other things in the project may use these APIs too.
+  disable_on_destroy = false
+}

@@ -1,0 +1,28 @@
+# terraform workspace select production
+# terraform plan -var-file=environments/production.tfvars -out=$HOME/meltano-production.tfplan
+environment = "production"
+
+# Set these to the production project, its region and zones.
+project_id = "data-ops-meltano-production"
+region     = "us-central1"
+node_zones = ["us-central1-a", "us-central1-b"]
+
+# Requests of the scheduler, the API server and the four syncs that can run at once fit
+# one node; up to two more give every sync its memory limit plus a surge node during
+# upgrades, spread over two zones.
+node_min_count = 1
+node_max_count = 3
+
+# Operators' VPN / CI egress (TEST-NET placeholder: replace before the first apply).
+master_authorized_networks = [
+  { cidr_block = "203.0.113.0/24", display_name = "operators" },
+]
+
+sql_tier              = "db-custom-2-7680"
+sql_availability_type = "REGIONAL"
+
+image_repository = {
+  project  = "data-ops-meltano-production"
+  location = "us-central1"
+  name     = "data-ops-meltano"
+}

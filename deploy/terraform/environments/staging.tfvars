@@ -1,0 +1,27 @@
+# terraform workspace select staging
+# terraform plan -var-file=environments/staging.tfvars -out=$HOME/meltano-staging.tfplan
+environment = "staging"
+
+# Set these to the staging project, its region and zones.
+project_id = "data-ops-meltano-staging"
+region     = "us-central1"
+node_zones = ["us-central1-a"]
+
+# One node holds the scheduler, the API server and the four production-shaped syncs by
+# their requests; a second gives the syncs their memory limits, or a surge upgrade.
+node_min_count = 1
+node_max_count = 2
+
+# Operators' VPN / CI egress (TEST-NET placeholder: replace before the first apply).
+master_authorized_networks = [
+  { cidr_block = "203.0.113.0/24", display_name = "operators" },
+]
+
+sql_tier              = "db-custom-1-3840"
+sql_availability_type = "ZONAL"
+
+image_repository = {
+  project  = "data-ops-meltano-staging"
+  location = "us-central1"
+  name     = "data-ops-meltano"
+}

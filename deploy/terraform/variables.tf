@@ -1,0 +1,111 @@
+# `environment` is declared in environment.tf. Variables without a default are set by
+# both environments/<env>.tfvars (a test checks it).
+
+variable "project_id" {
+  description = "GCP project of this environment. Use one project per environment: the Workload Identity pool (<project>.svc.id.goog) is per project, so the same namespace/KSA names in another cluster of the same project could act as this environment's runtime service account."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the cluster's control plane, its subnet and Cloud SQL."
+  type        = string
+}
+
+variable "node_zones" {
+  description = "Zones of the node pool (within var.region)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.node_zones) > 0
+    error_message = "node_zones needs at least one zone."
+  }
+}
+
+variable "machine_type" {
+  description = "Node machine type."
+  type        = string
+  default     = "e2-standard-8"
+}
+
+variable "node_min_count" {
+  description = "Fewest nodes in the pool (all zones together): room for the scheduler and the API server."
+  type        = number
+}
+
+variable "node_max_count" {
+  description = "Most nodes in the pool (all zones together): room for one pod per sync running at once, plus a surge node for upgrades."
+  type        = number
+
+  validation {
+    condition     = var.node_max_count >= 1
+    error_message = "node_max_count must be at least 1."
+  }
+}
+
+variable "subnet_cidr" {
+  description = "Primary range of the nodes' subnet."
+  type        = string
+  default     = "10.10.0.0/20"
+}
+
+variable "pods_cidr" {
+  description = "Secondary range for pod IPs (VPC-native cluster)."
+  type        = string
+  default     = "10.20.0.0/16"
+}
+
+variable "services_cidr" {
+  description = "Secondary range for Service IPs."
+  type        = string
+  default     = "10.30.0.0/20"
+}
+
+variable "master_ipv4_cidr_block" {
+  description = "/28 of the control plane's private endpoint; must not overlap the ranges above."
+  type        = string
+  default     = "172.16.0.0/28"
+}
+
+variable "enable_private_endpoint" {
+  description = "Reach the control plane only from inside the VPC (then kubectl runs from a bastion or VPN)."
+  type        = bool
+  default     = false
+}
+
+variable "master_authorized_networks" {
+  description = "CIDR ranges allowed to reach the control plane (operators' VPN or CI egress)."
+  type = list(object({
+    cidr_block   = string
+    display_name = string
+  }))
+}
+
+variable "sql_tier" {
+  description = "Cloud SQL machine tier (Enterprise edition custom tier)."
+  type        = string
+}
+
+variable "sql_availability_type" {
+  description = "ZONAL, or REGIONAL for a standby in a second zone."
+  type        = string
+
+  validation {
+    condition     = contains(["ZONAL", "REGIONAL"], var.sql_availability_type)
+    error_message = "sql_availability_type must be ZONAL or REGIONAL."
+  }
+}
+
+variable "sql_backup_retention_count" {
+  description = "Daily backups kept."
+  type        = number
+  default     = 14
+}
+
+variable "image_repository" {
+  description = "Artifact Registry repository holding the project's image: the node service account gets read access to it only."
+  type = object({
+    project  = string
+    location = string
+    name     = string
+  })
+}
