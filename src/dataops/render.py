@@ -92,7 +92,7 @@ def rendered(meltano: MeltanoProject, tree: KubernetesTree) -> dict[Path, str]:
     template_text = (tree.base / "sync-pod.template.yaml").read_text()
     template = [
         f"# Keys of the Kubernetes secret {TAP_SECRET} (values: the password manager's",
-        "# export; `dataops secrets apply ENV --env-file FILE`). Used by:",
+        "# export; `dataops secrets apply --env-file FILE`). Used by:",
     ]
     for variable, places in variables.items():
         settings = sorted({place.rpartition(": ")[2] for place in places})
@@ -107,9 +107,7 @@ def rendered(meltano: MeltanoProject, tree: KubernetesTree) -> dict[Path, str]:
         lines = [f"{key}={value}" for key, value in meltano_env.items()]
         generated = tree.overlay(environment) / "generated"
         files[generated / "sync-pod.yaml"] = dump(sync_pod(template_text, env, environment))
-        files[generated / "meltano.env"] = (
-            HEADER + "\n".join(lines) + "\n"
-        )
+        files[generated / "meltano.env"] = HEADER + "\n".join(lines) + "\n"
     return files
 
 
