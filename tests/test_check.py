@@ -120,12 +120,25 @@ def test_a_secret_in_plain_text(checkout: Path) -> None:
     )
     platform = checkout / "deploy" / "kubernetes" / "base" / "platform.env"
     platform.write_text(platform.read_text() + "SNOWFLAKE_PASSWORD=oops\n")
+    scheduler = checkout / "deploy" / "kubernetes" / "base" / "scheduler.yaml"
+    scheduler.write_text(
+        scheduler.read_text().replace(
+            "            - name: MELTANO_DATABASE_URI\n",
+            "            - {name: EXTRA_API_TOKEN, value: abc123}\n"
+            "            - name: MELTANO_DATABASE_URI\n",
+        )
+    )
     found = problems(checkout, "no secret in plain text")
+    assert any(
+        "Deployment/meltano-scheduler container scheduler" in p
+        and "env EXTRA_API_TOKEN has a literal value" in p
+        for p in found
+    ), found
     assert any(
         "tap-zengrc" in p and "password: a secret setting holds a literal" in p for p in found
     )
     assert any("platform.env" in p and "secret-looking variable" in p for p in found)
-    assert not any("hunter2" in p or "oops" in p for p in found), "a problem printed the value"
+    assert not any(v in p for p in found for v in ("hunter2", "oops", "abc123")), "a value shown"
 
 
 def test_an_invalid_manifest(checkout: Path) -> None:

@@ -217,9 +217,27 @@ def secrets_not_in_plain_text(ctx: Context) -> Iterator[Problem]:
             name = f"overlay {environment}: {obj['kind']}/{obj['metadata']['name']}"
             if obj["kind"] == "Secret":
                 yield Problem(name, "a Secret in the manifests", "create it with `dataops secrets`")
-            for key, value in flatten(obj):
-                if key.endswith(".value") and SECRET_NAME.search(str(value)):
-                    yield Problem(name, f"{key} looks like a secret value", "use secretKeyRef")
+        for name, container in containers(environment, objects):
+            for entry in container.get("env", []):
+                if "value" in entry and SECRET_NAME.search(entry["name"]):
+                    yield Problem(
+                        f"{name} container {container['name']}",
+                        f"env {entry['name']} has a literal value",
+                        "take it from a secret with valueFrom.secretKeyRef",
+                    )
+
+
+def containers(environment: str, objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict]]:
+    """(object, container) for every container of the Deployments and the sync pod."""
+    pods = [
+        (f"{o['kind']}/{o['metadata']['name']}", o["spec"]["template"]["spec"])
+        for o in objects
+        if o["kind"] == "Deployment"
+    ]
+    pods.append(("the sync pod template", sync_pod(objects)["spec"]))
+    for name, spec in pods:
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            yield f"overlay {environment}: {name}", container
 
 
 def manifests_are_valid(ctx: Context) -> Iterator[Problem]:
