@@ -98,6 +98,17 @@ def test_a_schedule_naming_a_missing_plugin(checkout: Path) -> None:
     ]
 
 
+def test_a_schedule_without_start_date(checkout: Path) -> None:
+    edit_yaml(
+        checkout / "meltano" / "schedules.meltano.yml",
+        lambda doc: doc["schedules"][2].pop("start_date"),
+    )
+    assert problems(checkout, "every schedule has an interval and a start_date") == [
+        "meltano/schedules.meltano.yml: schedules[2](edcast-to-snowflake): no start_date "
+        "— add one: Airflow's DAG needs it"
+    ]
+
+
 def test_a_setting_nobody_declares(checkout: Path) -> None:
     edit_yaml(
         checkout / "meltano" / "environments" / "staging.meltano.yml",

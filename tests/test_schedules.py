@@ -41,12 +41,3 @@ def test_export_writes_every_schedule_sorted_and_the_cli_the_same_bytes(
     assert result.exit_code == 0, result.output
     assert f"{len(entries)} schedules written to" in result.output
     assert again.read_bytes() == path.read_bytes()  # stable: same project, same bytes
-
-
-def test_a_schedule_without_start_date_is_a_clear_error(
-    isolated: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(schedules, "start_dates", lambda env=None: {})
-    with pytest.raises(SystemExit, match=r"has no start_date: add one .*schedules\.meltano\.yml"):
-        schedules.export(tmp_path / "schedules.json", env=isolated)
-    assert not (tmp_path / "schedules.json").exists()

@@ -162,6 +162,14 @@ def plugins_exist(ctx: Context) -> Iterator[Problem]:
                     yield Problem(job.where(), f"task step {step!r} names no plugin", "declare it")
 
 
+def schedules_are_complete(ctx: Context) -> Iterator[Problem]:
+    """Airflow's DAGs need both (dataops schedules export refuses a schedule without)."""
+    for schedule in ctx.meltano.schedules:
+        for key in ("interval", "start_date"):
+            if not schedule.value.get(key):
+                yield Problem(schedule.where(), f"no {key}", "add one: Airflow's DAG needs it")
+
+
 def settings_are_declared(ctx: Context) -> Iterator[Problem]:
     """A config key no setting declares is silently ignored by Meltano's CLI."""
     for environment in [None, *ctx.meltano.environments]:
@@ -325,6 +333,7 @@ CHECKS: dict[str, Callable[[Context], Iterator[Problem]]] = {
     "generated files current": generated_files_are_current,
     "every $VAR wired and in a secret template": variables_are_wired,
     "schedules and jobs name declared plugins": plugins_exist,
+    "every schedule has an interval and a start_date": schedules_are_complete,
     "every configured setting declared": settings_are_declared,
     "no secret in plain text": secrets_not_in_plain_text,
     "manifests valid (strict schemas)": manifests_are_valid,
