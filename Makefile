@@ -12,7 +12,7 @@ export UV_LINK_MODE := copy
 export UV_COMPILE_BYTECODE := 1
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test test-snowflake lint typecheck bench setup install clean constraints airflow
+.PHONY: deploy-tools demo test test-snowflake lint typecheck bench setup install clean constraints airflow
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -44,8 +44,14 @@ $(CHECKOV)/.venv/.synced: $(UV) $(CHECKOV)/pyproject.toml $(CHECKOV)/uv.lock
 	$(UV) sync --frozen --project $(CHECKOV)
 	touch $@
 
+# Terraform (fmt, the workspace guard) and kubectl (kustomize) come with this machine
+# image, as Java does; their installers are not on the registries reachable here.
+deploy-tools:
+	@command -v terraform >/dev/null || { echo "terraform not found: install Terraform 1.11+ (deploy/terraform/README.md)" >&2; exit 1; }
+	@command -v kubectl >/dev/null || { echo "kubectl not found: install kubectl 1.30+ (it renders deploy/kubernetes with kustomize)" >&2; exit 1; }
+
 ## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver + Airflow's and checkov's venvs
-setup: .venv/.synced install $(H2_JAR) $(AIRFLOW)/.venv/.synced $(CHECKOV)/.venv/.synced
+setup: .venv/.synced install $(H2_JAR) $(AIRFLOW)/.venv/.synced $(CHECKOV)/.venv/.synced deploy-tools
 
 install: .meltano/.installed
 
