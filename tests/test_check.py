@@ -85,6 +85,18 @@ def test_a_new_variable_fails_until_rendered_and_in_the_env_file(checkout: Path)
     assert "TAP_ZENGRC_PAGE_SIZE=" in template.splitlines()
 
 
+def test_a_secret_reference_no_template_declares(checkout: Path) -> None:
+    api = checkout / "deploy" / "kubernetes" / "base" / "api-server.yaml"
+    api.write_text(api.read_text().replace("key: AIRFLOW__CORE__FERNET_KEY", "key: FERNET_KEY"))
+    found = problems(checkout, "every secret reference in a template")
+    assert found == [
+        f"overlay {env}: Deployment/airflow-api-server container api-server: env "
+        "AIRFLOW__CORE__FERNET_KEY reads key FERNET_KEY of secret airflow, which no template "
+        "declares — add it to deploy/kubernetes/secrets/airflow.env.template or fix the reference"
+        for env in ("staging", "production")
+    ]
+
+
 def test_a_schedule_naming_a_missing_plugin(checkout: Path) -> None:
     edit_yaml(
         checkout / "meltano" / "schedules.meltano.yml",

@@ -140,6 +140,24 @@ def variables_are_wired(ctx: Context) -> Iterator[Problem]:
                 )
 
 
+def secret_references_exist(ctx: Context) -> Iterator[Problem]:
+    """Every secretKeyRef names a secret and key that a template declares: a pod whose
+    secret lacks the key would not start."""
+    templates = secret_template_keys(ctx.tree)
+    for environment, objects in ctx.manifests.items():
+        for name, container in containers(environment, objects):
+            for entry in container.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if ref and ref["key"] not in templates.get(ref["name"], set()):
+                    yield Problem(
+                        f"{name} container {container['name']}",
+                        f"env {entry['name']} reads key {ref['key']} of secret {ref['name']}, "
+                        "which no template declares",
+                        f"add it to {ctx.rel(ctx.tree.secrets)}/{ref['name']}.env.template "
+                        "or fix the reference",
+                    )
+
+
 def plugins_exist(ctx: Context) -> Iterator[Problem]:
     types = ctx.meltano.plugin_types
     for schedule in ctx.meltano.schedules:
@@ -332,6 +350,7 @@ def checkov_run(framework: str, where: list[str]) -> Iterator[Problem]:
 CHECKS: dict[str, Callable[[Context], Iterator[Problem]]] = {
     "generated files current": generated_files_are_current,
     "every $VAR wired and in a secret template": variables_are_wired,
+    "every secret reference in a template": secret_references_exist,
     "schedules and jobs name declared plugins": plugins_exist,
     "every schedule has an interval and a start_date": schedules_are_complete,
     "every configured setting declared": settings_are_declared,
