@@ -1,7 +1,8 @@
 """Compare a warehouse table with the sandbox's ground truth, value by value.
 
-Warehouse values come back typed by DuckDB (TIMESTAMPTZ as aware datetimes, DATE as
-dates, JSON as text); truth values are the JSON the vendor served. Both sides are
+Warehouse values come back typed by DuckDB or PostgreSQL (timestamps as datetimes,
+DATE as dates, NUMERIC as Decimal, JSON as text in DuckDB and parsed from JSONB or
+ARRAY in PostgreSQL); truth values are the JSON the vendor served. Both sides are
 normalised to the same plain form before comparing, so a mismatch is a real one.
 """
 
