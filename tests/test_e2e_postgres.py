@@ -51,12 +51,7 @@ def sync(extractor: str, env: dict[str, str], epoch: int) -> Counter[str]:
             check=False,
         )
     assert result.returncode == 0, result.stderr[-4000:]
-    sent: Counter[str] = Counter()
-    for line in result.stderr.splitlines():
-        if f" {extractor} " in line and '"metric":"record_count"' in line:
-            metric = json.loads(line.split("METRIC: ", 1)[1])
-            sent[metric["tags"]["stream"]] += metric["value"]
-    return sent
+    return project.records_sent(result.stderr, extractor)
 
 
 def assert_warehouse_equals_truth(env: dict[str, str], vendor: str, epoch: int) -> None:

@@ -92,16 +92,6 @@ def wait_for_stored_bookmark(
     raise AssertionError(f"no bookmark for {stream} stored within {timeout} s")
 
 
-def emitted(log: Path) -> Counter[str]:
-    """Records the tap sent, by stream (its record_count metrics)."""
-    counts: Counter[str] = Counter()
-    for line in log.read_text(errors="replace").splitlines():
-        if "tap-xactly" in line and '"metric":"record_count"' in line:
-            metric = json.loads(line.split("METRIC: ", 1)[1].split("\x1b", 1)[0].strip())
-            counts[metric["tags"]["stream"]] += metric["value"]
-    return counts
-
-
 def sync_with_aborted_sessions(env: dict[str, str], epoch: int, log: Path) -> int:
     """One sync; every open JDBC session is aborted once the tap is paging."""
     with serve("xactly", seed=SEED, epoch=epoch) as sandbox:
@@ -132,7 +122,7 @@ def test_xactly_to_duckdb_matches_truth_over_two_epochs(
     assert_warehouse_equals_truth(env, epoch=1)
     # Incremental: exactly the new rows and new versions were read, nothing else.
     old, new = records("xactly", seed=SEED), records("xactly", seed=SEED, epoch=1)
-    sent = emitted(second_log)
+    sent = project.records_sent(second_log.read_text(errors="replace"), "tap-xactly")
     for stream, rows in new.items():
         keys = KEY_PROPERTIES[stream]
         before = {tuple(r[k] for k in keys): r for r in old[stream]}
@@ -175,6 +165,6 @@ def test_sync_killed_mid_table_resumes_on_rerun(
         # --force: the killed run is still marked running in Meltano's database
         rerun = start_pipeline(env, sandbox, rerun_log, "--force")
         assert rerun.wait(timeout=300) == 0, rerun_log.read_text(errors="replace")[-4000:]
-    sent = emitted(rerun_log)
+    sent = project.records_sent(rerun_log.read_text(errors="replace"), "tap-xactly")
     assert sent["xc_credit"] < len(truth["xc_credit"]), "the rerun started xc_credit over"
     assert_warehouse_equals_truth(env, epoch=0, scale=scale)

@@ -3,7 +3,6 @@ with the sandbox's ground truth over two epochs."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -45,12 +44,7 @@ def sync(env: dict[str, str], epoch: int) -> SyncResult:
         )
         faults = sb.stats.snapshot()["faults"]
     assert result.returncode == 0, result.stderr[-4000:]
-    emitted: Counter[str] = Counter()
-    for line in result.stderr.splitlines():
-        if " tap-zengrc " in line and '"metric":"record_count"' in line:
-            metric = json.loads(line.split("METRIC: ", 1)[1])
-            emitted[metric["tags"]["stream"]] += metric["value"]
-    return SyncResult(faults, emitted)
+    return SyncResult(faults, project.records_sent(result.stderr, "tap-zengrc"))
 
 
 def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:

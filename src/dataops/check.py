@@ -81,12 +81,10 @@ def generated_files_are_current(ctx: Context) -> Iterator[Problem]:
 
 def secret_template_keys(tree: render.KubernetesTree) -> dict[str, set[str]]:
     """Keys per secret, from deploy/kubernetes/secrets/<secret>.env.template."""
-    keys = {}
-    for template in sorted(tree.secrets.glob("*.env.template")):
-        lines = template.read_text().splitlines()
-        names = {ln.partition("=")[0] for ln in lines if ln.strip() and not ln.startswith("#")}
-        keys[template.name.removesuffix(".env.template")] = names
-    return keys
+    return {
+        template.name.removesuffix(".env.template"): set(render.env_file(template))
+        for template in sorted(tree.secrets.glob("*.env.template"))
+    }
 
 
 def container_env(obj: dict[str, Any], container: str) -> tuple[set[str], set[str]]:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,18 @@ def meltano(
         said = (done.stderr or "")[-3000:]
         raise MeltanoError(f"`meltano {' '.join(args)}` exited {done.returncode}\n{said}")
     return done
+
+
+def records_sent(log: str, extractor: str) -> Counter[str]:
+    """Records an extractor sent, by stream, from its `record_count` metrics in a
+    `meltano run` log (Meltano's default console format)."""
+    sent: Counter[str] = Counter()
+    for line in log.splitlines():
+        if extractor in line and '"metric":"record_count"' in line:
+            # The metric's JSON ends the line, or an ANSI colour code follows it.
+            metric = json.loads(line.split("METRIC: ", 1)[1].split("\x1b", 1)[0].strip())
+            sent[metric["tags"]["stream"]] += metric["value"]
+    return sent
 
 
 # Where `meltano install` puts plugin venvs, by plugin type, under .meltano/.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dotenv import dotenv_values
 
 from dataops import project
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS, MeltanoProject
@@ -49,12 +50,13 @@ class KubernetesTree:
 
 def platform_env(tree: KubernetesTree) -> dict[str, str]:
     """The shared ConfigMap's entries (base/platform.env)."""
-    entries = {}
-    for line in (tree.base / "platform.env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            entries[key] = value
-    return entries
+    return env_file(tree.base / "platform.env")
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (comments and blank lines skipped), as kustomize and the
+    password manager's export write them."""
+    return {key: value or "" for key, value in dotenv_values(path).items()}
 
 
 def secret_variables(meltano: MeltanoProject, tree: KubernetesTree) -> dict[str, list[str]]:

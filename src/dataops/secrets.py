@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
-
 from dataops.check import secret_template_keys
-from dataops.render import KubernetesTree
+from dataops.render import KubernetesTree, env_file
 
 NAMESPACE = "meltano"
 
@@ -61,7 +59,7 @@ def read_env_file(path: Path, tree: KubernetesTree) -> dict[str, dict[str, str]]
     """Values per secret, checked against the templates."""
     if not path.is_file():
         raise SecretsError(f"{path}: no such env file (export it from the password manager)")
-    values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    values = env_file(path)
     templates = secret_template_keys(tree)
     wanted = {key: secret for secret, keys in templates.items() for key in keys}
     unknown = sorted(set(values) - set(wanted))
