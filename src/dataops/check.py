@@ -365,7 +365,7 @@ def context(root: Path = project.PROJECT_ROOT) -> Context:
     return Context(tree, load(root), manifests)
 
 
-def run(root: Path = project.PROJECT_ROOT) -> dict[str, list[Problem]]:
-    """Every check's problems, by check name."""
-    ctx = context(root)
+def run(ctx: Context | None = None) -> dict[str, list[Problem]]:
+    """Every check's problems, by check name (on this project unless `ctx` is given)."""
+    ctx = ctx or context()
     return {name: list(check(ctx)) for name, check in CHECKS.items()}

@@ -108,18 +108,20 @@ def deploy(
     dry_run: bool = typer.Option(False, help="Render, check and print the plan only."),
 ) -> None:
     """Render, check and apply ENVIRONMENT as a rolling update."""
+    from dataops import check as checks
     from dataops import deploy as deploying
     from dataops.secrets import SecretsError
 
     console = Console()
     deploying.validate(environment, image)
-    problems = deploying.problems()
+    ctx = checks.context()
+    problems = [str(p) for found in checks.run(ctx).values() for p in found]
     if problems:
         for problem in problems:
             console.print(problem, markup=False, highlight=False)
         console.print("[red]not deployed: `dataops check` found the problems above[/red]")
         raise typer.Exit(1)
-    release = deploying.build(environment, image)
+    release = deploying.build(environment, image, ctx)
     console.print(f"{environment} {image}: {len(release.objects)} objects in {release.manifest}")
     for name in release.objects:
         console.print(f"  {name}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from dataops import check, project
+from dataops import check
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
 from dataops.secrets import NAMESPACE, SecretsError, kubectl
 
@@ -51,16 +51,15 @@ def validate(environment: str, tag: str) -> None:
         raise SystemExit(f"no overlay {environment!r}: expected one of {known}")
 
 
-def build(environment: str, tag: str, root: Path = project.PROJECT_ROOT) -> Release:
+def build(environment: str, tag: str, ctx: check.Context) -> Release:
     """Render `environment`'s overlay with the image tag; write it under output/deploy/."""
     validate(environment, tag)
-    ctx = check.context(root)
     text = yaml.safe_dump_all(ctx.manifests[environment], sort_keys=False)
     # The overlay names the repository with the placeholder tag; the release sets it
     # everywhere at once (containers and the sync pods' DATAOPS_IMAGE).
     released = re.sub(rf"(/meltano):{PLACEHOLDER_TAG}\b", rf"\1:{tag}", text)
     objects = list(yaml.safe_load_all(released))
-    manifest = root / "output" / "deploy" / f"{environment}-{tag}.yaml"
+    manifest = ctx.tree.root / "output" / "deploy" / f"{environment}-{tag}.yaml"
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(released)
     images = sorted(set(re.findall(r"image: (\S+)", released)))
@@ -71,10 +70,6 @@ def build(environment: str, tag: str, root: Path = project.PROJECT_ROOT) -> Rele
         [f"{o['kind']}/{o['metadata']['name']}" for o in objects],
         images,
     )
-
-
-def problems(root: Path = project.PROJECT_ROOT) -> list[str]:
-    return [str(p) for found in check.run(root).values() for p in found]
 
 
 def apply(release: Release, context: str | None) -> None:
