@@ -73,7 +73,7 @@ def test_a_new_variable_fails_until_rendered_and_in_the_env_file(checkout: Path)
         in p
         for p in wiring
     ), wiring
-    assert any("$TAP_ZENGRC_PAGE_SIZE is in no secret template" in p for p in wiring)
+    assert any("$TAP_ZENGRC_PAGE_SIZE is in no secret template of production" in p for p in wiring)
     assert all(p.startswith("meltano/environments/production.meltano.yml") for p in wiring)
     assert problems(checkout, "generated files current")
 
@@ -81,8 +81,11 @@ def test_a_new_variable_fails_until_rendered_and_in_the_env_file(checkout: Path)
     render.write(render.rendered(meltano_files.load(checkout), tree))
     assert problems(checkout, "every $VAR wired and in a secret template") == []
     assert problems(checkout, "generated files current") == []
-    template = (tree.secrets / "tap-secrets.env.template").read_text()
+    template = (tree.secrets / "production" / "tap-secrets.env.template").read_text()
     assert "TAP_ZENGRC_PAGE_SIZE=" in template.splitlines()
+    # Only production references it: staging's secret and pods do not get it.
+    staging = (tree.secrets / "staging" / "tap-secrets.env.template").read_text()
+    assert "TAP_ZENGRC_PAGE_SIZE" not in staging
 
 
 def test_a_secret_reference_no_template_declares(checkout: Path) -> None:

@@ -21,14 +21,16 @@ TREE = KubernetesTree()
 NO_CLUSTER = ["--context", "no-such-cluster"]
 
 
-def template_keys() -> dict[str, set[str]]:
-    return check.secret_template_keys(TREE)
+def template_keys(environment: str = "production") -> dict[str, set[str]]:
+    return check.secret_template_keys(TREE, environment)
 
 
-def env_file(tmp_path: Path, leave_out: str | None = None, extra: str = "") -> Path:
-    """An env file with a distinct value for every template key."""
-    keys = sorted(k for keys in template_keys().values() for k in keys if k != leave_out)
-    path = tmp_path / "secrets.env"
+def env_file(
+    tmp_path: Path, leave_out: str | None = None, extra: str = "", environment: str = "production"
+) -> Path:
+    """An env file with a distinct value for every template key of `environment`."""
+    keys = sorted(k for keys in template_keys(environment).values() for k in keys if k != leave_out)
+    path = tmp_path / f"{environment}.env"
     path.write_text("".join(f"{k}=value-of-{k.lower()}\n" for k in keys) + extra)
     return path
 
@@ -44,8 +46,9 @@ def dataops(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_five_secrets_of_the_original_have_templates() -> None:
-    assert set(template_keys()) == {
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_the_five_secrets_of_the_original_have_templates(environment: str) -> None:
+    assert set(template_keys(environment)) == {
         "airflow",
         "airflow-db",
         "cloud-sql",
@@ -54,28 +57,54 @@ def test_the_five_secrets_of_the_original_have_templates() -> None:
     }
 
 
+def test_each_environment_holds_only_the_snowflake_auth_it_uses() -> None:
+    """One secret template for both would make production carry a password beside its
+    key pair, and Meltano hands a variable named like a setting to the loader."""
+    staging = template_keys("staging")["tap-secrets"]
+    production = template_keys("production")["tap-secrets"]
+    assert "TARGET_SNOWFLAKE_PASSWORD" in staging - production
+    assert "TARGET_SNOWFLAKE_PRIVATE_KEY" in production - staging
+
+
 def test_env_file_is_split_into_the_secrets(tmp_path: Path) -> None:
-    wanted = secrets.read_env_file(env_file(tmp_path), TREE)
+    wanted = secrets.read_env_file(env_file(tmp_path), TREE, "production")
     assert {name: set(values) for name, values in wanted.items()} == template_keys()
     assert wanted["meltano-db"]["MELTANO_DATABASE_URI"] == "value-of-meltano_database_uri"
 
 
 def test_a_key_missing_from_the_env_file_names_it_and_its_template(tmp_path: Path) -> None:
     with pytest.raises(secrets.SecretsError) as error:
-        secrets.read_env_file(env_file(tmp_path, leave_out="TAP_XACTLY_PASSWORD"), TREE)
-    assert "TAP_XACTLY_PASSWORD (secret tap-secrets, listed in tap-secrets.env.template)" in str(
-        error.value
+        secrets.read_env_file(
+            env_file(tmp_path, leave_out="TAP_XACTLY_PASSWORD"), TREE, "production"
+        )
+    assert (
+        "TAP_XACTLY_PASSWORD (secret tap-secrets, listed in "
+        "deploy/kubernetes/secrets/production/tap-secrets.env.template)" in str(error.value)
     )
     assert "value-of" not in str(error.value)
 
 
 def test_a_key_no_template_lists_is_refused(tmp_path: Path) -> None:
     with pytest.raises(secrets.SecretsError, match="TAP_NEW_TOKEN belong to no secret template"):
-        secrets.read_env_file(env_file(tmp_path, extra="TAP_NEW_TOKEN=x\n"), TREE)
+        secrets.read_env_file(env_file(tmp_path, extra="TAP_NEW_TOKEN=x\n"), TREE, "production")
+
+
+def test_another_environments_key_is_refused(tmp_path: Path) -> None:
+    """Staging's file given for production (its Snowflake password) stops before the
+    cluster is touched."""
+    staging_file = env_file(tmp_path, environment="staging")
+    with pytest.raises(secrets.SecretsError) as error:
+        secrets.read_env_file(staging_file, TREE, "production")
+    assert "TARGET_SNOWFLAKE_PASSWORD belong to no secret template of production" in str(
+        error.value
+    )
+    assert "value-of" not in str(error.value)
+    with pytest.raises(secrets.SecretsError, match="no environment 'prod'"):
+        secrets.read_env_file(staging_file, TREE, "prod")
 
 
 def test_plan_names_keys_and_never_values(tmp_path: Path) -> None:
-    wanted = secrets.read_env_file(env_file(tmp_path), TREE)
+    wanted = secrets.read_env_file(env_file(tmp_path), TREE, "production")
     current: dict[str, dict[str, str] | None] = dict.fromkeys(wanted)
     current["meltano-db"] = {"MELTANO_DATABASE_URI": "old", "LEFTOVER": "x"}
     current["cloud-sql"] = dict(wanted["cloud-sql"])
@@ -101,7 +130,13 @@ def test_secret_manifest_is_a_valid_secret() -> None:
 
 def test_secrets_without_a_cluster_fail_clearly_and_print_no_value(tmp_path: Path) -> None:
     done = dataops(
-        "secrets", "apply", "--env-file", str(env_file(tmp_path)), "--dry-run", *NO_CLUSTER
+        "secrets",
+        "apply",
+        "production",
+        "--env-file",
+        str(env_file(tmp_path)),
+        "--dry-run",
+        *NO_CLUSTER,
     )
     assert done.returncode == 1
     assert "`kubectl get secrets -o json` failed" in done.stdout

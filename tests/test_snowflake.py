@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataops import project
+from dataops import check, project, secrets
+from dataops.render import KubernetesTree
 
 ROOT = project.PROJECT_ROOT
 TAPS = ("tap-zengrc", "tap-edcast", "tap-xactly", "tap-adaptive")
@@ -70,6 +71,29 @@ def test_production_loads_each_tap_into_its_own_schema(tap: str, isolated: dict[
     assert "password" not in config  # exactly one auth method reaches the target
     for variable, value in SNOWFLAKE_ENV.items():
         assert config[variable.removeprefix("TARGET_SNOWFLAKE_").lower()] == value
+
+
+AUTH_SETTINGS = {"password", "private_key", "private_key_path"}
+
+
+@pytest.mark.parametrize(
+    ("environment", "auth"), [("staging", "password"), ("production", "private_key")]
+)
+def test_a_complete_env_file_resolves_exactly_one_auth_method(
+    environment: str, auth: str, isolated: dict[str, str], tmp_path: Path
+) -> None:
+    """What a sync pod gets: every key of the environment's secret templates filled in
+    (as `dataops secrets apply` demands), tap-secrets in the pod's environment. Meltano
+    maps a variable to a setting by its name too, so a password in production's secret
+    would reach the loader beside the key pair, which it refuses."""
+    keys = set().union(*check.secret_template_keys(KubernetesTree(), environment).values())
+    env_file = tmp_path / f"{environment}.env"
+    env_file.write_text("".join(f"{key}=value-of-{key.lower()}\n" for key in sorted(keys)))
+    pod_env = secrets.read_env_file(env_file, KubernetesTree(), environment)["tap-secrets"]
+    for tap in TAPS:
+        config = loader_config(environment, tap, {**isolated, **pod_env})
+        assert AUTH_SETTINGS & set(config) == {auth}, (tap, sorted(config))
+        assert config[auth] == f"value-of-target_snowflake_{auth}"
 
 
 def test_staging_uses_password_auth(isolated: dict[str, str]) -> None:

@@ -79,11 +79,11 @@ def generated_files_are_current(ctx: Context) -> Iterator[Problem]:
         yield Problem(ctx.rel(path), "out of date with meltano.yml", "run `dataops render`")
 
 
-def secret_template_keys(tree: render.KubernetesTree) -> dict[str, set[str]]:
-    """Keys per secret, from deploy/kubernetes/secrets/<secret>.env.template."""
+def secret_template_keys(tree: render.KubernetesTree, environment: str) -> dict[str, set[str]]:
+    """Keys per secret of `environment`'s cluster, from its templates."""
     return {
-        template.name.removesuffix(".env.template"): set(render.env_file(template))
-        for template in sorted(tree.secrets.glob("*.env.template"))
+        name: set(render.env_file(template))
+        for name, template in tree.secret_templates(environment).items()
     }
 
 
@@ -103,10 +103,10 @@ def sync_pod(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 def variables_are_wired(ctx: Context) -> Iterator[Problem]:
     """Every $VAR reaches both places a sync can run, from a secret or the ConfigMap."""
-    templates = secret_template_keys(ctx.tree)
     shared = render.platform_env(ctx.tree)
-    secret_keys = set().union(*templates.values()) if templates else set()
     for environment in CLUSTER_ENVIRONMENTS:
+        templates = secret_template_keys(ctx.tree, environment)
+        secret_keys = set().union(*templates.values())
         objects = ctx.manifests[environment]
         maps = {
             o["metadata"]["name"]: o.get("data", {}) for o in objects if o["kind"] == "ConfigMap"
@@ -132,8 +132,8 @@ def variables_are_wired(ctx: Context) -> Iterator[Problem]:
             if variable not in secret_keys and variable not in shared:
                 yield Problem(
                     places[0],
-                    f"${variable} is in no secret template "
-                    f"({ctx.rel(ctx.tree.secrets)}/*.env.template)",
+                    f"${variable} is in no secret template of {environment} "
+                    f"({ctx.rel(ctx.tree.secrets)}/{environment}/*.env.template)",
                     "run `dataops render`, then add the key to your env file for `dataops secrets`",
                 )
 
@@ -141,18 +141,21 @@ def variables_are_wired(ctx: Context) -> Iterator[Problem]:
 def secret_references_exist(ctx: Context) -> Iterator[Problem]:
     """Every secretKeyRef names a secret and key that a template declares: a pod whose
     secret lacks the key would not start."""
-    templates = secret_template_keys(ctx.tree)
     for environment, objects in ctx.manifests.items():
+        templates = ctx.tree.secret_templates(environment)
+        keys = secret_template_keys(ctx.tree, environment)
         for name, container in containers(environment, objects):
             for entry in container.get("env", []):
                 ref = entry.get("valueFrom", {}).get("secretKeyRef")
-                if ref and ref["key"] not in templates.get(ref["name"], set()):
+                if ref and ref["key"] not in keys.get(ref["name"], set()):
+                    template = templates.get(
+                        ref["name"], ctx.tree.secrets / f"{ref['name']}.env.template"
+                    )
                     yield Problem(
                         f"{name} container {container['name']}",
                         f"env {entry['name']} reads key {ref['key']} of secret {ref['name']}, "
                         "which no template declares",
-                        f"add it to {ctx.rel(ctx.tree.secrets)}/{ref['name']}.env.template "
-                        "or fix the reference",
+                        f"add it to {ctx.rel(template)} or fix the reference",
                     )
 
 
@@ -222,7 +225,7 @@ def secrets_not_in_plain_text(ctx: Context) -> Iterator[Problem]:
                         "a secret setting holds a literal value",
                         "use a $VAR reference and put the value in the secret",
                     )
-    for template in ctx.tree.secrets.glob("*.env.template"):
+    for template in sorted(ctx.tree.secrets.rglob("*.env.template")):
         for n, line in enumerate(template.read_text().splitlines(), 1):
             if line.strip() and not line.startswith("#") and line.partition("=")[2].strip():
                 yield Problem(

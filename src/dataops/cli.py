@@ -75,18 +75,21 @@ app.add_typer(secrets_app, name="secrets")
 
 @secrets_app.command("apply")
 def secrets_apply(
-    env_file: Path = typer.Option(..., help="KEY=VALUE file exported from the password manager."),
+    environment: str = typer.Argument(..., help="Whose secrets: staging or production."),
+    env_file: Path = typer.Option(
+        ..., help="KEY=VALUE file of ENVIRONMENT, exported from the password manager."
+    ),
     context: str | None = typer.Option(None, help="kubectl context of the cluster."),
     dry_run: bool = typer.Option(False, help="Print what would change (key names only)."),
     restart: bool = typer.Option(True, help="Roll the scheduler and API server afterwards."),
 ) -> None:
-    """Create or update the five secrets from ENV_FILE; prints changes without values."""
+    """Create or update ENVIRONMENT's five secrets from ENV_FILE; prints changes, no values."""
     from dataops import secrets
     from dataops.render import KubernetesTree
 
     console = Console()
     try:
-        wanted = secrets.read_env_file(env_file, KubernetesTree())
+        wanted = secrets.read_env_file(env_file, KubernetesTree(), environment)
         plans = secrets.plan(wanted, secrets.current_values(list(wanted), context))
         for secret in plans:
             console.print(secret.describe(), markup=False, highlight=False)

@@ -79,7 +79,7 @@ def apply(release: Release, context: str | None) -> None:
     if missing:
         raise SecretsError(
             f"secrets {', '.join(missing)} do not exist in namespace {NAMESPACE}: "
-            "create them first with `dataops secrets apply --env-file FILE`"
+            f"create them first with `dataops secrets apply {release.environment} --env-file FILE`"
         )
     kubectl(
         ["apply", "--server-side", "--field-manager=dataops", "-f", str(release.manifest)],

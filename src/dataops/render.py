@@ -1,11 +1,15 @@
 """`dataops render`: the deployment files derived from meltano.yml.
 
-Every `$VAR` the taps and loaders use in `staging`/`production` becomes an env entry
-from the `tap-secrets` secret in the scheduler's container and in the sync pod, and a
-key of the secret's template — unless the shared ConfigMap (`base/platform.env`) sets
-it, as it does for values that are not secret. Each overlay gets its Meltano
-environment and that environment's `env:` block. The sync pod template is rendered per
-overlay (its bucket has the environment's suffix). The outputs are committed;
+Every `$VAR` the taps and loaders use in an environment (`staging`, `production`)
+becomes an env entry from that cluster's `tap-secrets` secret in the scheduler's
+container and in the sync pod, and a key of that environment's secret template —
+unless the shared ConfigMap (`base/platform.env`) sets it, as it does for values that
+are not secret. Per environment, not shared: a variable only staging uses must not
+exist in production's pods, because Meltano also maps a variable to a setting by its
+name (`TARGET_SNOWFLAKE_PASSWORD` → target-snowflake's `password`) whether or not the
+environment references it. Each overlay gets its Meltano environment and that
+environment's `env:` block. The sync pod template is rendered per overlay (its bucket
+has the environment's suffix). The outputs are committed;
 `dataops check` fails while they are stale, so a variable added to meltano.yml is
 wired by running this once.
 """
@@ -42,10 +46,18 @@ class KubernetesTree:
 
     @property
     def secrets(self) -> Path:
+        """Templates of the secrets both clusters share; each environment's own (the
+        generated tap-secrets) are in a folder named after it."""
         return self.kubernetes / "secrets"
 
     def overlay(self, environment: str) -> Path:
         return self.kubernetes / "overlays" / environment
+
+    def secret_templates(self, environment: str) -> dict[str, Path]:
+        """The template of each secret `environment`'s cluster holds, by secret name."""
+        found = sorted(self.secrets.glob("*.env.template"))
+        found += sorted((self.secrets / environment).glob("*.env.template"))
+        return {path.name.removesuffix(".env.template"): path for path in found}
 
 
 def platform_env(tree: KubernetesTree) -> dict[str, str]:
@@ -59,15 +71,14 @@ def env_file(path: Path) -> dict[str, str]:
     return {key: value or "" for key, value in dotenv_values(path).items()}
 
 
-def secret_variables(meltano: MeltanoProject, tree: KubernetesTree) -> dict[str, list[str]]:
-    """The variables the tap-secrets secret holds, with the settings that use them."""
+def secret_variables(
+    meltano: MeltanoProject, tree: KubernetesTree, environment: str
+) -> dict[str, list[str]]:
+    """The variables `environment`'s tap-secrets secret holds, with the settings that
+    use them."""
     shared = platform_env(tree)
-    used: dict[str, list[str]] = {}
-    for environment in CLUSTER_ENVIRONMENTS:
-        for variable, places in meltano.references(environment).items():
-            if variable not in shared:
-                used.setdefault(variable, []).extend(places)
-    return dict(sorted(used.items()))
+    used = meltano.references(environment)
+    return {variable: used[variable] for variable in sorted(used) if variable not in shared}
 
 
 def secret_env(variables: list[str]) -> list[dict[str, Any]]:
@@ -83,34 +94,41 @@ def dump(document: Any) -> str:
 
 def rendered(meltano: MeltanoProject, tree: KubernetesTree) -> dict[Path, str]:
     """Every generated file and its content."""
-    variables = secret_variables(meltano, tree)
-    env = secret_env(list(variables))
-    scheduler_patch = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "meltano-scheduler"},
-        "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "env": env}]}}},
-    }
     template_text = (tree.base / "sync-pod.template.yaml").read_text()
-    template = [
-        f"# Keys of the Kubernetes secret {TAP_SECRET} (values: the password manager's",
-        "# export; `dataops secrets apply --env-file FILE`). Used by:",
-    ]
-    for variable, places in variables.items():
-        settings = sorted({place.rpartition(": ")[2] for place in places})
-        template.append(f"# {variable}: {', '.join(settings)}")
-    template += [f"{variable}=" for variable in variables]
-    files = {
-        tree.base / "generated" / "scheduler-env.yaml": dump(scheduler_patch),
-        tree.secrets / f"{TAP_SECRET}.env.template": HEADER + "\n".join(template) + "\n",
-    }
+    files = {}
     for environment in CLUSTER_ENVIRONMENTS:
+        variables = secret_variables(meltano, tree, environment)
+        env = secret_env(list(variables))
+        scheduler_patch = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "meltano-scheduler"},
+            "spec": {"template": {"spec": {"containers": [{"name": "scheduler", "env": env}]}}},
+        }
         meltano_env = {"MELTANO_ENVIRONMENT": environment, **meltano.environment_env(environment)}
         lines = [f"{key}={value}" for key, value in meltano_env.items()]
         generated = tree.overlay(environment) / "generated"
+        files[generated / "scheduler-env.yaml"] = dump(scheduler_patch)
         files[generated / "sync-pod.yaml"] = dump(sync_pod(template_text, env, environment))
         files[generated / "meltano.env"] = HEADER + "\n".join(lines) + "\n"
+        files[tree.secrets / environment / f"{TAP_SECRET}.env.template"] = secret_template(
+            variables, environment
+        )
     return files
+
+
+def secret_template(variables: dict[str, list[str]], environment: str) -> str:
+    """The tap-secrets template of one environment: its keys, and who uses each."""
+    lines = [
+        f"# Keys of the Kubernetes secret {TAP_SECRET} in the {environment} cluster (values:",
+        "# the password manager's export;",
+        f"# `dataops secrets apply {environment} --env-file FILE`). Used by:",
+    ]
+    for variable, places in variables.items():
+        settings = sorted({place.rpartition(": ")[2] for place in places})
+        lines.append(f"# {variable}: {', '.join(settings)}")
+    lines += [f"{variable}=" for variable in variables]
+    return HEADER + "\n".join(lines) + "\n"
 
 
 def name_suffix(environment: str) -> str:

@@ -1,10 +1,13 @@
 """`dataops secrets`: the cluster's secrets from a local env file, instead of
 `kubectl edit` and base64 by hand.
 
-The env file is what the password manager exports (KEY=VALUE lines). Each key goes to
-the secret whose template (deploy/kubernetes/secrets/<secret>.env.template) lists it;
-a template key missing from the file, or a file key no template lists, stops
-everything before the cluster is touched. The plan names keys, never values.
+The env file is what the password manager exports for one environment (KEY=VALUE
+lines). Each key goes to the secret whose template lists it — the shared
+deploy/kubernetes/secrets/<secret>.env.template, or the environment's own
+deploy/kubernetes/secrets/<environment>/tap-secrets.env.template; a template key
+missing from the file, or a file key none of the environment's templates lists (such
+as staging's Snowflake password in production's file), stops everything before the
+cluster is touched. The plan names keys, never values.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dataops.check import secret_template_keys
+from dataops.meltano_files import CLUSTER_ENVIRONMENTS
 from dataops.render import KubernetesTree, env_file
 
 NAMESPACE = "meltano"
@@ -55,25 +59,32 @@ class SecretPlan:
         return f"secret {self.name}: {verb} — " + "; ".join(parts)
 
 
-def read_env_file(path: Path, tree: KubernetesTree) -> dict[str, dict[str, str]]:
-    """Values per secret, checked against the templates."""
+def read_env_file(path: Path, tree: KubernetesTree, environment: str) -> dict[str, dict[str, str]]:
+    """Values per secret of `environment`'s cluster, checked against its templates."""
+    if environment not in CLUSTER_ENVIRONMENTS:
+        known = ", ".join(CLUSTER_ENVIRONMENTS)
+        raise SecretsError(f"no environment {environment!r}: expected one of {known}")
     if not path.is_file():
         raise SecretsError(f"{path}: no such env file (export it from the password manager)")
     values = env_file(path)
-    templates = secret_template_keys(tree)
+    templates = secret_template_keys(tree, environment)
     wanted = {key: secret for secret, keys in templates.items() for key in keys}
     unknown = sorted(set(values) - set(wanted))
     if unknown:
         raise SecretsError(
-            f"{path}: {', '.join(unknown)} belong to no secret template in {tree.secrets}: "
-            "remove them, or reference them in meltano.yml and run `dataops render`"
+            f"{path}: {', '.join(unknown)} belong to no secret template of {environment} "
+            f"(in {tree.secrets} and {tree.secrets / environment}): remove them from this "
+            f"environment's file, or reference them in meltano/environments/"
+            f"{environment}.meltano.yml and run `dataops render`"
         )
     problems = []
     for secret, keys in templates.items():
-        template = tree.secrets / f"{secret}.env.template"
+        template = tree.secret_templates(environment)[secret]
         for key in sorted(keys):
             if not values.get(key):
-                problems.append(f"{key} (secret {secret}, listed in {template.name})")
+                problems.append(
+                    f"{key} (secret {secret}, listed in {template.relative_to(tree.root)})"
+                )
     if problems:
         raise SecretsError(f"{path}: missing or empty: {'; '.join(problems)}")
     return {
