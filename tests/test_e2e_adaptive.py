@@ -1,9 +1,12 @@
 """Adaptive → DuckDB end to end: real `meltano run tap-adaptive target-duckdb` against
-the faulty XML simulator, compared with its ground truth over two epochs."""
+the faulty XML simulator, compared with its ground truth over three epochs, the last
+with cells and lines deleted in Adaptive."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import duckdb
 
 from dataops import project, verify
 from dataops.sandbox import serve
@@ -34,8 +37,24 @@ def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
     assert not failures, "\n".join(failures[:20])
 
 
-def test_adaptive_to_duckdb_matches_truth_over_two_epochs(meltano_env: dict[str, str]) -> None:
+def plan_keys(env: dict[str, str]) -> set[tuple]:
+    with duckdb.connect(env["TARGET_DUCKDB_PATH"], read_only=True) as con:
+        return set(
+            con.execute(
+                "SELECT version, account_code, level_name, dimension_key, period"
+                " FROM tap_adaptive.plan_data"
+            ).fetchall()
+        )
+
+
+def test_adaptive_to_duckdb_matches_truth_over_epochs_with_deletions(
+    meltano_env: dict[str, str],
+) -> None:
     sync(meltano_env, epoch=0)
     assert_warehouse_equals_truth(meltano_env, epoch=0)
     sync(meltano_env, epoch=1)  # actuals changed, a version added: merged, nothing doubled
     assert_warehouse_equals_truth(meltano_env, epoch=1)
+    before = plan_keys(meltano_env)
+    sync(meltano_env, epoch=2)  # cells blanked, lines cleared: deleted (hard_delete)
+    assert_warehouse_equals_truth(meltano_env, epoch=2)
+    assert before - plan_keys(meltano_env), "no cell was deleted"

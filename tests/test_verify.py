@@ -73,3 +73,20 @@ def test_dropped_fields_must_be_absent(tmp_path: Path) -> None:
     make_table(tmp_path / "w.duckdb", GOOD)
     report = compare_table(tmp_path / "w.duckdb", "s", "t", TRUTH, ["id"], frozenset({"ref"}))
     assert "deselected columns present: ['ref']" in report.describe()
+
+
+def test_soft_deleted_rows_are_not_live(tmp_path: Path) -> None:
+    """A row the loader marked deleted must be gone from the truth, and only such a row."""
+    path = tmp_path / "w.duckdb"
+    make_table(path, [*GOOD, (3, True, 1, None, None)])
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE s.t ADD COLUMN _sdc_deleted_at TIMESTAMPTZ")
+        con.execute("UPDATE s.t SET _sdc_deleted_at = now() WHERE id = 3")
+    report = compare_table(path, "s", "t", TRUTH, ["id"])
+    assert report.ok, report.describe()
+    assert (report.rows, report.soft_deleted) == (2, 1)
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE s.t SET _sdc_deleted_at = now() WHERE id = 2")
+    report = compare_table(path, "s", "t", TRUTH, ["id"])
+    assert report.missing_keys == [(2,)]

@@ -27,6 +27,8 @@ class TableReport:
 
     table: str
     rows: int
+    """Live rows: soft-deleted ones (`_sdc_deleted_at` set) are not counted."""
+    soft_deleted: int = 0
     missing_keys: list[tuple[Any, ...]] = field(default_factory=list)
     unexpected_keys: list[tuple[Any, ...]] = field(default_factory=list)
     duplicate_keys: list[tuple[Any, ...]] = field(default_factory=list)
@@ -103,11 +105,16 @@ def compare_table(
 ) -> TableReport:
     """Compare one table with the records the vendor serves.
 
-    Every truth field except `dropped_fields` must be present with an equal value;
-    dropped fields must be absent as columns; `_sdc_*` columns are ignored.
+    Only live rows count: a row whose `_sdc_deleted_at` is set was soft-deleted by the
+    loader and must not be in the truth. Every truth field except `dropped_fields` must
+    be present with an equal value; dropped fields must be absent as columns; other
+    `_sdc_*` columns are ignored.
     """
-    loaded = warehouse.rows(location, schema, table)
-    report = TableReport(table=f"{schema}.{table}", rows=len(loaded))
+    every = warehouse.rows(location, schema, table)
+    loaded = [row for row in every if row.get("_sdc_deleted_at") is None]
+    report = TableReport(
+        table=f"{schema}.{table}", rows=len(loaded), soft_deleted=len(every) - len(loaded)
+    )
 
     def key_of(row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(normalise(row[k]) for k in key)

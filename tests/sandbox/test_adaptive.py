@@ -628,7 +628,7 @@ def test_plan_data_records() -> None:
         assert record["dimension_key"] == "|".join(
             f"{k}={v}" for k, v in record["dimensions"].items()
         )
-    assert any(r["value"] == 0 for r in sample)
+    assert all(r["value"] != 0 for r in sample)  # a zero cell is no row
     assert any(r["value"] < 0 for r in sample)
     assert all(isinstance(r["value"], float) for r in sample)
     assert any(r["level_name"] == "Zürich Office" for r in sample)
@@ -909,3 +909,30 @@ def test_truth_is_fast_and_the_cli_prints_it() -> None:
         "currencies",
         "plan_data",
     }
+
+
+def _cells(seed: int, epoch: int) -> dict[tuple, float]:
+    return {
+        (r["version"], r["account_code"], r["level_name"], r["dimension_key"], r["period"]): r[
+            "value"
+        ]
+        for r in records("adaptive", seed=seed, epoch=epoch)["plan_data"]
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 29])
+def test_deletions_from_epoch_two_blank_cells_and_clear_lines(seed: int) -> None:
+    """Epoch 2 on blanks cells and clears whole lines of unlocked versions only; the
+    rollups follow (a cleared leaf changes its parents' sums)."""
+    versions = {v["name"]: v for v in records("adaptive", seed=seed, epoch=2)["versions"]}
+    before, after = _cells(seed, 1), _cells(seed, 2)
+    gone = before.keys() - after.keys()
+    assert gone, "epoch 2 deleted nothing"
+    assert all(not versions[key[0]]["is_locked"] for key in gone)
+    locked = {k: v for k, v in before.items() if versions[k[0]]["is_locked"]}
+    assert locked
+    assert all(after[k] == v for k, v in locked.items())
+    lines_before = {k[:4] for k in before}
+    lines_after = {k[:4] for k in after}
+    assert lines_before - lines_after, "no line was cleared whole"
+    assert len(gone) < 0.1 * len(before)  # a few per cent

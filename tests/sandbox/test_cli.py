@@ -47,6 +47,22 @@ def test_truth_prints_json() -> None:
     assert json.loads(result.stdout) == truth("zengrc", epoch=1)
 
 
+@pytest.mark.parametrize("vendor", ["zengrc", "edcast", "xactly", "adaptive"])
+def test_truth_rows_adds_every_live_row_with_its_values(vendor: str) -> None:
+    args = ("truth", vendor, "--seed", "3", "--epoch", "2")
+    plain, with_rows = run(*args), run(*args, "--rows")
+    assert with_rows.returncode == 0, with_rows.stderr
+    printed = json.loads(with_rows.stdout)
+    assert {
+        stream: {k: v for k, v in info.items() if k != "records"}
+        for stream, info in printed.items()
+    } == json.loads(plain.stdout)
+    for stream, info in printed.items():
+        assert len(info["records"]) == info["rows"], stream
+        keys = sorted([record[k] for k in info["key"]] for record in info["records"])
+        assert keys == info["keys"], stream
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

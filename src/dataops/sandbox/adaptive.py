@@ -52,8 +52,9 @@ lines). ``<rules>`` flags left out take :func:`export_data_csv`'s defaults
 Ground truth (``generate``): streams ``versions``, ``accounts``, ``levels``,
 ``dimensions``, ``dimension_values``, ``users``, ``time_periods``, ``attributes``,
 ``currencies`` (records as a correct tap emits them, in document order, ``""`` → None
-where the contract says so) and ``plan_data``: one record per non-blank cell of the
-tap's default exportData request (:data:`DEFAULT_SPAN`, every top-level account and
+where the contract says so) and ``plan_data``: one record per cell holding a non-zero
+number (a blank or zero cell is no row: docs/reliability.md) of the tap's default
+exportData request (:data:`DEFAULT_SPAN`, every top-level account and
 ``Master Corporate`` with descendants, both rollups, no zero rows) for every version
 but folders, built by :func:`export_data_csv` and :func:`plan_records` themselves.
 """
@@ -271,7 +272,12 @@ def _cell(cells: list[int | None], month: int) -> int | None:
 
 
 def plan_records(version_name: str, text: str) -> Iterator[Record]:
-    """The ``plan_data`` records of one exportData CSV: one per non-blank cell."""
+    """The ``plan_data`` records of one exportData CSV: one per non-zero cell.
+
+    A blank or zero cell is no row: ``includeZeroRows="false"`` drops a line whose
+    cells are all blank or zero *in the requested span*, so a zero could only be a row
+    for some spans, and what the warehouse holds would depend on how the tap splits
+    its requests."""
     rows = csv.reader(io.StringIO(text))
     header = next(rows)
     months = [i for i, name in enumerate(header) if _MONTH.fullmatch(name)]
@@ -284,7 +290,7 @@ def plan_records(version_name: str, text: str) -> Iterator[Record]:
         named = {d: v for d, v in zip(dimensions, values, strict=True) if v}
         key = "|".join(f"{d}={v}" for d, v in named.items())
         for i in months:
-            if row[i]:
+            if row[i] and float(row[i]) != 0:
                 yield {
                     "version": version_name,
                     "account_code": account_code,

@@ -21,8 +21,10 @@ Versions: ``Actuals`` holds 01/2023..12/2025; ``FY23 Plan``, ``FY24 Plan`` (both
 ``FY25 Plan`` (the default), ``FY26 Budget`` and ``FY27 Outlook`` hold their year;
 ``Forecast E<e>``, added at epoch ``e`` at the end of the ``Forecasts`` folder, holds
 07/2025..06/2026. Epoch ``e`` redraws about 5% of the Actuals cells of 2024..2025 and
-about 2% of the cells of every unlocked plan version older than ``e``; locked versions
-never change.
+about 2% of the cells of every unlocked plan version older than ``e``; from epoch 2 on
+it also deletes, as users of Adaptive do: it blanks about 2% of those cells and clears
+about 3% of the leaf lines whole (every cell blank, so the line is gone from exports).
+Locked versions never change.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ LineKey = tuple[int, int, tuple[str, ...]]
 ACTUALS_CHANGE_RATE, ACTUALS_CHANGES = 0.05, (12, 35)
 """Per epoch, this share of the Actuals cells of these months (2024..2025) is redrawn."""
 PLAN_CHANGE_RATE = 0.02
+DELETES_FROM_EPOCH, BLANKED_CELL_RATE, CLEARED_LINE_RATE = 2, 0.02, 0.03
+"""From this epoch on, each epoch blanks this share of the cells it may change and
+clears this share of the leaf lines (of every unlocked version older than it)."""
 ZERO_CELL_RATE, DORMANT_LINE_RATE, LATE_START_RATE = 0.03, 0.04, 0.1
 SEASON_PERCENT = (94, 92, 103, 97, 98, 104, 95, 93, 102, 101, 105, 116)
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -827,10 +832,27 @@ def _leaf_cells(t: Tenant, version: Version, epoch: int) -> Iterator[tuple[LineK
             cells[month] = profile.amount(month, rng, bias_bp, noise_bp)
         for e in epochs:
             redraw = random.Random(f"{t.seed}:adaptive:epoch:{e}:{version.name}:{profile.key}")
-            for month in range(max(changed[0], first), min(changed[1], last) + 1):
+            months = range(max(changed[0], first), min(changed[1], last) + 1)
+            for month in months:
                 if cells[month] is not None and redraw.random() < rate:
                     cells[month] = profile.amount(month, redraw, bias_bp, 2 * noise_bp)
+            if e >= DELETES_FROM_EPOCH:
+                _delete(
+                    cells,
+                    months,
+                    random.Random(f"{t.seed}:adaptive:deletes:{e}:{version.name}:{profile.key}"),
+                )
         yield key, cells
+
+
+def _delete(cells: Cells, months: range, rng: random.Random) -> None:
+    """One epoch's deletions in a line: the whole line cleared, or a few cells blanked."""
+    if rng.random() < CLEARED_LINE_RATE:
+        cells[:] = [None] * len(cells)
+        return
+    for month in months:
+        if cells[month] is not None and rng.random() < BLANKED_CELL_RATE:
+            cells[month] = None
 
 
 def find_version(seed: int, epoch: int, name: str) -> Version | None:

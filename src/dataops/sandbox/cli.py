@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from datetime import date
+from decimal import Decimal
 from types import FrameType
 from typing import Annotated
 
@@ -14,6 +15,7 @@ import typer
 
 from dataops.sandbox.registry import VENDORS
 from dataops.sandbox.server import serve as start_sandbox
+from dataops.sandbox.truth import records as vendor_records
 from dataops.sandbox.truth import truth as vendor_truth
 
 sandbox_app = typer.Typer(
@@ -93,18 +95,35 @@ def serve(
     typer.echo(f"{vendor} sandbox stopped: {json.dumps(sandbox.stats.snapshot())}", err=True)
 
 
-def _iso(value: object) -> str:
-    """JSON for the typed key values of some vendors' truth (dates and timestamps)."""
+def _iso(value: object) -> str | float:
+    """JSON for the typed values of some vendors' truth (dates, timestamps, decimals)."""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @sandbox_app.command()
-def truth(vendor: VendorArg, seed: Seed = 0, scale: Scale = 1, epoch: Epoch = 0) -> None:
-    """Print what VENDOR serves as JSON: per stream its row count, key and sorted keys."""
+def truth(
+    vendor: VendorArg,
+    seed: Seed = 0,
+    scale: Scale = 1,
+    epoch: Epoch = 0,
+    rows: Annotated[
+        bool, typer.Option("--rows", help="Add each stream's live rows with their values.")
+    ] = False,
+) -> None:
+    """Print what VENDOR serves as JSON: per stream its live row count, key and sorted
+    keys (rows deleted at the source are not listed); with --rows also `records`, the
+    rows as the warehouse must hold them."""
     try:
         result = vendor_truth(vendor, seed=seed, scale=scale, epoch=epoch)
+        if rows:
+            for stream, found in vendor_records(
+                vendor, seed=seed, scale=scale, epoch=epoch
+            ).items():
+                result[stream]["records"] = found
     except ValueError as error:
         raise _fail(str(error)) from None
     json.dump(result, sys.stdout, default=_iso)

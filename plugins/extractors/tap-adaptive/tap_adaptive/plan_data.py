@@ -3,9 +3,16 @@
 The unit of work is one version over ``months_per_request`` months, filtered to the
 chosen accounts and levels (Adaptive warns that an unfiltered export is slow); up to
 ``max_parallel_requests`` run at once and their rows are passed on in task order.
-Each (version, span) is read whole every run and merged on the key, except locked
-versions: once every span of a locked version has been read, its id goes into the
-state (``locked_versions_loaded``) and later runs skip it.
+
+A row is a cell holding a non-zero number. ``includeZeroRows="false"`` drops a line
+whose cells are all blank or zero within the requested span, so a zero cell would be a
+row for some spans and not for others: with zeros left out, every split of the work
+yields the same rows.
+
+Every version is read whole every run, locked ones included, and the run ends with
+ACTIVATE_VERSION: cells blanked, zeroed or cleared in Adaptive, and versions deleted
+or no longer selected, leave the warehouse. (Skipping locked versions would make the
+activation delete their rows; see docs/reliability.md.)
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ if t.TYPE_CHECKING:
 
     from tap_adaptive.client import AdaptiveClient
 
-LOADED = "locked_versions_loaded"
 PLAN_DATA_EXPORTS = ("exportVersions", "exportAccounts", "exportLevels")
 """The exports plan_data is planned from (versions; default account and level filters)."""
 FIXED_COLUMNS = ("Account Name", "Account Code", "Level Name")
@@ -62,16 +68,13 @@ def adaptive_month(index: int) -> str:
 
 @dataclass(frozen=True)
 class Task:
-    version_id: int
     version: str
-    locked: bool
     start: str
     end: str
-    last_of_version: bool
 
 
 def unpivot(version: str, text: str) -> Iterator[dict[str, t.Any]]:
-    """The rows of one exportData CSV: one per non-blank month cell."""
+    """The rows of one exportData CSV: one per month cell holding a non-zero number."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
@@ -103,7 +106,8 @@ def unpivot(version: str, text: str) -> Iterator[dict[str, t.Any]]:
             except InvalidOperation:
                 msg = f"Adaptive exportData {version!r} {line[1]}/{line[2]} {period}: {cell!r}"
                 raise FatalAPIError(msg + " is not a number") from None
-            yield {**base, "period": period, "value": value}
+            if value != 0:
+                yield {**base, "period": period, "value": value}
 
 
 class PlanDataStream(LazySchemaStream):
@@ -132,6 +136,11 @@ class PlanDataStream(LazySchemaStream):
         self.client = client
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        self.begin_read(context, full=True)
+        yield from self._rows()
+        self.finish_full_read(context)
+
+    def _rows(self) -> Iterator[dict[str, t.Any]]:
         tasks = self._tasks()
         workers = int(self.config["max_parallel_requests"])
         accounts, levels = self._filters()
@@ -147,11 +156,6 @@ class PlanDataStream(LazySchemaStream):
                 text = answer.result()
                 pending.extend((nxt, submit(nxt)) for nxt in itertools.islice(tasks, 1))
                 yield from unpivot(task.version, text)
-                if task.last_of_version and task.locked:
-                    loaded = set(self.stream_state.get(LOADED, []))
-                    self.stream_state[LOADED] = sorted(loaded | {task.version_id})
-                    self.state_manager.is_flushed = False
-                    self._write_state_message()
 
     def _tasks(self) -> Iterator[Task]:
         versions = [
@@ -170,7 +174,6 @@ class PlanDataStream(LazySchemaStream):
                 f"tap-adaptive `versions_include`/`versions_exclude`: no version {sorted(unknown)}"
             )
             raise ConfigValidationError(msg, errors=[msg])
-        loaded = set(self.stream_state.get(LOADED, []))
         first = month_index(self.config["start_period"], "start_period")
         end = self.config.get("end_period") or f"{datetime.now(UTC).year + 1}-12"
         last = month_index(end, "end_period")
@@ -181,18 +184,11 @@ class PlanDataStream(LazySchemaStream):
         for version in versions:
             if (include and version["name"] not in include) or version["name"] in exclude:
                 continue
-            if version["is_locked"] and version["id"] in loaded:
-                self.logger.info("plan_data: %s is locked and loaded; skipped", version["name"])
-                continue
-            starts = list(range(first, last + 1, step))
-            for start in starts:
+            for start in range(first, last + 1, step):
                 yield Task(
-                    version["id"],
                     version["name"],
-                    version["is_locked"],
                     adaptive_month(start),
                     adaptive_month(min(start + step - 1, last)),
-                    start == starts[-1],
                 )
 
     def _filters(self) -> tuple[list[str], list[str]]:

@@ -1,7 +1,9 @@
 """Adaptive's metadata exports as streams: nested XML flattened to rows with parent ids.
 
 Every stream writes its SCHEMA only with its first record, so a loader creates no
-empty table for what the account does not use (no dimensions, say).
+empty table for what the account does not use (no dimensions, say). Every stream is
+read whole each run and ends with ACTIVATE_VERSION, so what Adaptive no longer has
+leaves the warehouse (``tapkit.versions``).
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
+
+from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -65,8 +68,13 @@ def row(element: ET.Element, spec: tuple[Field, ...], tag: str) -> dict[str, t.A
     }
 
 
-class LazySchemaStream(Stream):
-    """Writes its SCHEMA message just before its first RECORD, never for no records."""
+HAD_ROWS = "had_rows"
+"""State key: the stream has sent records once, so its table exists downstream."""
+
+
+class LazySchemaStream(VersionedStream):
+    """Writes its SCHEMA message just before its first RECORD, never for no records —
+    unless an earlier run sent rows that a full read must now remove."""
 
     _schema_pending = False
 
@@ -77,7 +85,16 @@ class LazySchemaStream(Stream):
         if self._schema_pending:
             self._schema_pending = False
             super()._write_schema_message()
+            self.stream_state[HAD_ROWS] = True
         super()._write_record_message(record)
+
+    def finish_full_read(self, context: Context | None) -> None:
+        if self._schema_pending:  # nothing this run
+            if not self.stream_state.get(HAD_ROWS):
+                return  # no table downstream: nothing to remove
+            self._schema_pending = False
+            super()._write_schema_message()
+        super().finish_full_read(context)
 
 
 @dataclass(frozen=True)
@@ -256,7 +273,8 @@ def schema_of(export: Export) -> dict[str, t.Any]:
 
 
 class ExportStream(LazySchemaStream):
-    """A metadata export, read whole each run (FULL_TABLE) and merged on its key."""
+    """A metadata export, read whole each run (FULL_TABLE) and merged on its key; what
+    the export no longer lists is removed downstream."""
 
     def __init__(self, tap: Tap, export: Export) -> None:
         super().__init__(tap, schema=schema_of(export), name=export.stream)
@@ -264,5 +282,7 @@ class ExportStream(LazySchemaStream):
         self.primary_keys = list(export.key)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        self.begin_read(context, full=True)
         output = self._tap.exported(self.export.method)  # type: ignore[attr-defined]
         yield from flatten(output, self.export)
+        self.finish_full_read(context)

@@ -208,6 +208,33 @@ class DuckDBSink(BatchSink):
             "_sdc_sync_started_at": f"CAST({int(self.sync_started_at)} AS BIGINT)",
         }
 
+    def activate_version(self, new_version: int) -> None:
+        """Delete (or soft-delete) the rows older than `new_version`: the tap has sent
+        every row the source still has with this version or a newer one.
+
+        Records of this stream still buffered are loaded first, so the deletion sees
+        every row sent before the message.
+        """
+        if self.current_size:
+            self.process_batch(self.start_drain())
+            self.mark_drained()
+        if not self.include_sdc_metadata_properties:
+            msg = (
+                f"Stream '{self.stream_name}': ACTIVATE_VERSION needs the _sdc_table_version"
+                " and _sdc_deleted_at columns: set add_record_metadata to true (or"
+                " process_activate_version_messages to false to ignore deletions)"
+            )
+            raise ValueError(msg)
+        hard = bool(self.config.get("hard_delete"))
+        removed = self.warehouse.activate_version(self.spec, new_version, hard=hard)
+        self.logger.info(
+            "Activated version %d of %s: %d rows %s",
+            new_version,
+            self.spec.qualified,
+            removed,
+            "deleted" if hard else "marked deleted (_sdc_deleted_at)",
+        )
+
     def _load(self, source: Source) -> int:
         written = self.warehouse.load(self.spec, source, self.config["load_method"])
         self.logger.info("Loaded %d rows into %s", written, self.spec.qualified)

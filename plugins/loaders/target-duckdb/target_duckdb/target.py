@@ -1,4 +1,9 @@
-"""target-duckdb: a Singer target loading DuckDB with MERGE on keys and Arrow bulk loads."""
+"""target-duckdb: a Singer target loading DuckDB with MERGE on keys and Arrow bulk loads.
+
+ACTIVATE_VERSION ends a stream's full read: rows of the table with an older
+`_sdc_table_version` (or none) are no longer in the source, and are deleted
+(`hard_delete`) or marked with `_sdc_deleted_at` (the default, as the SDK's SQL targets).
+"""
 
 from __future__ import annotations
 
@@ -51,6 +56,8 @@ class TargetDuckDB(Target):
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
         PluginCapabilities.BATCH,
+        PluginCapabilities.ACTIVATE_VERSION,
+        TargetCapabilities.HARD_DELETE,
         TargetCapabilities.VALIDATE_RECORDS,
         TargetCapabilities.TARGET_SCHEMA,
     ]
@@ -83,6 +90,16 @@ class TargetDuckDB(Target):
             ),
         ),
         th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=False,
+            title="Hard delete",
+            description=(
+                "On ACTIVATE_VERSION, delete the rows the source no longer has; off: keep"
+                " them with `_sdc_deleted_at` set (soft delete). Needs add_record_metadata."
+            ),
+        ),
+        th.Property(
             "delete_batch_files",
             th.BooleanType,
             default=False,
@@ -101,7 +118,6 @@ class TargetDuckDB(Target):
         # One DuckDB connection, used by one drain at a time; DuckDB parallelises
         # each statement itself.
         self.max_parallelism = 1
-        self._ignored_activate_version: set[str] = set()
         self._loads_at_state = 0
         self._written_state: dict | None = None
 
@@ -150,21 +166,6 @@ class TargetDuckDB(Target):
         return super().get_sink(
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
-
-    def _process_activate_version_message(self, message_dict: dict) -> None:
-        """Ignore ACTIVATE_VERSION, warning once per stream.
-
-        The SDK's default warns twice per message, once claiming `_sdc_*` columns
-        are added; neither is true here: no versioning, no deletes.
-        """
-        stream = message_dict["stream"]
-        if stream not in self._ignored_activate_version:
-            self._ignored_activate_version.add(stream)
-            self.logger.warning(
-                "Ignoring ACTIVATE_VERSION messages of stream '%s': target-duckdb does not"
-                " implement table versions, so rows missing from a new version are kept",
-                stream,
-            )
 
     def process_endofpipe(self) -> None:
         """Drain every sink (then STATE goes out), then checkpoint and close DuckDB."""

@@ -19,8 +19,12 @@ if t.TYPE_CHECKING:
 #: Arrival-order column every staged source carries; the last row of a key wins.
 SEQ = "__target_duckdb_seq"
 
+VERSION = "_sdc_table_version"
+DELETED_AT = "_sdc_deleted_at"
+
 #: SDK metadata describing a load rather than the row: a MERGE ignores them when
-#: deciding whether a row changed (`_sdc_deleted_at` and `_sdc_table_version` count).
+#: deciding whether a row changed (`_sdc_deleted_at` counts; `_sdc_table_version` alone
+#: is updated in place).
 LOAD_METADATA = frozenset(
     {
         "_sdc_received_at",
@@ -216,16 +220,45 @@ class Warehouse:
         non_keys = [quote(column) for column in spec.columns if column not in spec.keys]
         update = ", ".join(f"{column} = src.{column}" for column in non_keys)
         # A row whose data is unchanged is left alone, metadata included: a re-read
-        # record (e.g. one at the bookmark) changes nothing in the warehouse.
-        data = [quote(c) for c in spec.columns if c not in spec.keys and c not in LOAD_METADATA]
+        # record (e.g. one at the bookmark) changes nothing in the warehouse. Only its
+        # table version moves on (a full read saw it), so no activation deletes it.
+        data = [
+            quote(c)
+            for c in spec.columns
+            if c not in spec.keys and c not in LOAD_METADATA and c != VERSION
+        ]
         changed = " OR ".join(f"tgt.{column} IS DISTINCT FROM src.{column}" for column in data)
         condition = f" AND ({changed})" if changed else ""
         matched = f" WHEN MATCHED{condition} THEN UPDATE SET {update}" if non_keys else ""
+        if VERSION in spec.columns and changed:
+            version = quote(VERSION)
+            matched += (
+                f" WHEN MATCHED AND tgt.{version} IS DISTINCT FROM src.{version}"
+                f" THEN UPDATE SET {version} = src.{version}"
+            )
         values = ", ".join(f"src.{column}" for column in columns)
         return (
             f"MERGE INTO {spec.qualified} AS tgt USING ({last_per_key}) AS src ON {on}"
             f"{matched} WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({values})"
         )
+
+    def activate_version(self, spec: TableSpec, version: int, *, hard: bool) -> int:
+        """Delete, or mark with `_sdc_deleted_at`, the rows older than `version` (or
+        with none); return how many. One transaction; counts as a load."""
+        stale = f"({quote(VERSION)} IS NULL OR {quote(VERSION)} < ?)"
+        if hard:
+            statement = f"DELETE FROM {spec.qualified} WHERE {stale}"
+            params: list[object] = [version]
+        else:
+            statement = (
+                f"UPDATE {spec.qualified} SET {quote(DELETED_AT)} = now()"
+                f" WHERE {stale} AND {quote(DELETED_AT)} IS NULL"
+            )
+            params = [version]
+        with self.transaction():
+            done = self.connection.execute(statement, params).fetchall()
+        self.loads += 1
+        return int(done[0][0]) if done else 0
 
     def _check_keys(self, spec: TableSpec, staged: str) -> None:
         """Fail the load if a staged row has a NULL key.

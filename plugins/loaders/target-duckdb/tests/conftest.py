@@ -33,8 +33,16 @@ class Harness:
         }
 
     @staticmethod
-    def records(stream: str, records: list[dict]) -> list[dict]:
-        return [{"type": "RECORD", "stream": stream, "record": record} for record in records]
+    def records(stream: str, records: list[dict], version: int | None = None) -> list[dict]:
+        versioned = {} if version is None else {"version": version}
+        return [
+            {"type": "RECORD", "stream": stream, "record": record, **versioned}
+            for record in records
+        ]
+
+    @staticmethod
+    def activate(stream: str, version: int) -> dict:
+        return {"type": "ACTIVATE_VERSION", "stream": stream, "version": version}
 
     def run(self, messages: list[dict], **settings: t.Any) -> list[dict]:
         """Feed `messages` to a fresh target; return the STATE values it emitted."""

@@ -118,29 +118,6 @@ def test_integer_beyond_64_bits_fails_naming_stream_and_column(harness: Harness)
     assert harness.query("SELECT count(*) FROM big") == [(0,)]
 
 
-def test_activate_version_is_ignored_with_one_warning_per_stream(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
-    def activate(stream: str) -> dict:
-        return {"type": "ACTIVATE_VERSION", "stream": stream, "version": 1}
-
-    harness.run(
-        [
-            harness.schema("a", ITEMS, keys=["id"]),
-            harness.schema("b", ITEMS, keys=["id"]),
-            activate("a"),
-            *harness.records("a", [{"id": 1, "name": "x"}]),
-            activate("a"),
-            activate("b"),
-        ]
-    )
-
-    warnings = [r.getMessage() for r in caplog.records if "ACTIVATE_VERSION" in r.getMessage()]
-    assert len(warnings) == 2, warnings
-    assert all("Ignoring ACTIVATE_VERSION" in warning for warning in warnings)
-    assert harness.query("SELECT id FROM a") == [(1,)]
-
-
 def test_streams_without_keys_append(harness: Harness) -> None:
     messages = [
         harness.schema("events", ITEMS),

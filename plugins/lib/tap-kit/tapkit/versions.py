@@ -1,0 +1,76 @@
+"""Table versions: how a tap tells the loader which rows the source no longer has.
+
+Every record a stream sends carries this run's table version (Singer's RECORD
+``version``; loaders store it as ``_sdc_table_version``). A *full read* — one that
+sends every row the source has, such as a first sync, a ``--full-refresh``, a small
+stream read whole each run, or a reload after deletions were detected — ends with
+``ACTIVATE_VERSION``: the loader then deletes, or marks with ``_sdc_deleted_at``, every
+row of the table with an older version (or none). Incremental runs stamp their records
+too, so that rows they loaded are older than the next full read's version in every
+loader (target-snowflake never deletes a row without a version).
+
+Versions only grow: a run's version is the clock in seconds, or one more than the
+stream's last version when the clock has not moved on. A full read marks the stream
+state with its version; a run killed before the end leaves the mark, and the next run
+resumes the same full read with the same version (rows the killed run loaded are
+current, not stale), then activates it.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+from tapkit.concurrency import SYNC_LOCK, LockedStateStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+FULL_READ = "full_read_version"
+"""State key: the version of a full read that has begun and not yet been activated."""
+LAST_VERSION = "table_version"
+"""State key: the last version this stream sent records with."""
+
+
+class VersionedStream(LockedStateStream):
+    """A stream whose records carry a table version, and whose full reads end with
+    ``ACTIVATE_VERSION`` (see the module docstring)."""
+
+    def begin_read(self, context: Context | None, *, full: bool) -> bool:
+        """Start this run's read: every record from now on carries its version.
+
+        Returns whether it is a full read: ``full`` as asked, or True anyway when a
+        killed run left a full read unfinished (it is resumed with its version).
+        """
+        with SYNC_LOCK:
+            state = self.get_context_state(context)
+            unfinished = state.get(FULL_READ)
+            if unfinished is not None:
+                version, full = int(unfinished), True
+            else:
+                version = max(int(time.time()), int(state.get(LAST_VERSION, 0)) + 1)
+                if full:
+                    state[FULL_READ] = version
+            state[LAST_VERSION] = version
+            self.state_manager.is_flushed = False
+        self._stream_version = version
+        if full:
+            self.logger.info("%s: full read, table version %d", self.name, version)
+        return full
+
+    @property
+    def table_version(self) -> int:
+        """The version this run's records carry (after :meth:`begin_read`)."""
+        if self._stream_version is None:
+            msg = f"{self.name}: begin_read() must come before any record"
+            raise RuntimeError(msg)
+        return self._stream_version
+
+    def finish_full_read(self, context: Context | None) -> None:
+        """Every row the source has was sent with this version: let the loader remove
+        the older ones, then clear the stream's unfinished-full-read mark."""
+        # The SDK's own writer for this message (it honours stream maps' aliases).
+        self._write_activate_version_message(self.table_version)
+        with SYNC_LOCK:
+            self.get_context_state(context).pop(FULL_READ, None)
+            self.state_manager.is_flushed = False
