@@ -65,6 +65,10 @@ def test_production_loads_each_tap_into_its_own_schema(tap: str, isolated: dict[
     config = loader_config("production", tap, env)
     assert config["default_target_schema"] == tap.replace("-", "_")  # TAP_ZENGRC in Snowflake
     assert config["add_record_metadata"] is True
+    # Deletions the taps announce (ACTIVATE_VERSION) are soft deletes: the row stays,
+    # _sdc_deleted_at set (docs/reliability.md).
+    assert config["process_activate_version_messages"] is True
+    assert config["hard_delete"] is False
     assert config["load_method"] == "upsert"
     assert config["timestamp_type"] == "TIMESTAMP_TZ"
     assert config["private_key"] == "-----BEGIN…"

@@ -57,6 +57,12 @@ def serve(
     max_result_rows: Annotated[
         int | None, typer.Option(min=1, help="edcast: query result cap (default 1,000,000).")
     ] = None,
+    move_after: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="zengrc, edcast: move the data to the next epoch after N data requests."
+        ),
+    ] = None,
 ) -> None:
     """Serve VENDOR until SIGINT/SIGTERM. Line 1 of stdout: its base URL; line 2: JSON info."""
     stop = threading.Event()
@@ -83,6 +89,7 @@ def serve(
             throttle=throttle,
             token_ttl_seconds=token_ttl_seconds,
             max_result_rows=max_result_rows,
+            move_after=move_after,
         )
     except (ValueError, OSError) as error:
         raise _fail(str(error)) from None

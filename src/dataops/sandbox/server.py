@@ -261,6 +261,11 @@ class Sandbox:
         self.credentials = dict(server.app.credentials)
         self.stats = server.stats
 
+    @property
+    def moved(self) -> bool:
+        """Whether the data moved on to the next epoch while serving (``move_after``)."""
+        return bool(getattr(self._server.app, "moved", False))
+
     def close(self) -> None:
         """Stop serving; pending stalled requests are dropped, not waited for."""
         if not self._server.stopping.is_set():
@@ -291,13 +296,16 @@ def serve(
     throttle: bool = False,
     token_ttl_seconds: int | None = None,
     max_result_rows: int | None = None,
+    move_after: int | None = None,
 ) -> Sandbox:
     """Start a sandbox in background threads; ``port=0`` picks a free port.
 
     Use as ``with serve("zengrc", faults="429:0.1") as sb: …`` or call ``sb.close()``.
     ``throttle`` enforces the vendor's documented rate limit (edcast: 10 requests per 10 s).
     Vendor-specific options (``None`` = the vendor's default; only for vendors declaring
-    them): ``token_ttl_seconds`` and ``max_result_rows`` (edcast).
+    them): ``token_ttl_seconds`` and ``max_result_rows`` (edcast); ``move_after``
+    (zengrc, edcast): after that many data requests the data moves on to the next
+    epoch, while a sync is reading it (``Sandbox.moved`` tells whether it did).
     Raises ValueError (unknown vendor, bad fault spec, option or parameters) and OSError (bind).
     """
     spec = get_vendor(vendor)
@@ -305,14 +313,26 @@ def serve(
         raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
     if throttle and spec.rate_limit is None:
         raise ValueError(f"vendor {vendor!r} has no rate limit to throttle with")
-    given = {"token_ttl_seconds": token_ttl_seconds, "max_result_rows": max_result_rows}
+    if move_after is not None and move_after < 1:
+        raise ValueError(f"move_after must be >= 1, got {move_after}")
+    given = {
+        "token_ttl_seconds": token_ttl_seconds,
+        "max_result_rows": max_result_rows,
+        "move_after": move_after,
+    }
     options = {name: value for name, value in given.items() if value is not None}
     if unknown := sorted(set(options) - spec.options):
         raise ValueError(f"vendor {vendor!r} has no option {', '.join(unknown)}")
     if spec.serve is not None:  # not HTTP (xactly: an H2 database over JDBC)
         params = DataParams(seed, scale, epoch)
         return spec.serve(
-            params, host=host, port=port, faults=faults, latency_ms=latency_ms, page_size=page_size
+            params,
+            host=host,
+            port=port,
+            faults=faults,
+            latency_ms=latency_ms,
+            page_size=page_size,
+            **options,
         )
     plan = FaultPlan(
         rates=parse_faults(faults, spec.faults),
