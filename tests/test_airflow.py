@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from dataops import project, schedules, verify
@@ -52,6 +55,7 @@ def task(t):
             "image": t.image,
             "namespace": t.namespace,
             "cmds": t.cmds,
+            "arguments": t.arguments,
             "env_from": [e.secret_ref.name for e in t.env_from],
             "env_vars": t.env_vars,
             "service_account_name": t.service_account_name,
@@ -72,6 +76,7 @@ def summary(bag):
             "start_date": dag.start_date.isoformat(),
             "catchup": dag.catchup,
             "max_active_runs": dag.max_active_runs,
+            "native": dag.render_template_as_native_obj,
             "tags": sorted(dag.tags),
             "tasks": {t.task_id: task(t) for t in dag.tasks},
         }
@@ -203,7 +208,7 @@ def test_one_dag_per_schedule_running_meltano_locally(
         dag = parsed["local"]["dags"][schedule.name]
         assert dag["schedule"] == schedule.interval
         assert dag["start_date"] == "2024-01-01T00:00:00+00:00"
-        assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
+        assert (dag["catchup"], dag["max_active_runs"], dag["native"]) == (False, 1, True)
         assert dag["tags"] == sorted(["meltano", schedule.extractor, schedule.loader])
         assert dag["tasks"] == {
             TASK_ID: {
@@ -211,7 +216,8 @@ def test_one_dag_per_schedule_running_meltano_locally(
                 "retries": 1,
                 "retry_delay": 300.0,
                 "on_failure_callback": ["alert_on_failure"],
-                "bash_command": f"exec /opt/meltano/bin/meltano schedule run {schedule.name}",
+                "bash_command": f"exec /opt/meltano/bin/meltano schedule run {schedule.name}"
+                "{{ ' --force' if ti.try_number > 1 else '' }}",
                 "cwd": "/project",
             }
         }
@@ -233,6 +239,7 @@ def test_kubernetes_runner_starts_one_pod_per_sync(
                 "image": "registry.example/meltano:1.2.3",
                 "namespace": "meltano",
                 "cmds": ["meltano", "--log-format=json", "schedule", "run", name],
+                "arguments": "{{ ['--force'] if ti.try_number > 1 else [] }}",
                 "env_from": ["tap-secrets", "meltano-db"],
                 "env_vars": {"MELTANO_ENVIRONMENT": "production"},
                 "service_account_name": "meltano-sync",
@@ -416,3 +423,73 @@ def test_failed_sync_posts_one_alert(
     assert "dag zengrc-to-duckdb" in alert["text"]
     assert f"task {TASK_ID}" in alert["text"]
     assert url not in failed.stdout + failed.stderr  # the webhook URL is never logged
+
+
+def sync_processes(parent: psutil.Process) -> list[psutil.Process]:
+    """The sync a task started: `meltano schedule run`, `meltano elt`, the tap, the target."""
+    found = []
+    for child in parent.children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if any(part in command for part in ("meltano", "tap-zengrc", "target-duckdb")):
+            found.append(child)
+    return found
+
+
+def test_a_killed_sync_is_retried_by_the_dag_and_converges(
+    airflow_db: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGKILL the sync mid-run (as an OOM kill would): Meltano's run stays marked
+    running, the DAG's retry (after 1 s, far less than Meltano's 5-minute threshold)
+    forces past it and ends with exactly the source's rows."""
+    with serve("zengrc", seed=SEED, latency_ms=15, page_size=10) as sandbox:
+        env = sync_env(
+            airflow_db,
+            tmp_path,
+            TAP_ZENGRC_BASE_URL=sandbox.url,
+            TAP_ZENGRC_MAX_PARALLEL_STREAMS="2",
+            TARGET_DUCKDB_BATCH_SIZE_ROWS="40",
+            DATAOPS_SYNC_RETRIES="1",
+            DATAOPS_SYNC_RETRY_DELAY_SECONDS="1",
+        )
+        test_run = subprocess.Popen(
+            [str(AIRFLOW_VENV / "airflow"), "dags", "test", "zengrc-to-duckdb"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 180
+        while sandbox.stats.requests < 60:
+            assert test_run.poll() is None, "the DAG run ended before the kill"
+            assert time.monotonic() < deadline, "the sync never got going"
+            time.sleep(0.05)
+        killed = sync_processes(psutil.Process(test_run.pid))
+        assert killed
+        for process in killed:
+            process.kill()
+        output, _ = test_run.communicate(timeout=280)
+    assert test_run.returncode == 0, output[-4000:]
+    assert len(runs("zengrc-to-duckdb", "success", env)) == 1
+    assert "--force" in output  # the retry's command
+
+    jobs = stored_runs(env)
+    assert [state for _, state in jobs][-1] == "SUCCESS"
+    assert len(jobs) == 2  # the killed run (still marked, or failed) and the retry
+    reports = verify.compare_with_truth(
+        Path(env["TARGET_DUCKDB_PATH"]),
+        "zengrc",
+        "tap_zengrc",
+        seed=SEED,
+        dropped_fields=DESELECTED,
+    )
+    assert [r.describe() for r in reports if not r.ok] == []
+
+
+def stored_runs(env: dict[str, str]) -> list[tuple[str, str]]:
+    """(state id, state) of every run in Meltano's system database, oldest first."""
+    path = env["MELTANO_DATABASE_URI"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as con:
+        return con.execute("SELECT job_name, state FROM runs ORDER BY started_at").fetchall()

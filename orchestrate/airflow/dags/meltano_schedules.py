@@ -5,6 +5,13 @@ build time by `dataops schedules export` from meltano.yml: parsing never calls
 `meltano`. Each DAG has one task that runs `meltano schedule run NAME`, either on the
 scheduler's machine (`DATAOPS_SYNC_RUNNER=local`) or in a pod of its own
 (`kubernetes`). docs/airflow.md lists every setting.
+
+Retries pass `--force`. A sync killed outright (OOM, an evicted pod) leaves its Meltano
+run marked running, and Meltano refuses another run of the same job until that run
+has had no heartbeat for 5 minutes. Airflow starts a retry only once the try before
+has ended, and never two runs of one DAG at once (`max_active_runs=1`; the pod runner
+re-attaches to a pod still running), so a retry may override the stale mark whatever
+its delay. A first try does not force: a sync started outside Airflow still blocks it.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from airflow.sdk import DAG, BaseOperator
 log = logging.getLogger(__name__)
 
 TASK_ID = "meltano-schedule-run"
+RETRY_FLAGS = "{{ ['--force'] if ti.try_number > 1 else [] }}"
+"""Extra arguments of `meltano schedule run` (a list: DAGs render templates natively)."""
 ALERT_TIMEOUT_SECONDS = 10
 SCHEDULE_KEYS = ("name", "extractor", "loader", "interval", "start_date")
 
@@ -100,9 +109,10 @@ def local_sync(name: str) -> BaseOperator:
     from airflow.providers.standard.operators.bash import BashOperator
 
     meltano = os.environ.get("DATAOPS_MELTANO", "meltano")
+    command = shlex.join(["exec", meltano, "schedule", "run", name])
     return BashOperator(
         task_id=TASK_ID,
-        bash_command=shlex.join(["exec", meltano, "schedule", "run", name]),
+        bash_command=command + "{{ ' --force' if ti.try_number > 1 else '' }}",
         cwd=os.environ.get("DATAOPS_PROJECT_ROOT", "/project"),
         skip_on_exit_code=None,
     )
@@ -132,6 +142,7 @@ def kubernetes_sync(name: str) -> BaseOperator:
         namespace=os.environ.get("DATAOPS_NAMESPACE", "meltano"),
         # JSON from the first line on, for the cluster's log collector.
         cmds=["meltano", "--log-format=json", "schedule", "run", name],
+        arguments=RETRY_FLAGS,
         service_account_name=os.environ.get("DATAOPS_SYNC_SERVICE_ACCOUNT", "meltano-sync"),
         env_vars=passed_through,
         env_from=[
@@ -189,6 +200,7 @@ def build_dags() -> dict[str, DAG]:
             start_date=schedule["start_date"],
             catchup=False,
             max_active_runs=1,
+            render_template_as_native_obj=True,
             default_args=default_args,
             tags=["meltano", schedule["extractor"], schedule["loader"]],
         ) as dag:
