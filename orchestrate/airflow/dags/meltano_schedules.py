@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from airflow.sdk import DAG, BaseOperator
 
@@ -142,7 +142,7 @@ def kubernetes_sync(name: str) -> BaseOperator:
         namespace=os.environ.get("DATAOPS_NAMESPACE", "meltano"),
         # JSON from the first line on, for the cluster's log collector.
         cmds=["meltano", "--log-format=json", "schedule", "run", name],
-        arguments=RETRY_FLAGS,
+        arguments=cast("list[str]", RETRY_FLAGS),  # a template rendering to the list
         service_account_name=os.environ.get("DATAOPS_SYNC_SERVICE_ACCOUNT", "meltano-sync"),
         env_vars=passed_through,
         env_from=[
