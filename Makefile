@@ -12,7 +12,7 @@ export UV_LINK_MODE := copy
 export UV_COMPILE_BYTECODE := 1
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: deploy-tools demo test test-snowflake lint typecheck bench setup install clean constraints airflow
+.PHONY: deploy-tools demo soak test test-snowflake lint typecheck bench setup install clean constraints airflow
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -93,6 +93,10 @@ constraints: $(UV)
 	for pin in $(LOADER_PINS); do \
 	  echo "$${pin#*=}" | $(UV) pip compile --quiet --python-version 3.11 --no-header --no-annotate - -o plugins/loaders/$${pin%%=*}.constraints.txt; \
 	done
+
+## soak: random whole-pipeline trials against changing, faulty sandboxes (≈ 10 min)
+soak: setup
+	$(RUN) dataops soak --minutes 10
 
 ## bench: benchmark scenarios (results in bench/results/, summary in docs/benchmarks.md)
 bench: setup

@@ -32,6 +32,55 @@ def demo(
 
 
 @app.command()
+def soak(
+    trials: int | None = typer.Option(None, min=1, help="Stop after this many trials."),
+    minutes: float | None = typer.Option(None, min=0, help="Start no trial after this long."),
+    seed: int | None = typer.Option(None, help="Seed of the draws (default: a new one)."),
+    vendors: str = typer.Option(
+        "zengrc,edcast,xactly,adaptive", help="Comma-separated vendors to draw from."
+    ),
+    loader: list[str] = typer.Option(
+        ["duckdb", "postgres"], help="duckdb and/or postgres (repeat the option)."
+    ),
+    replay: str | None = typer.Option(
+        None, help="Run exactly the trial a diverged one printed (its JSON, or a file)."
+    ),
+    workers: int = typer.Option(2, min=1, help="Trials run at once."),
+    max_scale: int | None = typer.Option(
+        None, min=1, help="Draw no sandbox scale above this (quick soaks)."
+    ),
+) -> None:
+    """Random trials of whole pipelines against changing, faulty sandboxes, each epoch
+    compared with ground truth; exit 1 on any divergence."""
+    import random
+
+    from dataops import soak as soaking
+    from dataops.sandbox.registry import VENDORS
+
+    chosen = [v.strip() for v in vendors.split(",") if v.strip()]
+    unknown = sorted(set(chosen) - set(VENDORS)) + sorted(set(loader) - set(soaking.LOADERS))
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"unknown {', '.join(unknown) or 'empty list'}: vendors are "
+            f"{', '.join(VENDORS)}; loaders are {', '.join(soaking.LOADERS)}"
+        )
+    if trials is None and minutes is None and replay is None:
+        raise typer.BadParameter("give --trials, --minutes (or both), or --replay")
+    drawn_seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
+    console = Console(soft_wrap=True)
+    if replay is None:
+        console.print(f"soak seed {drawn_seed} (repeat the whole soak with --seed {drawn_seed})")
+    options = soaking.SoakOptions(
+        trials, minutes, drawn_seed, chosen, loader, replay, workers, max_scale
+    )
+    try:
+        code = soaking.soak(options, console)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    raise typer.Exit(code)
+
+
+@app.command()
 def airflow(port: int = typer.Option(8080, help="Port of Airflow's UI and API.")) -> None:
     """Watch the local schedules run in Airflow (standalone) against the sandboxes."""
     from dataops.airflow_local import run_airflow
