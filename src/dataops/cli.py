@@ -49,6 +49,9 @@ def soak(
     max_scale: int | None = typer.Option(
         None, min=1, help="Draw no sandbox scale above this (quick soaks)."
     ),
+    report: Path | None = typer.Option(
+        None, help="Also write the coverage table and result here (markdown)."
+    ),
 ) -> None:
     """Random trials of whole pipelines against changing, faulty sandboxes, each epoch
     compared with ground truth; exit 1 on any divergence."""
@@ -71,7 +74,7 @@ def soak(
     if replay is None:
         console.print(f"soak seed {drawn_seed} (repeat the whole soak with --seed {drawn_seed})")
     options = soaking.SoakOptions(
-        trials, minutes, drawn_seed, chosen, loader, replay, workers, max_scale
+        trials, minutes, drawn_seed, chosen, loader, replay, workers, max_scale, report
     )
     try:
         code = soaking.soak(options, console)

@@ -35,6 +35,7 @@ import psycopg
 from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from dataops import project, verify, warehouse
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
@@ -55,6 +56,9 @@ HTTP_FAULTS = ("429", "500", "502", "503", "reset", "truncate", "html")
 VENDOR_FAULTS = {"edcast": ("query-error",)}
 MOVING = frozenset({"zengrc", "edcast"})
 """Vendors whose sandbox can move its data to the next epoch during a sync."""
+LATE_COMMITS = frozenset({"xactly"})
+"""Vendors whose sandbox commits rows late (with an older MODIFIED_DATE) from epoch 2."""
+DELETIONS_FROM_EPOCH = 2
 EPOCH_PLANS = ((0, 1), (0, 2), (0, 1, 2), (0, 2, 3), (0, 1, 2, 3), (0, 1, 3))
 RUN_TIMEOUT_SECONDS = 900
 
@@ -430,6 +434,8 @@ class SoakOptions:
     replay: str | None = None
     workers: int = 1
     max_scale: int | None = None
+    report: Path | None = None
+    """Where to write the coverage table (markdown), if anywhere."""
 
 
 def soak(options: SoakOptions, console: Console) -> int:
@@ -489,9 +495,82 @@ def soak(options: SoakOptions, console: Console) -> int:
             pending.add(pool.submit(one, trial))
         for future in pending:
             future.result()
+    if len(outcomes) > 1:
+        console.print(coverage_table(outcomes))
+    if options.report is not None:
+        options.report.write_text(coverage_markdown(outcomes, options))
     exact = sum(o.exact for o in outcomes)
     console.print(f"{len(outcomes)} trials, {exact} exact, {len(outcomes) - exact} diverged")
     return 0 if exact == len(outcomes) else 1
+
+
+COVERAGE = (
+    "trials",
+    "exact",
+    "duckdb",
+    "postgres",
+    "updates",
+    "deletions",
+    "late commits",
+    "moving data",
+    "faults",
+    "kills",
+    "largest scale",
+)
+
+
+def coverage(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
+    """Per vendor (and in all): how many trials exercised each kind of change, fault and
+    kill (a trial counts once per kind), and how many ended exact."""
+    rows: dict[str, dict[str, int]] = {}
+    for outcome in sorted(outcomes, key=lambda o: o.trial.vendor):
+        trial = outcome.trial
+        epochs = [s.epoch for s in trial.steps] + [s.epoch + 1 for s in trial.steps if s.move_after]
+        seen = {
+            "trials": 1,
+            "exact": int(outcome.exact),
+            "duckdb": int(trial.loader == "duckdb"),
+            "postgres": int(trial.loader == "postgres"),
+            "updates": int(max(epochs) >= 1),
+            "deletions": int(max(epochs) >= DELETIONS_FROM_EPOCH),
+            "late commits": int(trial.vendor in LATE_COMMITS and max(epochs) >= 2),
+            "moving data": int(outcome.moves > 0),
+            "faults": int(bool(trial.faults)),
+            "kills": int(outcome.kills > 0),
+        }
+        for row in (trial.vendor, "all"):
+            counts = rows.setdefault(row, dict.fromkeys(COVERAGE, 0))
+            for name, value in seen.items():
+                counts[name] += value
+            counts["largest scale"] = max(counts["largest scale"], trial.scale)
+    return rows
+
+
+def coverage_table(outcomes: list[Outcome]) -> Table:
+    table = Table(title="What the trials covered (trials per vendor that had each)")
+    table.add_column("vendor")
+    for name in COVERAGE:
+        table.add_column(name, justify="right")
+    for vendor, counts in coverage(outcomes).items():
+        table.add_row(vendor, *(str(counts[name]) for name in COVERAGE))
+    return table
+
+
+def coverage_markdown(outcomes: list[Outcome], options: SoakOptions) -> str:
+    """The coverage table and the result, for docs/reliability.md."""
+    exact = sum(o.exact for o in outcomes)
+    lines = [
+        "| vendor | " + " | ".join(COVERAGE) + " |",
+        "|---|" + "---:|" * len(COVERAGE),
+        *(
+            f"| {vendor} | " + " | ".join(str(counts[name]) for name in COVERAGE) + " |"
+            for vendor, counts in coverage(outcomes).items()
+        ),
+        "",
+        f"Seed {options.seed}: {len(outcomes)} trials, {exact} exact, "
+        f"{len(outcomes) - exact} diverged.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _numbers(options: SoakOptions) -> Iterator[int]:
