@@ -1,5 +1,6 @@
 """ZenGRC → DuckDB end to end: real `meltano run` against a faulty sandbox, compared
-with the sandbox's ground truth over two epochs."""
+with the sandbox's ground truth over four epochs (objects deleted from epoch 2 on), and
+with the data moving on while a sync reads it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ FAULTS = "429:0.05,429-bare:0.03,500:0.03,502:0.02,503:0.03,reset:0.03,truncate:
 SEED = 21
 DESELECTED = {"vendors": frozenset({"owners", "contact"})}
 LOOKBACK = timedelta(seconds=300)
+DELETIONS_FOUND = "objects were deleted"
+"""What tap-zengrc logs when a scan finds deletions and reads the collection again."""
 
 
 def instant(text: str) -> datetime:
@@ -29,11 +32,22 @@ def instant(text: str) -> datetime:
 class SyncResult:
     faults: dict[str, int]  # injected by the sandbox, by kind
     emitted: Counter[str]  # records the tap sent, by stream (its record_count metrics)
+    log: str
 
 
-def sync(env: dict[str, str], epoch: int) -> SyncResult:
+def sync(
+    env: dict[str, str], epoch: int, seed: int = SEED, move_after: int | None = None
+) -> SyncResult:
     """One `meltano run tap-zengrc target-duckdb` against the sandbox at `epoch`."""
-    with serve("zengrc", seed=SEED, epoch=epoch, faults=FAULTS, page_size=20, retry_after=0) as sb:
+    with serve(
+        "zengrc",
+        seed=seed,
+        epoch=epoch,
+        faults=FAULTS,
+        page_size=20,
+        retry_after=0,
+        move_after=move_after,
+    ) as sb:
         result = project.meltano(
             "run",
             "tap-zengrc",
@@ -43,20 +57,29 @@ def sync(env: dict[str, str], epoch: int) -> SyncResult:
             check=False,
         )
         faults = sb.stats.snapshot()["faults"]
+        assert sb.moved == (move_after is not None)
     assert result.returncode == 0, result.stderr[-4000:]
-    return SyncResult(faults, project.records_sent(result.stderr, "tap-zengrc"))
+    return SyncResult(faults, project.records_sent(result.stderr, "tap-zengrc"), result.stderr)
 
 
-def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
+def assert_warehouse_equals_truth(env: dict[str, str], epoch: int, seed: int = SEED) -> None:
     path = Path(env["TARGET_DUCKDB_PATH"])
     reports = verify.compare_with_truth(
-        path, "zengrc", "tap_zengrc", seed=SEED, epoch=epoch, dropped_fields=DESELECTED
+        path, "zengrc", "tap_zengrc", seed=seed, epoch=epoch, dropped_fields=DESELECTED
     )
     failures = [r.describe() for r in reports if not r.ok]
     assert not failures, "\n".join(failures)
 
 
-def test_zengrc_to_duckdb_matches_truth_over_two_epochs_with_faults(
+def warehouse_keys(env: dict[str, str]) -> dict[str, list[int]]:
+    path = Path(env["TARGET_DUCKDB_PATH"])
+    return {
+        table: [row["id"] for row in warehouse.rows(path, "tap_zengrc", table)]
+        for _, table in warehouse.table_counts(path)
+    }
+
+
+def test_zengrc_to_duckdb_matches_truth_over_epochs_with_deletions_and_faults(
     meltano_env: dict[str, str],
 ) -> None:
     first = sync(meltano_env, epoch=0)
@@ -75,10 +98,40 @@ def test_zengrc_to_duckdb_matches_truth_over_two_epochs_with_faults(
         window = sum(1 for row in rows if instant(row["updated_at"]) >= bookmark - LOOKBACK)
         assert changed <= second.emitted[stream] <= changed + window, stream
         assert second.emitted[stream] < len(rows) / 2, stream
+    assert DELETIONS_FOUND not in second.log
 
-    third = sync(meltano_env, epoch=1)  # nothing new: converges, nothing doubled
-    assert_warehouse_equals_truth(meltano_env, epoch=1)
-    assert sum(third.emitted.values()) < sum(second.emitted.values())
+    for epoch in (2, 3):  # objects deleted: every collection is read again, whole
+        before_keys = warehouse_keys(meltano_env)
+        deleting = sync(meltano_env, epoch=epoch)
+        assert_warehouse_equals_truth(meltano_env, epoch=epoch)
+        after_keys = warehouse_keys(meltano_env)
+        for stream, rows in records("zengrc", seed=SEED, epoch=epoch).items():
+            assert set(before_keys[stream]) - set(after_keys[stream]), f"{stream}: none deleted"
+            assert deleting.emitted[stream] > len(rows), stream
+        assert deleting.log.count(DELETIONS_FOUND) == len(before_keys)
+
+
+def test_data_moving_during_a_sync_converges_on_the_next_run(
+    meltano_env: dict[str, str],
+) -> None:
+    """The first sync reads epoch 1 and the data moves on to epoch 2 (objects updated,
+    added and deleted) under it: no key twice, none outside the two epochs; the next
+    run, the data still, leaves exactly the truth."""
+    seed = 33
+    sync(meltano_env, epoch=1, seed=seed, move_after=40)
+    allowed = {
+        stream: {
+            row["id"]
+            for epoch in (1, 2)
+            for row in records("zengrc", seed=seed, epoch=epoch)[stream]
+        }
+        for stream in records("zengrc", seed=seed)
+    }
+    for stream, keys in warehouse_keys(meltano_env).items():
+        assert len(keys) == len(set(keys)), f"{stream}: duplicates"
+        assert set(keys) <= allowed[stream], f"{stream}: {sorted(set(keys) - allowed[stream])}"
+    sync(meltano_env, epoch=2, seed=seed)
+    assert_warehouse_equals_truth(meltano_env, epoch=2, seed=seed)
 
 
 def test_sync_killed_midway_converges_on_rerun(

@@ -1,14 +1,17 @@
 """The ZenGRC generator: determinism, shape, epochs, ground truth (no network)."""
 
+import hashlib
+import json
 import re
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from dataops.sandbox import records, truth
 from dataops.sandbox.registry import UnknownVendorError
-from dataops.sandbox.zengrc import COLLECTIONS, MAPPED
+from dataops.sandbox.zengrc import COLLECTIONS, MAPPED, clock
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 DATE = re.compile(r"\d{4}-\d\d-\d\d")
@@ -98,16 +101,17 @@ def test_updated_at_seconds_are_shared() -> None:
         assert stamps[max(stamps)] >= 2, collection
 
 
-@pytest.mark.parametrize("epoch", [1, 2])
-def test_epoch_adds_and_updates(epoch: int) -> None:
+@pytest.mark.parametrize("epoch", [1, 2, 3])
+def test_epoch_adds_updates_and_from_epoch_2_deletes(epoch: int) -> None:
     before, after = records("zengrc", epoch=epoch - 1), records("zengrc", epoch=epoch)
     for collection, old_objects in before.items():
         old = {obj["id"]: obj for obj in old_objects}
         new = {obj["id"]: obj for obj in after[collection]}
         latest_before = max(obj["updated_at"] for obj in old_objects)
         added = new.keys() - old.keys()
-        changed = [i for i in old if new[i] != old[i]]
-        assert old.keys() <= new.keys()
+        deleted = old.keys() - new.keys()
+        changed = [i for i in old.keys() & new.keys() if new[i] != old[i]]
+        assert len(deleted) == (round(len(old) * 0.03) if epoch >= 2 else 0), collection
         assert min(added) > max(old)
         assert len(added) == round(len(old) * 0.1)
         assert len(changed) == round(len(old) * 0.1)
@@ -119,6 +123,62 @@ def test_epoch_adds_and_updates(epoch: int) -> None:
                 "custom_attributes",
             } == {"updated_at"}
         assert all(new[i]["updated_at"] > latest_before for i in added)
+
+
+# sha256 of the JSON of every object at (seed, scale, epoch), taken before deletions
+# were modelled: epochs 0 and 1 must not change (other tests and benchmarks use them).
+FINGERPRINTS = {
+    (0, 1, 0): "26dfc5bff718d28ef4b2c58c763cbcb30f661e6468464353567cf17c611ead3b",
+    (0, 1, 1): "7c0c2c7037191e062f98fb2ac6d6bea13e82e8c5bdcaa57aef2af42bb6875314",
+    (7, 2, 0): "1cffa1560ceb24d2cff4a5636a64c66c56af748040c18017cf214564822d2b4b",
+    (7, 2, 1): "eb626b5c125d46dfca92e961e097d3d91c355916bf6ea35239bf913739a87818",
+}
+
+
+@pytest.mark.parametrize(("seed", "scale", "epoch"), sorted(FINGERPRINTS))
+def test_epochs_0_and_1_are_unchanged(seed: int, scale: int, epoch: int) -> None:
+    data = records("zengrc", seed=seed, scale=scale, epoch=epoch)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    assert digest == FINGERPRINTS[(seed, scale, epoch)]
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(5, 1), (31, 2)])
+def test_a_deleted_id_or_code_never_returns(seed: int, scale: int) -> None:
+    ever_ids: dict[str, set[int]] = {name: set() for name in COLLECTIONS}
+    ever_codes: dict[str, set[str]] = {name: set() for name in COLLECTIONS}
+    live: dict[str, set[int]] = {name: set() for name in COLLECTIONS}
+    highest_deleted = False
+    for epoch in range(5):
+        for collection, objects in records("zengrc", seed=seed, scale=scale, epoch=epoch).items():
+            ids = {obj["id"] for obj in objects}
+            gone = live[collection] - ids
+            highest_deleted |= bool(gone) and max(live[collection]) in gone
+            new = ids - live[collection]
+            assert not new & ever_ids[collection], f"{collection}: an id came back at {epoch}"
+            assert all(i > max(ever_ids[collection], default=0) for i in new)
+            codes = {obj["code"] for obj in objects if obj["id"] in new}
+            assert len(codes) == len(new)
+            assert not codes & ever_codes[collection], f"{collection}: a code came back"
+            ever_ids[collection] |= ids
+            ever_codes[collection] |= codes
+            live[collection] = ids
+    assert highest_deleted, "no epoch deleted a collection's highest id: widen the range"
+
+
+@pytest.mark.parametrize("epoch", [0, 1, 2, 5])
+def test_the_clock_reads_after_the_epoch_and_before_the_next(epoch: int) -> None:
+    now = _instant(clock(epoch))
+    this, following = records("zengrc", epoch=epoch), records("zengrc", epoch=epoch + 1)
+    for collection, objects in this.items():
+        assert max(obj["updated_at"] for obj in objects) <= now
+        before = {obj["id"]: obj for obj in objects}
+        written = [obj for obj in following[collection] if before.get(obj["id"]) != obj]
+        assert min(obj["updated_at"] for obj in written) > now
+
+
+def _instant(moment: datetime) -> str:
+    """In the records' ``updated_at`` form, so that text order is time order."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_truth_matches_records() -> None:

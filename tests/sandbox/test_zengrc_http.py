@@ -1,12 +1,14 @@
 """The ZenGRC API over real loopback HTTP: paging, auth, errors."""
 
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+import pytest
 import requests
 
 from dataops.sandbox import Sandbox, records, serve, truth
-from dataops.sandbox.zengrc import CREDENTIALS
+from dataops.sandbox.zengrc import CREDENTIALS, clock
 
 
 def authed_session() -> requests.Session:
@@ -100,3 +102,60 @@ def test_health_is_open_and_not_counted() -> None:
         response = requests.get(sandbox.health_url, timeout=10)
         assert response.json() == {"status": "ok", "vendor": "zengrc"}
         assert sandbox.stats.snapshot() == {"requests": 0, "faults": {}, "statuses": {}}
+
+
+def test_every_answer_carries_the_sandbox_clock_as_an_rfc_9110_date() -> None:
+    """One `Date`: the sandbox's clock replaces the machine's."""
+    session = authed_session()
+    with serve("zengrc", epoch=2) as sandbox:
+        answers = [
+            session.get(f"{sandbox.url}/audits", timeout=10),
+            session.get(f"{sandbox.url}/audits/1", timeout=10),
+            requests.get(f"{sandbox.url}/audits", timeout=10),
+        ]
+    assert [answer.status_code for answer in answers] == [200, 404, 401]
+    for answer in answers:
+        assert answer.raw.headers.getlist("Date") == ["Fri, 28 Feb 2025 18:00:00 GMT"]
+        assert parsedate_to_datetime(answer.headers["Date"]) == clock(2)
+
+
+def test_a_deleted_object_is_gone_from_the_list_and_answers_404() -> None:
+    before = {obj["id"]: obj for obj in records("zengrc", seed=3, epoch=2)["controls"]}
+    after = {obj["id"] for obj in records("zengrc", seed=3, epoch=3)["controls"]}
+    deleted = sorted(before.keys() - after)
+    assert deleted
+    session = authed_session()
+    with serve("zengrc", seed=3, epoch=3) as sandbox:
+        listed = {obj["id"] for page in walk(sandbox, "controls") for obj in page["data"]}
+        for object_id in deleted:
+            href = before[object_id]["links"]["self"]["href"]
+            assert session.get(sandbox.origin + href, timeout=10).status_code == 404
+    assert listed == after
+
+
+@pytest.mark.parametrize("move_after", [1, 4, 9])
+def test_the_data_moves_on_under_a_scan_and_the_cursor_stays_valid(move_after: int) -> None:
+    """After `move_after` answers the next epoch is served: pages already read stay as
+    they were, the rest comes from the next epoch (deleted ids gone, new ids after)."""
+    seed, epoch = 12, 2
+    old, new = (
+        records("zengrc", seed=seed, epoch=epoch),
+        records("zengrc", seed=seed, epoch=epoch + 1),
+    )
+    with serve("zengrc", seed=seed, epoch=epoch, page_size=10, move_after=move_after) as sandbox:
+        pages = walk(sandbox, "requests")
+        moved = sandbox.moved
+    assert moved
+    served = [obj for page in pages for obj in page["data"]]
+    last_before_move = pages[move_after - 1]["data"][-1]["id"]
+    expected = [obj for obj in old["requests"] if obj["id"] <= last_before_move] + [
+        obj for obj in new["requests"] if obj["id"] > last_before_move
+    ]
+    assert served == expected
+    assert {obj["id"] for obj in old["requests"]} - {obj["id"] for obj in new["requests"]}
+
+
+def test_without_move_after_the_data_stays_put() -> None:
+    with serve("zengrc", page_size=5) as sandbox:
+        walk(sandbox, "audits")
+        assert not sandbox.moved

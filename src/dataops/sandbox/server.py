@@ -224,8 +224,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response, truncate=fault == "truncate")
 
     def _send(self, response: Response, *, truncate: bool = False, count: bool = True) -> None:
-        """Send a response; ``truncate`` sends half the body under the full length, then closes."""
-        self.send_response(response.status)
+        """Send a response; ``truncate`` sends half the body under the full length, then closes.
+
+        A vendor's own ``Date`` (a simulated clock) replaces the machine's."""
+        self.log_request(response.status)
+        self.send_response_only(response.status)
+        self.send_header("Server", self.version_string())
+        if not any(name.lower() == "date" for name in response.headers):
+            self.send_header("Date", self.date_time_string())
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))

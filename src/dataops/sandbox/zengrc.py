@@ -1,13 +1,33 @@
 """ZenGRC API v2 simulator (see specs/zengrc.md).
 
-Data: 11 collections, about 120 objects each at scale 1 (``BASE_COUNTS`` times scale),
-ids ascending with occasional gaps. Epoch 0 is the base snapshot (timestamps in
+Data: 11 collections, about 120 objects each at scale 1 (the counts in ``COLLECTIONS``
+times scale), ids ascending with occasional gaps. Epoch 0 is the base snapshot (timestamps in
 2023-2024); each later epoch ``e`` takes epoch ``e - 1`` and, per collection, updates
 about 10% of the objects (status, title and/or one custom attribute value, plus a later
 ``updated_at``) and appends about 10% new objects with higher ids. Epoch ``e`` changes
 happen within month ``e`` of 2025 (then 2026, …), so they are strictly later than
 everything before. Per collection and epoch, about a quarter of the touched objects share
 one of two "bulk edit" seconds, the later of which is the epoch's maximum ``updated_at``.
+
+Deletions, from epoch 2 on: each epoch deletes about 3% of each collection's objects
+(``DELETE_FRACTION``, drawn among those it does not update). In ZenGRC a deleted object
+simply disappears: the list no longer returns it and ``GET <collection>/<id>`` answers
+404; nothing marks it (no tombstone, no ``deleted_at``, no list of deleted ids). New ids
+continue after the highest id ever given, and codes after the highest code number, so a
+deleted id or code never returns. The spec is silent on references to a deleted object:
+the sandbox leaves them in the objects that held them (which keep their ``updated_at``).
+
+The clock: every answer carries an HTTP ``Date`` (RFC 9110 IMF-fixdate), as real servers
+send it. The spec says nothing of ZenGRC's clock; the sandbox's reads, at epoch ``e``,
+the epoch's last change (:func:`clock`): at or after every ``updated_at`` the epoch holds
+and strictly before every ``updated_at`` epoch ``e + 1`` writes. It stands still within
+an epoch.
+
+``move_after=N``: after answering N requests (any answer of the app: the faults the
+server injects never reach it) the app serves epoch ``e + 1`` (once) and its clock
+moves on with it, as a live tenant changes under a long scan. The cursor (the last
+id of the previous page) stays valid: objects before it are not served again, new ids
+come after it, deleted ones are gone. ``ZenGRCApp.moved`` tells whether it happened.
 
 Choices where the spec is silent: ``GET <collection>/<id>`` answers ``{"data": {…}}``;
 ``risk_vector_score_values`` is a list of ``{"id", "name", "value"}`` objects; the
@@ -27,10 +47,12 @@ import hmac
 import json
 import random
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 from dataops.sandbox.vendor import DataParams, Dataset, Record, Request, Response, Vendor
@@ -146,6 +168,8 @@ ID_STEPS = [1, 1, 1, 1, 2, 3, 7]
 UPDATE_FRACTION = 0.10
 NEW_FRACTION = 0.10
 BULK_FRACTION = 0.25
+DELETES_FROM_EPOCH, DELETE_FRACTION = 2, 0.03
+"""From this epoch on, each epoch deletes this share of each collection's objects."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +216,11 @@ def _window(epoch: int) -> _Window:
         first.replace(day=20),
         (first.replace(day=25, hour=3), first.replace(day=28, hour=18)),
     )
+
+
+def clock(epoch: int) -> datetime:
+    """The server's clock at ``epoch``: the epoch's last change (see the module docstring)."""
+    return _window(epoch).bulk[1]
 
 
 def _between(rng: random.Random, low: datetime, high: datetime) -> datetime:
@@ -449,10 +478,16 @@ def _tenant(seed: int, scale: int) -> _Tenant:
 
 
 def _append_new(
-    t: _Tenant, collection: str, objects: list[Record], new_ids: list[int], epoch: int
+    t: _Tenant,
+    collection: str,
+    objects: list[Record],
+    new_ids: list[int],
+    epoch: int,
+    first_number: int,
 ) -> None:
-    """Create objects for ``new_ids``; the last tenth (at least 2) arrive in one bulk import
-    at the epoch's last second, so the epoch's maximum ``updated_at`` is always shared."""
+    """Create objects for ``new_ids``, numbered (``code``) from ``first_number``; the last
+    tenth (at least 2) arrive in one bulk import at the epoch's last second, so the
+    epoch's maximum ``updated_at`` is always shared."""
     window = _window(epoch)
     rng = random.Random(f"{t.seed}/{collection}/epoch/{epoch}/new")
     bulk_import = len(new_ids) - max(2, len(new_ids) // 10)
@@ -462,7 +497,22 @@ def _append_new(
         else:
             created = _between(rng, window.start, window.created_end)
             updated = _stamp(rng, created, window)
-        objects.append(_new_object(t, collection, object_id, len(objects) + 1, created, updated))
+        number = first_number + position
+        objects.append(_new_object(t, collection, object_id, number, created, updated))
+
+
+def _code_number(obj: Record) -> int:
+    """The creation number in an object's ``code`` (``AUDIT-12`` → 12)."""
+    return int(obj["code"].rpartition("-")[2])
+
+
+def _deleted(t: _Tenant, collection: str, epoch: int, count: int, updated: set[int]) -> set[int]:
+    """Positions of the objects ``epoch`` deletes, among the ``count`` it starts from."""
+    if epoch < DELETES_FROM_EPOCH:
+        return set()
+    rng = random.Random(f"{t.seed}/{collection}/epoch/{epoch}/deletes")
+    kept = [index for index in range(count) if index not in updated]
+    return set(rng.sample(kept, round(count * DELETE_FRACTION)))
 
 
 @functools.lru_cache(maxsize=16)
@@ -473,7 +523,7 @@ def generate(params: DataParams) -> Dataset:
     if params.epoch == 0:
         for collection, ids in t.base_ids.items():
             dataset[collection] = []
-            _append_new(t, collection, dataset[collection], ids, 0)
+            _append_new(t, collection, dataset[collection], ids, 0, first_number=1)
         return dataset
 
     window = _window(params.epoch)
@@ -482,15 +532,20 @@ def generate(params: DataParams) -> Dataset:
         rng = random.Random(f"{t.seed}/{collection}/epoch/{params.epoch}")
         count = len(old_objects)
         chosen = set(rng.sample(range(count), max(1, round(count * UPDATE_FRACTION))))
+        deleted = _deleted(t, collection, params.epoch, count, chosen)
         objects = [
             _updated(t, collection, old, params.epoch, window) if index in chosen else old
             for index, old in enumerate(old_objects)
+            if index not in deleted
         ]
+        # Every epoch appends new objects last, so the previous epoch's last object has
+        # the highest id and code number ever given, even when this epoch deletes it.
         new_ids, object_id = [], old_objects[-1]["id"]
         for _ in range(max(1, round(count * NEW_FRACTION))):
             object_id += rng.choice(ID_STEPS)
             new_ids.append(object_id)
-        _append_new(t, collection, objects, new_ids, params.epoch)
+        first_number = _code_number(old_objects[-1]) + 1
+        _append_new(t, collection, objects, new_ids, params.epoch, first_number)
         dataset[collection] = objects
     return dataset
 
@@ -515,12 +570,43 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return _json(status, {"error": {"code": status, "message": message}}, headers)
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One epoch as served: ids and ready-encoded objects per collection, and the clock."""
+
+    ids: dict[str, list[int]]
+    encoded: dict[str, list[bytes]]
+    date: str
+    """The HTTP ``Date`` of every answer at this epoch."""
+
+
+def _snapshot(params: DataParams) -> _Snapshot:
+    dataset = generate(params)
+    # Objects are encoded once; a page is then a join of ready-made bytes.
+    return _Snapshot(
+        ids={name: [obj["id"] for obj in objs] for name, objs in dataset.items()},
+        encoded={
+            name: [
+                json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() for obj in objs
+            ]
+            for name, objs in dataset.items()
+        },
+        date=format_datetime(clock(params.epoch), usegmt=True),
+    )
+
+
 class ZenGRCApp:
-    """Serves one dataset with the v2 list envelope, cursor paging and Basic auth."""
+    """Serves one epoch with the v2 list envelope, cursor paging and Basic auth; with
+    ``move_after`` it moves on to the next epoch after that many answers."""
 
     base_path = BASE_PATH
 
-    def __init__(self, dataset: Dataset, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        params: DataParams,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        move_after: int | None = None,
+    ) -> None:
         if page_size < 1:
             raise ValueError(f"page size must be >= 1, got {page_size}")
         self.page_size = page_size
@@ -531,20 +617,34 @@ class ZenGRCApp:
                 f"{CREDENTIALS['username']}:{CREDENTIALS['password']}".encode()
             ).decode()
         )
-        # Objects are encoded once; a page is then a join of ready-made bytes.
-        self._ids = {name: [obj["id"] for obj in objs] for name, objs in dataset.items()}
-        self._encoded = {
-            name: [
-                json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() for obj in objs
-            ]
-            for name, objs in dataset.items()
-        }
+        self._current = _snapshot(params)
+        self._next = (
+            _snapshot(replace(params, epoch=params.epoch + 1)) if move_after is not None else None
+        )
+        self._move_after = move_after
+        self._answered = 0
+        self._lock = threading.Lock()
+        self.moved = False
+        """Whether the data moved on to the next epoch (``move_after``)."""
         self._routes: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
             (re.compile(rf"{BASE_PATH}/([a-z_]+)"), self._list),
             (re.compile(rf"{BASE_PATH}/([a-z_]+)/(\d+)"), self._one),
         ]
 
+    def _take_snapshot(self) -> _Snapshot:
+        """The epoch this request is answered from (counting it towards ``move_after``)."""
+        with self._lock:
+            if self._next is not None and self._answered == self._move_after:
+                self._current, self._next, self.moved = self._next, None, True
+            self._answered += 1
+            return self._current
+
     def handle(self, request: Request) -> Response:
+        served = self._take_snapshot()
+        response = self._answer(served, request)
+        return replace(response, headers={**response.headers, "Date": served.date})
+
+    def _answer(self, served: _Snapshot, request: Request) -> Response:
         given = request.headers.get("authorization") or ""
         if not hmac.compare_digest(given.encode(), self._expected_auth.encode()):
             return _error(
@@ -552,14 +652,14 @@ class ZenGRCApp:
             )
         for pattern, view in self._routes:
             match = pattern.fullmatch(request.path)
-            if match and match.group(1) in self._ids:
+            if match and match.group(1) in served.ids:
                 if request.method != "GET":
                     return _error(405, f"method {request.method} not allowed", {"Allow": "GET"})
-                return view(request, *match.groups())
+                return view(served, request, *match.groups())
         return _error(404, f"no such resource: {request.path}")
 
-    def _list(self, request: Request, collection: str) -> Response:
-        ids, encoded = self._ids[collection], self._encoded[collection]
+    def _list(self, served: _Snapshot, request: Request, collection: str) -> Response:
+        ids, encoded = served.ids[collection], served.encoded[collection]
         start = 0
         if "cursor" in request.query:
             after = _after_id(collection, request.query["cursor"][0])
@@ -576,17 +676,21 @@ class ZenGRCApp:
         )
         return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
 
-    def _one(self, request: Request, collection: str, object_id: str) -> Response:
-        ids = self._ids[collection]
+    def _one(
+        self, served: _Snapshot, request: Request, collection: str, object_id: str
+    ) -> Response:
+        ids = served.ids[collection]
         index = bisect.bisect_left(ids, int(object_id))
         if index == len(ids) or ids[index] != int(object_id):
             return _error(404, f"no {collection} object with id {object_id}")
-        body = b'{"data":' + self._encoded[collection][index] + b"}"
+        body = b'{"data":' + served.encoded[collection][index] + b"}"
         return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
 
 
-def _make_app(params: DataParams, page_size: int | None) -> ZenGRCApp:
-    return ZenGRCApp(generate(params), page_size or DEFAULT_PAGE_SIZE)
+def _make_app(
+    params: DataParams, page_size: int | None, move_after: int | None = None
+) -> ZenGRCApp:
+    return ZenGRCApp(params, page_size or DEFAULT_PAGE_SIZE, move_after)
 
 
 VENDOR = Vendor(
@@ -595,4 +699,5 @@ VENDOR = Vendor(
     key_properties=dict.fromkeys(COLLECTIONS, ("id",)),
     generate=generate,
     make_app=_make_app,
+    options=frozenset({"move_after"}),
 )

@@ -1,11 +1,13 @@
-"""HTTP behaviour shared by every ZenGRC collection: auth, paging, retries, errors."""
+"""HTTP behaviour shared by every ZenGRC collection: auth, paging, retries, errors, and
+the server's clock (its `Date` header)."""
 
 from __future__ import annotations
 
 import json
 import typing as t
 import weakref
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
@@ -15,13 +17,11 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tapkit.concurrency import LockedStateStream
 from tapkit.retry import RETRYABLE_STATUSES, Backoff, retry_after_seconds
+from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable
-
-    from singer_sdk.helpers.types import Context
 
 BASE_URL_HINT = "expected https://<tenant>.api.zengrc.com/api/v2"
 
@@ -32,6 +32,29 @@ _payloads: weakref.WeakKeyDictionary[requests.Response, dict] = weakref.WeakKeyD
 def payload_of(response: requests.Response) -> dict:
     """The response's JSON envelope (parsed and checked by `validate_response`)."""
     return _payloads[response]
+
+
+def server_clock(response: requests.Response) -> datetime | None:
+    """When the server answered, by its `Date` header; None without a readable one.
+
+    Several `Date` lines are invalid (RFC 9110 makes it a singleton field) but happen
+    when a proxy adds its own: the earliest is taken, as a clock read too early only
+    makes the next sync re-read a few objects.
+    """
+    raw_headers = getattr(response.raw, "headers", None)  # urllib3's: one value per line
+    if raw_headers is not None:
+        values = raw_headers.getlist("Date")
+    else:
+        values = [response.headers["Date"]] if "Date" in response.headers else []
+    moments = []
+    for value in values:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            continue
+        if moment.tzinfo is not None:  # RFC 9110 dates are GMT; a naive one is not one
+            moments.append(moment)
+    return min(moments, default=None)
 
 
 class NextHrefPaginator(BaseAPIPaginator[str | None]):
@@ -61,9 +84,16 @@ class NextHrefPaginator(BaseAPIPaginator[str | None]):
             return str(href)
         return f"{self._origin}/{href.lstrip('/')}"
 
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """An empty page is not the end: only a null `links.next` is."""
+        return True
 
-class ZenGRCStream(LockedStateStream, RESTStream[str | None]):
-    """One ZenGRC v2 collection: `GET <base>/<collection>`, cursor paged."""
+
+class ZenGRCStream(VersionedStream, RESTStream[str | None]):
+    """One ZenGRC v2 collection over HTTP: `GET <base>/<collection>`, cursor paged.
+
+    What a sync reads and sends is :class:`tap_zengrc.scans.CollectionStream`'s.
+    """
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = "updated_at"
@@ -194,38 +224,3 @@ class ZenGRCStream(LockedStateStream, RESTStream[str | None]):
             exc,
             details.get("wait") or 0.0,
         )
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Every object updated at or after the bookmark minus `lookback_seconds`,
-        `updated_at` normalised to UTC `Z`.
-
-        Filtered here: the API has no server-side `updated_at` filter. The lookback
-        covers a ZenGRC clock running behind ours (the SDK caps the bookmark at our
-        clock's sync start); re-read objects are merged by key, so it costs nothing
-        but a few records.
-        """
-        since = self.get_starting_timestamp(context)
-        if since is not None:
-            since -= timedelta(seconds=float(self.config["lookback_seconds"]))
-        for record in self.request_records(context):
-            self.check_cancelled()
-            updated_at = _parse_instant(record.get("updated_at"))
-            if updated_at is None:
-                yield record  # without a parseable `updated_at`: always passed on
-                continue
-            if since is not None and updated_at < since:
-                continue
-            # One form (UTC, `Z`), so bookmarks compare as instants.
-            record["updated_at"] = updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            yield record
-
-
-def _parse_instant(value: object) -> datetime | None:
-    """An ISO 8601 timestamp as an aware datetime (UTC when no offset is given)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

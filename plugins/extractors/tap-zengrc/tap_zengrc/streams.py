@@ -11,7 +11,7 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from tap_zengrc.client import ZenGRCStream
+from tap_zengrc.scans import CollectionStream
 
 
 def _ref() -> th.ObjectType:
@@ -155,8 +155,8 @@ EXTRA_FIELDS: dict[str, list[th.Property]] = {
 COLLECTIONS = tuple(sorted(EXTRA_FIELDS))
 
 
-def collection_stream(name: str) -> type[ZenGRCStream]:
+def collection_stream(name: str) -> type[CollectionStream]:
     """The stream class of one collection, schema = common fields + its own."""
     properties = th.PropertiesList(*COMMON.wrapped.values(), *EXTRA_FIELDS[name])
     attributes: dict[str, t.Any] = {"name": name, "schema": properties.to_dict()}
-    return type(f"{name.title()}Stream", (ZenGRCStream,), attributes)
+    return type(f"{name.title()}Stream", (CollectionStream,), attributes)

@@ -2,7 +2,8 @@
 
 Collections are independent cursors, so they are synced concurrently (one thread per
 collection, at most `max_parallel_streams` at a time); tap-kit keeps Singer's
-message order intact (`tapkit.concurrency`).
+message order intact (`tapkit.concurrency`). What each run reads and sends, and how
+deletions reach the loader: `tap_zengrc.scans`.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class TapZenGRC(ConcurrentTap):
             "lookback_seconds",
             th.IntegerType,
             default=300,
-            description="Re-read objects updated this long before the bookmark (clock skew).",
+            description="Also send objects updated this long before the bookmark (updates "
+            "committed late).",
         ),
         th.Property(
             "max_parallel_streams",

@@ -1,21 +1,32 @@
-"""tap-zengrc against the sandbox, run as a real process: faults, errors, increments."""
+"""tap-zengrc against the sandbox, run as a real process: faults, errors, increments,
+deletions, data moving during a sync, kills."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import urllib3
 from singer_sdk.exceptions import FatalAPIError
 
 from dataops import singer_run
 from dataops.sandbox import records, serve
+from dataops.sandbox.zengrc import clock
+from dataops.singer_run import Replica, TapRun
+from dataops.verify import normalise, same
+from tap_zengrc.client import server_clock
+from tap_zengrc.scans import LAST_ID_COUNT, LAST_MAX_ID, SCANNING
 from tap_zengrc.streams import COLLECTIONS
 from tap_zengrc.tap import TapZenGRC
+from tapkit.versions import FULL_READ
 
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 2, "request_timeout": 2}
 
@@ -37,6 +48,59 @@ def records_by_stream(messages: list[dict]) -> dict[str, list[dict]]:
         if message["type"] == "RECORD":
             found[message["stream"]].append(message["record"])
     return found
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class Loaded(Replica):
+    """A replica that also counts what each run sent, and every key sent twice with
+    one table version (a duplicate within one read)."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    doubled: list[tuple[str, int, Any]] = field(default_factory=list)
+    _stamped: set[tuple[str, int, Any]] = field(default_factory=set)
+
+    def apply(self, message: dict[str, Any]) -> None:
+        if message["type"] == "RECORD":
+            self.sent[message["stream"]] += 1
+            stamped = (message["stream"], message["version"], message["record"]["id"])
+            if stamped in self._stamped:
+                self.doubled.append(stamped)
+            self._stamped.add(stamped)
+        super().apply(message)
+
+
+def sync(
+    tmp_path: Path, loaded: Loaded, state: dict | None, *, seed: int, epoch: int, **options: Any
+) -> tuple[TapRun, Counter[str]]:
+    """One tap run against the sandbox at `epoch` into `loaded`: the run and what it sent.
+
+    `options` go to `serve` (page_size, move_after), but `max_parallel_streams` to the tap.
+    """
+    parallel = options.pop("max_parallel_streams", 6)
+    before = Counter(loaded.sent)
+    with serve("zengrc", seed=seed, epoch=epoch, **options) as sandbox:
+        config = config_for(sandbox, max_parallel_streams=parallel)
+        done = singer_run.run_tap("tap-zengrc", tmp_path, config, state, into=loaded)
+        assert sandbox.moved == ("move_after" in options)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, loaded.sent - before
+
+
+def assert_equal_to_truth(replica: Replica, seed: int, epoch: int) -> None:
+    for stream, rows in records("zengrc", seed=seed, epoch=epoch).items():
+        expected = {row["id"]: row for row in rows}
+        got = {row["id"]: row for row in replica.table(stream)}
+        assert got.keys() == expected.keys(), (
+            stream,
+            sorted(expected.keys() - got.keys())[:5],
+            sorted(got.keys() - expected.keys())[:5],
+        )
+        for key, row in expected.items():
+            assert same(normalise(got[key]), normalise(row)), (stream, key, got[key], row)
 
 
 def test_every_object_arrives_through_every_kind_of_fault(tmp_path: Path) -> None:
@@ -93,8 +157,9 @@ def test_messages_keep_singer_order_when_collections_run_concurrently(tmp_path: 
     for stream in COLLECTIONS:
         bookmark = final_state["bookmarks"][stream]
         assert "progress_markers" not in bookmark
-        newest = max(r["updated_at"] for r in truth[stream])
-        assert bookmark["replication_key_value"] == newest
+        assert SCANNING not in bookmark
+        newest = max(instant(r["updated_at"]) for r in truth[stream])
+        assert instant(bookmark["replication_key_value"]) == newest
 
 
 def test_second_sync_emits_only_objects_changed_since_the_bookmark(tmp_path: Path) -> None:
@@ -110,12 +175,215 @@ def test_second_sync_emits_only_objects_changed_since_the_bookmark(tmp_path: Pat
     new = records("zengrc", seed=8, epoch=1)
     emitted = records_by_stream(second)
     for stream in COLLECTIONS:
-        bookmark = state["bookmarks"][stream]["replication_key_value"]
+        bookmark = instant(state["bookmarks"][stream]["replication_key_value"])
         changed = {r["id"] for r in new[stream] if old[stream].get(r["id"]) != r}
-        at_bookmark = {r["id"] for r in new[stream] if r["updated_at"] == bookmark}
+        at_bookmark = {r["id"] for r in new[stream] if instant(r["updated_at"]) == bookmark}
         got = {r["id"] for r in emitted[stream]}
         assert changed, f"epoch 1 changes nothing in {stream}"
         assert changed <= got <= changed | at_bookmark, stream
+
+
+# (seed, page size, max_parallel_streams): the results must not depend on the last two.
+SETTINGS = [(3, 20, 1), (14, 50, 11)]
+
+
+@pytest.mark.parametrize(("seed", "page_size", "parallel"), SETTINGS)
+def test_deletions_leave_the_replica_and_only_they_cost_a_second_scan(
+    tmp_path: Path, seed: int, page_size: int, parallel: int
+) -> None:
+    """Epochs 0 → 1 → 2 → 2 → 3, the replica equal to the truth after each run. A
+    collection is read whole (then ACTIVATE_VERSION) at the first sync and when objects
+    were deleted (every collection from epoch 2 on), in the same run as the scan that
+    found it out; a run without deletions sends only what changed."""
+    loaded, state = Loaded(), None
+    for epoch, deleted in ((0, False), (1, False), (2, True), (2, False), (3, True)):
+        activations = dict(loaded.activations)
+        done, sent = sync(
+            tmp_path,
+            loaded,
+            state,
+            seed=seed,
+            epoch=epoch,
+            page_size=page_size,
+            max_parallel_streams=parallel,
+        )
+        assert_equal_to_truth(loaded, seed, epoch)
+        assert not loaded.doubled
+        rows = records("zengrc", seed=seed, epoch=epoch)
+        for stream in COLLECTIONS:
+            full_reads = loaded.activations[stream] - activations.get(stream, 0)
+            if state is None:
+                assert (full_reads, sent[stream]) == (1, len(rows[stream])), stream
+            elif deleted:  # what changed, then every object again
+                assert full_reads == 1, stream
+                assert sent[stream] > len(rows[stream]), stream
+            else:
+                assert full_reads == 0, stream
+                assert 0 < sent[stream] < len(rows[stream]) / 2, stream
+        assert done.stderr.count("objects were deleted") == (len(COLLECTIONS) if deleted else 0)
+        state = done.last_state
+
+
+# (seed, epoch the data moves from, answers before it moves, page size, parallel streams):
+# a first sync (a full read) moving, incremental scans moving into an epoch with
+# deletions, and a move during the full reads that deletions lead to.
+MOVES = [
+    (42, 0, 70, 10, 4),
+    (46, 2, 60, 10, 3),
+    (47, 2, 250, 10, 1),
+]
+
+
+@pytest.mark.parametrize(("seed", "epoch", "move_after", "page_size", "parallel"), MOVES)
+def test_data_moving_during_a_sync_is_caught_up_by_the_next_run(
+    tmp_path: Path, seed: int, epoch: int, move_after: int, page_size: int, parallel: int
+) -> None:
+    """The sandbox moves from `epoch` to the next after `move_after` answers, under the
+    tap's scans. That run leaves no key twice and none outside either epoch, each row as
+    one of them has it; the next run, with the data still, leaves exactly the truth."""
+    loaded, state = Loaded(), None
+    if epoch > 0:
+        done, _ = sync(tmp_path, loaded, None, seed=seed, epoch=epoch - 1, page_size=page_size)
+        state = done.last_state
+    done, _ = sync(
+        tmp_path,
+        loaded,
+        state,
+        seed=seed,
+        epoch=epoch,
+        page_size=page_size,
+        move_after=move_after,
+        max_parallel_streams=parallel,
+    )
+    assert not loaded.doubled
+    old = records("zengrc", seed=seed, epoch=epoch)
+    new = records("zengrc", seed=seed, epoch=epoch + 1)
+    for stream in COLLECTIONS:
+        either = [{row["id"]: row for row in rows[stream]} for rows in (old, new)]
+        for row in loaded.table(stream):
+            candidates = [rows[row["id"]] for rows in either if row["id"] in rows]
+            assert candidates, f"{stream} {row['id']}: in neither epoch"
+            assert any(same(normalise(row), normalise(c)) for c in candidates), (stream, row)
+    sync(
+        tmp_path,
+        loaded,
+        done.last_state,
+        seed=seed,
+        epoch=epoch + 1,
+        page_size=page_size,
+        max_parallel_streams=parallel,
+    )
+    assert_equal_to_truth(loaded, seed, epoch + 1)
+
+
+@pytest.mark.parametrize("first_sync", [True, False])
+def test_a_run_killed_while_scanning_is_followed_by_a_full_read(
+    tmp_path: Path, first_sync: bool
+) -> None:
+    """A killed run may have loaded rows its last STATE does not cover: new ids the next
+    scan's id count cannot vouch for, rows of a full read that were deleted since. The
+    run is cut at a STATE while collections are mid-scan (in the full reads of a first
+    sync, or in incremental scans): the loader holds every message before the next STATE
+    (records after the cut got in too), the state is the cut's. Rerun at the same epoch,
+    exactly the collections that had not finished are read whole; rerun after more
+    deletions, every one is: the replica equals the truth either way."""
+    seed = 52 if first_sync else 53
+    base, state = Loaded(), None
+    if not first_sync:
+        done, _ = sync(tmp_path, base, None, seed=seed, epoch=0)
+        state = done.last_state
+    with serve("zengrc", seed=seed, epoch=1, page_size=10) as sandbox:
+        config = config_for(sandbox, max_parallel_streams=3)
+        killed = singer_run.run_tap("tap-zengrc", tmp_path, config, state)
+    assert killed.returncode == 0, killed.stderr[-3000:]
+    states = [i for i, m in enumerate(killed.messages) if m["type"] == "STATE"]
+
+    def marked(index: int, key: str) -> set[str]:
+        return {s for s, b in killed.messages[index]["value"]["bookmarks"].items() if key in b}
+
+    mid_scan = [i for i in states if marked(i, SCANNING)]
+    cut = mid_scan[len(mid_scan) // 2]
+    assert bool(marked(cut, FULL_READ)) == first_sync
+    unfinished = marked(cut, SCANNING) | (set(COLLECTIONS) - marked(cut, LAST_ID_COUNT))
+    assert unfinished != set(COLLECTIONS)
+    kill = next(i for i in states if i > cut)
+    for rerun_epoch in (1, 2):
+        loaded = copy.deepcopy(base)
+        for message in killed.messages[:kill]:
+            if message["type"] != "STATE":
+                loaded.apply(message)
+        activations = dict(loaded.activations)
+        sync(tmp_path, loaded, killed.messages[cut]["value"], seed=seed, epoch=rerun_epoch)
+        assert_equal_to_truth(loaded, seed, rerun_epoch)
+        read_whole = {s for s in COLLECTIONS if loaded.activations[s] > activations.get(s, 0)}
+        assert read_whole == (unfinished if rerun_epoch == 1 else set(COLLECTIONS))
+
+
+def test_a_new_object_is_sent_however_old_its_updated_at(tmp_path: Path) -> None:
+    """An object committed late, its `updated_at` already behind the bookmark, is sent
+    all the same when its id is above the largest id of the last scan."""
+    seed = 61
+    loaded = Loaded()
+    first, _ = sync(tmp_path, loaded, None, seed=seed, epoch=0)
+    state = copy.deepcopy(first.last_state)
+    for bookmark in state["bookmarks"].values():  # past every object of epoch 1
+        bookmark["replication_key_value"] = "2030-01-01T00:00:00.000000Z"
+    _, sent = sync(tmp_path, loaded, state, seed=seed, epoch=1)
+    old, new = records("zengrc", seed=seed, epoch=0), records("zengrc", seed=seed, epoch=1)
+    for stream in COLLECTIONS:
+        largest = first.last_state["bookmarks"][stream][LAST_MAX_ID]
+        assert largest == max(row["id"] for row in old[stream])
+        created = [row for row in new[stream] if row["id"] > largest]
+        assert 0 < sent[stream] == len(created), stream
+        assert {row["id"]: row for row in loaded.table(stream)}.keys() >= {
+            row["id"] for row in created
+        }
+    assert set(loaded.activations.values()) == {1}  # no collection read whole again
+
+
+def response_dated(*dates: str) -> requests.Response:
+    """A response as `requests` builds it, with these `Date` lines."""
+    response = requests.Response()
+    response.raw = urllib3.HTTPResponse(
+        headers=urllib3.HTTPHeaderDict([("Date", date) for date in dates])
+    )
+    return response
+
+
+def test_the_server_clock_is_read_from_date_the_earliest_when_several() -> None:
+    feb_28 = datetime(2025, 2, 28, 18, tzinfo=UTC)
+    assert server_clock(response_dated()) is None
+    assert server_clock(response_dated("yesterday")) is None
+    assert server_clock(response_dated("Fri, 28 Feb 2025 18:00:00 GMT")) == feb_28
+    proxied = response_dated("Wed, 25 Nov 2026 22:19:13 GMT", "Fri, 28 Feb 2025 18:00:00 GMT")
+    assert server_clock(proxied) == feb_28
+
+
+def test_the_bookmark_cap_is_our_clock_without_a_server_clock() -> None:
+    tap = TapZenGRC(
+        config={"base_url": "https://acme.api.zengrc.com/api/v2", "username": "u", "password": "p"}
+    )
+    stream = tap.streams["audits"]
+    ours = datetime.fromtimestamp(tap.initialized_at / 1000, tz=UTC)
+    assert stream.bookmark_cap(None) == ours
+    assert stream.bookmark_cap(clock(3)) == clock(3)
+    assert stream.bookmark_cap(datetime(2999, 1, 1, tzinfo=UTC)) == ours
+
+
+def test_batch_mode_is_refused_clearly(tmp_path: Path) -> None:
+    """The SDK's BATCH files carry no table version: a full read's activation would
+    delete every row loaded from them."""
+    batch = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": tmp_path.as_uri(), "prefix": "zengrc-"},
+    }
+    with serve("zengrc") as sandbox:
+        code, messages, stderr = run_tap(tmp_path, config_for(sandbox, batch_config=batch))
+    assert code != 0
+    assert "does not write BATCH files" in stderr
+    assert "remove `batch_config`" in stderr
+    assert not [m for m in messages if m["type"] in ("RECORD", "BATCH")]
+    assert "Traceback" not in stderr
 
 
 def test_wrong_credentials_fail_clearly_without_leaking_them(tmp_path: Path) -> None:
@@ -165,3 +433,23 @@ def test_next_page_link_to_another_host_is_refused() -> None:
     stream.validate_response(response)
     with pytest.raises(FatalAPIError, match="another host"):
         stream.get_new_paginator().get_next(response)
+
+
+def test_an_empty_page_with_a_next_link_does_not_end_the_scan() -> None:
+    tap = TapZenGRC(
+        config={"base_url": "https://acme.api.zengrc.com/api/v2", "username": "u", "password": "p"}
+    )
+    stream = tap.streams["audits"]
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "application/json"
+    response.request = requests.Request("GET", f"{stream.url_base}/audits").prepare()
+    response._content = json.dumps(
+        {"data": [], "links": {"next": {"href": "/api/v2/audits?cursor=abc"}}}
+    ).encode()
+    stream.validate_response(response)
+    paginator = stream.get_new_paginator()
+    assert paginator.continue_if_empty(response)
+    paginator.advance(response)
+    assert not paginator.finished
+    assert paginator.current_value == "https://acme.api.zengrc.com/api/v2/audits?cursor=abc"

@@ -11,9 +11,9 @@ loader (target-snowflake never deletes a row without a version).
 
 Versions only grow: a run's version is the clock in seconds, or one more than the
 stream's last version when the clock has not moved on. A full read marks the stream
-state with its version; a run killed before the end leaves the mark, and the next run
-resumes the same full read with the same version (rows the killed run loaded are
-current, not stale), then activates it.
+state; a run killed before the end leaves the mark, and the next run reads the stream
+whole again, from the start, with a newer version. (Resuming the killed read with its
+own version would keep any row it loaded that the source deleted before the rerun.)
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from __future__ import annotations
 import time
 import typing as t
 
+from singer_sdk.exceptions import ConfigValidationError
+
 from tapkit.concurrency import SYNC_LOCK, LockedStateStream
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
 
 FULL_READ = "full_read_version"
@@ -40,23 +43,31 @@ class VersionedStream(LockedStateStream):
         """Start this run's read: every record from now on carries its version.
 
         Returns whether it is a full read: ``full`` as asked, or True anyway when a
-        killed run left a full read unfinished (it is resumed with its version).
+        killed run left a full read unfinished. A full read sends every row from the
+        start, whatever bookmark the state holds.
         """
         with SYNC_LOCK:
             state = self.get_context_state(context)
-            unfinished = state.get(FULL_READ)
-            if unfinished is not None:
-                version, full = int(unfinished), True
-            else:
-                version = max(int(time.time()), int(state.get(LAST_VERSION, 0)) + 1)
-                if full:
-                    state[FULL_READ] = version
+            version = max(int(time.time()), int(state.get(LAST_VERSION, 0)) + 1)
+            full = full or state.get(FULL_READ) is not None
+            if full:
+                state[FULL_READ] = version
             state[LAST_VERSION] = version
             self.state_manager.is_flushed = False
         self._stream_version = version
         if full:
             self.logger.info("%s: full read, table version %d", self.name, version)
         return full
+
+    def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> t.Any:
+        """The SDK's BATCH files would carry no table version, so a full read's
+        activation would delete their rows downstream: a stream writes BATCH files only
+        if it stamps them itself (tap-edcast's datasets do)."""
+        msg = (
+            f"{self._tap.name} stream {self.name!r} does not write BATCH files (their rows "
+            "would carry no table version): remove `batch_config` from the tap's settings"
+        )
+        raise ConfigValidationError(msg, errors=[msg])
 
     @property
     def table_version(self) -> int:
