@@ -277,15 +277,14 @@ def run_trial(trial: Trial, on_step: Any = None) -> Outcome:
 
 
 def _run_step(trial: Trial, step: Step, workspace: Workspace, outcome: Outcome) -> list[str]:
+    """One epoch. After a kill every run forces: the killed run stays marked running in
+    Meltano for 5 minutes, and the epochs after it stand for later days."""
     extractor, loader = EXTRACTOR[trial.vendor], LOADERS[trial.loader]
     with _sandbox(trial, step.epoch, step.move_after) as sandbox:
         env = {**workspace.env, **_binding(trial).env(sandbox)}
-        if step.kill_after is not None:
-            if _killed_midway(extractor, loader, env, step.kill_after):
-                outcome.kills += 1
-            failure = _meltano_run(extractor, loader, env, force=True)
-        else:
-            failure = _meltano_run(extractor, loader, env)
+        if step.kill_after is not None and _killed_midway(extractor, loader, env, step.kill_after):
+            outcome.kills += 1
+        failure = _meltano_run(extractor, loader, env, force=outcome.kills > 0)
         moved = sandbox.moved
     if failure:
         return [failure]
@@ -297,7 +296,7 @@ def _run_step(trial: Trial, step: Step, workspace: Workspace, outcome: Outcome) 
         return problems
     with _sandbox(trial, step.settled_epoch, None) as sandbox:
         env = {**workspace.env, **_binding(trial).env(sandbox)}
-        failure = _meltano_run(extractor, loader, env)
+        failure = _meltano_run(extractor, loader, env, force=outcome.kills > 0)
     return [failure] if failure else _differences(trial, workspace.location, step.settled_epoch)
 
 
@@ -496,7 +495,7 @@ def soak(options: SoakOptions, console: Console) -> int:
         for future in pending:
             future.result()
     if len(outcomes) > 1:
-        console.print(coverage_table(outcomes))
+        console.print(coverage_table(outcomes), width=max(console.width, 150))
     if options.report is not None:
         options.report.write_text(coverage_markdown(outcomes, options))
     exact = sum(o.exact for o in outcomes)
