@@ -1,10 +1,18 @@
 """EdCast (Domo) → DuckDB end to end with `meltano run`, in record and in batch mode:
-faults and token expiry on, two epochs, compared with ground truth; and both modes
-load identical tables."""
+faults and token expiry on, epochs 0 → 3 (rows replaced away from epoch 2 on) compared
+with ground truth after each; both modes load identical tables; a run the data moved
+under, and a run killed during a full read, are followed by an exact warehouse."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -12,6 +20,7 @@ import pytest
 
 from dataops import project, verify
 from dataops.sandbox import records, serve
+from tapkit.versions import UNFINISHED
 
 SEED = 31
 GLUE = "glue_groups_g3_group_performance_data_explorer"
@@ -35,7 +44,18 @@ def mode_env(mode: str, tmp_path: Path) -> dict[str, str]:
     return {"TAP_EDCAST_BATCH_CONFIG": json.dumps(batch_config)}
 
 
-def sync(env: dict[str, str], epoch: int, faults: str = FAULTS) -> None:
+def tap_env(env: dict[str, str], sandbox_url: str, page_size: int = 700) -> dict[str, str]:
+    return {**env, "TAP_EDCAST_URL_BASE": sandbox_url, "TAP_EDCAST_PAGE_SIZE": str(page_size)}
+
+
+def sync(
+    env: dict[str, str],
+    epoch: int,
+    faults: str = FAULTS,
+    move_after: int | None = None,
+    page_size: int = 700,
+    *options: str,
+) -> None:
     with serve(
         "edcast",
         seed=SEED,
@@ -44,15 +64,18 @@ def sync(env: dict[str, str], epoch: int, faults: str = FAULTS) -> None:
         retry_after=0,
         token_ttl_seconds=1,
         latency_ms=10,
+        move_after=move_after,
     ) as sandbox:
         result = project.meltano(
             "run",
+            *options,
             "tap-edcast",
             "target-duckdb",
-            env={**env, "TAP_EDCAST_URL_BASE": sandbox.url, "TAP_EDCAST_PAGE_SIZE": "700"},
+            env=tap_env(env, sandbox.url, page_size),
             capture=True,
             check=False,
         )
+        assert move_after is None or sandbox.moved, "the data did not move during the run"
     assert result.returncode == 0, result.stderr[-4000:]
 
 
@@ -64,15 +87,35 @@ def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
         assert report.ok, report.describe()
 
 
-@pytest.mark.parametrize("mode", ["records", "batch", "batch-jsonl-gzip"])
-def test_edcast_matches_truth_over_two_epochs(
+def warehouse_keys(env: dict[str, str]) -> list[tuple]:
+    with duckdb.connect(env["TARGET_DUCKDB_PATH"], read_only=True) as con:
+        return con.execute(
+            f'SELECT "ECL ID", "Time", "Group Name" FROM tap_edcast."{GLUE}"'  # noqa: S608
+        ).fetchall()
+
+
+def truth_keys(epoch: int) -> set[tuple]:
+    return {
+        tuple(verify.normalise(row[k]) for k in KEY)
+        for row in records("edcast", seed=SEED, epoch=epoch)[GLUE]
+    }
+
+
+# Epochs per mode: every mode meets rows replaced away (epoch 2).
+EPOCHS = {"records": (0, 1, 2, 3), "batch": (0, 1, 2), "batch-jsonl-gzip": (0, 2)}
+
+
+@pytest.mark.parametrize("mode", sorted(EPOCHS))
+def test_edcast_matches_truth_over_epochs_with_rows_replaced_away(
     mode: str, meltano_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**meltano_env, **mode_env(mode, tmp_path)}
-    sync(env, epoch=0)
-    assert_warehouse_equals_truth(env, epoch=0)
-    sync(env, epoch=1)
-    assert_warehouse_equals_truth(env, epoch=1)
+    for epoch in EPOCHS[mode]:
+        before = set(warehouse_keys(env)) if epoch else set()
+        sync(env, epoch=epoch)
+        assert_warehouse_equals_truth(env, epoch=epoch)
+        if epoch >= 2:
+            assert before - set(warehouse_keys(env)), "no event was deleted"
 
 
 def test_record_and_batch_mode_load_identical_tables(tmp_path: Path) -> None:
@@ -85,7 +128,7 @@ def test_record_and_batch_mode_load_identical_tables(tmp_path: Path) -> None:
             "TARGET_DUCKDB_PATH": str(work / "warehouse.duckdb"),
             **mode_env(mode, work),
         }
-        sync(env, epoch=0, faults="")
+        sync(env, epoch=2, faults="")
         with duckdb.connect(env["TARGET_DUCKDB_PATH"], read_only=True) as con:
             types = con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
@@ -100,3 +143,79 @@ def test_record_and_batch_mode_load_identical_tables(tmp_path: Path) -> None:
     assert tables["records"][0] == tables["batch"][0], "column types differ"
     assert tables["records"][1] == tables["batch"][1], "rows differ"
     assert len(tables["batch"][1]) > 1000
+
+
+def test_a_run_the_data_moved_under_is_followed_by_an_exact_warehouse(
+    meltano_env: dict[str, str],
+) -> None:
+    """The first run reads every row of epoch 2, and while it does the data move to
+    epoch 3. Then no key twice, none of neither epoch; the next run is exact."""
+    sync(meltano_env, 2, "", 12, 300)
+    keys = warehouse_keys(meltano_env)
+    assert len(keys) == len(set(keys)), "a key is in the warehouse twice"
+    normalised = {tuple(verify.normalise(v) for v in key) for key in keys}
+    assert normalised <= truth_keys(2) | truth_keys(3)
+    sync(meltano_env, epoch=3)
+    assert_warehouse_equals_truth(meltano_env, epoch=3)
+
+
+def source_rows(epoch: int) -> int:
+    """Rows of the events dataset (a repeated key counts each time), as its catalogue says."""
+    catalogue = records("edcast", seed=SEED, epoch=epoch)["datasets"]
+    return next(int(d["rows"]) for d in catalogue if d["name"].startswith("GlueGroupsG3"))
+
+
+def wait_for_a_committed_part_of_a_full_read(
+    pipeline: subprocess.Popen, env: dict[str, str], timeout: float = 120
+) -> dict:
+    """The events stream's state once Meltano stored one inside a full read (the loader
+    committed its first pages and passed their STATE on)."""
+    database = env["MELTANO_DATABASE_URI"].removeprefix("sqlite:///")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert pipeline.poll() is None, "the run ended before it could be killed"
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
+            ) as connection:
+                stored = connection.execute(
+                    "SELECT partial_state, completed_state FROM state"
+                ).fetchall()
+        except sqlite3.OperationalError:
+            stored = []  # not created yet, or busy
+        for text in itertools.chain.from_iterable(stored):
+            state = json.loads(text or "{}").get("singer_state", {}).get("bookmarks", {})
+            glue = state.get(GLUE, {})
+            if glue.get(UNFINISHED) is not None and glue.get("last_primary_key") is not None:
+                return dict(state[GLUE])
+        time.sleep(0.05)
+    raise AssertionError(f"no part of the full read committed within {timeout} s")
+
+
+def test_a_run_killed_during_a_full_read_is_followed_by_an_exact_warehouse(
+    meltano_env: dict[str, str], kill_group: Callable[[subprocess.Popen], None]
+) -> None:
+    """The first run reads every row, in BATCH files. SIGKILLed (meltano, tap and target
+    at once) once part of it is committed, the next run reads every row again with a
+    newer version, and the warehouse ends exact."""
+    env = {**meltano_env, **mode_env("batch", Path(meltano_env["TARGET_DUCKDB_PATH"]).parent)}
+    with serve("edcast", seed=SEED, epoch=2, latency_ms=40) as sandbox:
+        pipeline = subprocess.Popen(
+            [project.meltano_executable(), "run", "tap-edcast", "target-duckdb"],
+            env={**os.environ, **tap_env(env, sandbox.url, page_size=100)},
+            cwd=project.PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        state = wait_for_a_committed_part_of_a_full_read(pipeline, env)
+        kill_group(pipeline)
+    assert 0 < state["rows_up_to_bookmark"] < source_rows(2)
+    # --force: the killed run is still marked as running in Meltano's database.
+    sync(env, 2, "", None, 100, "--force")
+    assert_warehouse_equals_truth(env, epoch=2)
+    with duckdb.connect(env["TARGET_DUCKDB_PATH"], read_only=True) as con:
+        [(version,)] = con.execute(
+            f'SELECT DISTINCT _sdc_table_version FROM tap_edcast."{GLUE}"'  # noqa: S608
+        ).fetchall()
+    assert version > state[UNFINISHED]

@@ -24,7 +24,6 @@ HTTP_FAULTS = "429:0.03,500:0.03,503:0.02,reset:0.02"
 # sandbox serves, and the fields its select rules drop.
 STREAMS = {"edcast": ["datasets", "glue_groups_g3_group_performance_data_explorer"]}
 DROPPED = {"zengrc": {"vendors": frozenset({"owners", "contact"})}}
-DELETING = {"adaptive", "zengrc"}
 
 
 def pipeline_env(postgres_database: Callable[[str], str], tmp_env: dict[str, str]) -> dict:
@@ -116,8 +115,7 @@ def test_tap_to_postgres_matches_truth_with_state_in_postgres(
 
     sync(extractor, env, epoch=2)  # rows deleted at the source: gone (hard_delete)
     assert_warehouse_equals_truth(env, vendor, epoch=2)
-    if vendor in DELETING:
-        assert sum(deleted_at_source(vendor, 1, 2).values()) > 0, "the sandbox deleted nothing"
+    assert sum(deleted_at_source(vendor, 1, 2).values()) > 0, "the sandbox deleted nothing"
 
 
 def cluster_settings(environment: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Xactly → DuckDB end to end: real `meltano run tap-xactly target-duckdb` over JDBC
-against the H2 stand-in, compared with the sandbox's ground truth over two epochs,
-with sessions aborted under the tap, and with the whole pipeline killed mid-table."""
+against the H2 stand-in, compared with the sandbox's ground truth over four epochs
+(rows deleted and committed late from epoch 2 on), with sessions aborted under the
+tap, and with the whole pipeline killed in the middle of a full read."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from dataops import project, verify, warehouse
@@ -86,7 +88,7 @@ def wait_for_stored_bookmark(
             states = []  # not created yet, or busy
         for stored in itertools.chain.from_iterable(states):
             bookmarks = json.loads(stored or "{}").get("singer_state", {}).get("bookmarks", {})
-            if "replication_key_value" in bookmarks.get(stream, {}):
+            if bookmarks.get(stream, {}).get("replication_key_value") is not None:
                 return True
         time.sleep(0.05)
     raise AssertionError(f"no bookmark for {stream} stored within {timeout} s")
@@ -107,37 +109,54 @@ def sync_with_aborted_sessions(env: dict[str, str], epoch: int, log: Path) -> in
     return aborted
 
 
-def test_xactly_to_duckdb_matches_truth_over_two_epochs(
+def warehouse_keys(env: dict[str, str], stream: str) -> set[tuple]:
+    rows = warehouse.rows(Path(env["TARGET_DUCKDB_PATH"]), "tap_xactly", stream)
+    return {tuple(row[k] for k in KEY_PROPERTIES[stream]) for row in rows}
+
+
+def test_xactly_to_duckdb_matches_truth_over_epochs(
     meltano_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**meltano_env, "TAP_XACTLY_PAGE_SIZE": "10", "TAP_XACTLY_MAX_PARALLEL_STREAMS": "2"}
-    first_log = tmp_path / "first.log"
-    aborted = sync_with_aborted_sessions(env, 0, first_log)
+    """Epochs 0 → 3 with sessions aborted mid-sync: after each the warehouse equals the
+    truth — rows Xactly deleted are gone (hard_delete), late commits are in, every
+    history row is kept."""
+    env = {**meltano_env, "TAP_XACTLY_PAGE_SIZE": "40", "TAP_XACTLY_MAX_PARALLEL_STREAMS": "3"}
+    first_log = tmp_path / "epoch0.log"
+    # Small pages: the sessions are surely in use when they are aborted.
+    aborted = sync_with_aborted_sessions({**env, "TAP_XACTLY_PAGE_SIZE": "10"}, 0, first_log)
     assert aborted >= 1, "no session was open to abort"
     assert "reconnecting in" in first_log.read_text()
     assert_warehouse_equals_truth(env, epoch=0)
 
-    second_log = tmp_path / "second.log"
+    second_log = tmp_path / "epoch1.log"
     sync_with_aborted_sessions(env, 1, second_log)
     assert_warehouse_equals_truth(env, epoch=1)
-    # Incremental: exactly the new rows and new versions were read, nothing else.
+    # Incremental: the rows dated from the bookmark less the hour of look-back on
+    # (string-keyed tables: all of them).
     old, new = records("xactly", seed=SEED), records("xactly", seed=SEED, epoch=1)
     sent = project.records_sent(second_log.read_text(errors="replace"), "tap-xactly")
     for stream, rows in new.items():
-        keys = KEY_PROPERTIES[stream]
-        before = {tuple(r[k] for k in keys): r for r in old[stream]}
-        changed = sum(1 for r in rows if before.get(tuple(r[k] for k in keys)) != r)
-        assert sent[stream] == changed, stream
-    history = warehouse.rows(Path(env["TARGET_DUCKDB_PATH"]), "tap_xactly", "xc_position_hist")
-    versions = Counter(row["POSITION_ID"] for row in history)
+        since = max(r["MODIFIED_DATE"] for r in old[stream]) - timedelta(hours=1)
+        whole = stream in ("xc_attainment_measure", "xc_quota_relationship")
+        assert sent[stream] == sum(whole or r["MODIFIED_DATE"] >= since for r in rows), stream
+
+    credits, history = warehouse_keys(env, "xc_credit"), warehouse_keys(env, "xc_position_hist")
+    for epoch in (2, 3):
+        sync_with_aborted_sessions(env, epoch, tmp_path / f"epoch{epoch}.log")
+        assert_warehouse_equals_truth(env, epoch=epoch)
+    assert credits - warehouse_keys(env, "xc_credit"), "no credit was deleted"
+    assert history <= warehouse_keys(env, "xc_position_hist")  # history is never deleted
+    versions = Counter(key[0] for key in warehouse_keys(env, "xc_position_hist"))
     assert max(versions.values()) >= 3  # every version kept, none merged away
 
 
-def test_sync_killed_mid_table_resumes_on_rerun(
+def test_sync_killed_in_a_full_read_converges_on_rerun(
     meltano_env: dict[str, str], tmp_path: Path, kill_group: Callable[[subprocess.Popen], None]
 ) -> None:
-    """SIGKILL the pipeline in the middle of xc_credit; the rerun continues from the
-    stored state and the warehouse ends equal to the source, nothing doubled."""
+    """SIGKILL the pipeline in the middle of xc_credit's first (full) read; the rerun
+    reads xc_credit whole again with a newer table version, carries on incrementally
+    with the tables finished before the kill, and the warehouse ends equal to the
+    source, nothing doubled."""
     env = {
         **meltano_env,
         "TAP_XACTLY_PAGE_SIZE": "25",
@@ -160,11 +179,20 @@ def test_sync_killed_mid_table_resumes_on_rerun(
             keys = KEY_PROPERTIES[table]
             loaded = {tuple(r[k] for k in keys) for r in warehouse.rows(path, "tap_xactly", table)}
             assert len(loaded) == count, f"{table}: duplicates after the kill"
+        [killed_version] = {
+            r["_sdc_table_version"] for r in warehouse.rows(path, "tap_xactly", "xc_credit")
+        }
 
         rerun_log = tmp_path / "rerun.log"
         # --force: the killed run is still marked running in Meltano's database
         rerun = start_pipeline(env, sandbox, rerun_log, "--force")
         assert rerun.wait(timeout=300) == 0, rerun_log.read_text(errors="replace")[-4000:]
     sent = project.records_sent(rerun_log.read_text(errors="replace"), "tap-xactly")
-    assert sent["xc_credit"] < len(truth["xc_credit"]), "the rerun started xc_credit over"
+    assert sent["xc_credit"] == len(truth["xc_credit"]), "xc_credit was not read again whole"
+    finished = "xc_attainment_measure_criteria"  # before xc_credit, one table at a time
+    assert 0 < sent[finished] < len(truth[finished]), f"{finished} was read whole again"
     assert_warehouse_equals_truth(env, epoch=0, scale=scale)
+    [version] = {
+        row["_sdc_table_version"] for row in warehouse.rows(path, "tap_xactly", "xc_credit")
+    }
+    assert version > killed_version

@@ -2,6 +2,7 @@
 # ruff: noqa: S608 - the tests send SQL to the simulator
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -14,12 +15,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.csv as pa_csv
 import pytest
 import requests
 
 from dataops.sandbox import Sandbox, records, serve, truth
 from dataops.sandbox.edcast import CREDENTIALS, truth_table, wire_table
-from dataops.sandbox.edcast_data import BOOLEAN_COLUMNS, EVENTS, ID_COLUMN, USERS
+from dataops.sandbox.edcast_data import BOOLEAN_COLUMNS, EVENTS, ID_COLUMN, USERS, Engine, engine
 from dataops.sandbox.vendor import DataParams
 
 EVENTS_STREAM = "glue_groups_g3_group_performance_data_explorer"
@@ -402,3 +404,112 @@ def test_truth_cli_prints_json() -> None:
     printed = json.loads(result.stdout)
     assert printed["edcast_users"]["rows"] == 200
     assert printed[EVENTS_STREAM]["keys"][0][1].startswith("2021-")
+
+
+def fingerprint(params: DataParams) -> str:
+    """A digest of both datasets as served and of the catalogue."""
+    digest = hashlib.sha256()
+    for name in (EVENTS, USERS):
+        served = io.BytesIO()
+        pa_csv.write_csv(wire_table(params, name), served)
+        digest.update(served.getvalue())
+    catalogue = [dataset.to_json() for dataset in engine(params).datasets]
+    digest.update(json.dumps(catalogue, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("params", "digest"),
+    [
+        (DataParams(0, 1, 0), "fa10f6dd4abdff27"),
+        (DataParams(0, 1, 1), "1297099eda88096c"),
+        (DataParams(7, 2, 1), "532415900bdebafa"),
+    ],
+)
+def test_epochs_0_and_1_serve_what_they_always_served(params: DataParams, digest: str) -> None:
+    """Pinned before deletions were added: tests and benchmarks rely on these data."""
+    assert fingerprint(params) == digest
+
+
+def served_rows(data: Engine, name: str) -> set[Any]:
+    """Identities of the rows a dataset serves: whole events (they never change), user ids."""
+    table = data.wire_table(name)
+    if name == USERS:
+        return set(table.column("User ID").to_pylist())
+    return {tuple(row.values()) for row in table.to_pylist()}
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(0, 1), (9, 2)])
+def test_replace_uploads_drop_rows_from_epoch_2_and_they_never_return(
+    seed: int, scale: int
+) -> None:
+    """Each epoch from 2 on leaves out about 3% of the older rows of both datasets (and
+    appends its own); the catalogue says so, and loses one or two other datasets."""
+    previous = engine(DataParams(seed, scale, 1))
+    dropped: dict[str, set[Any]] = {EVENTS: set(), USERS: set()}
+    for epoch in (2, 3, 4):
+        current = engine(DataParams(seed, scale, epoch))
+        for name in (EVENTS, USERS):
+            before, now = served_rows(previous, name), served_rows(current, name)
+            gone = before - now
+            assert 0.015 < len(gone) / len(before) < 0.05, (name, epoch, len(gone))
+            assert now - before, "the epoch appended nothing"
+            assert not now & dropped[name], "a dropped row came back"
+            dropped[name] |= gone
+            entry = current.by_name[name].to_json()
+            assert entry["rows"] == current.wire_table(name).num_rows
+            assert entry["updatedAt"] == entry["dataCurrentAt"]
+            assert entry["updatedAt"] > previous.by_name[name].to_json()["updatedAt"]
+        names_before = {d.name for d in previous.datasets}
+        names_now = {d.name for d in current.datasets}
+        assert names_now < names_before
+        assert 1 <= len(names_before - names_now) <= 2
+        assert {EVENTS, USERS} <= names_now
+        previous = current
+    facts = truth("edcast", seed=seed, scale=scale, epoch=4)
+    events = previous.wire_table(EVENTS).to_pylist()
+    assert facts[EVENTS_STREAM]["rows"] == len(
+        {(r["ECL ID"], r["Time"], r["Group Name"]) for r in events}
+    )
+    assert facts["datasets"]["rows"] == len(previous.datasets)
+
+
+def test_move_after_serves_the_next_epoch_after_n_data_requests() -> None:
+    """Token requests are not counted; an OFFSET page served from a cached result of
+    the old epoch must not hide the move."""
+    order = tap_order(EVENTS)
+    with serve("edcast", seed=2, epoch=1, move_after=3) as sandbox:
+        session = session_for(sandbox)
+        url = f"{sandbox.url}/v1/datasets/query/execute/{dataset_id(session, sandbox, EVENTS)}"
+
+        def ask(sql: str) -> dict[str, Any]:
+            session_for(sandbox)  # a token request: not a data request
+            response = session.post(url, json={"sql": sql}, timeout=30)
+            assert response.status_code == 200, response.text
+            result: dict[str, Any] = response.json()
+            return result
+
+        last_page = f"SELECT `Time` FROM table ORDER BY {order} LIMIT 5 OFFSET 2190"
+        counted = "SELECT COUNT(*) FROM table"
+        assert ask(counted)["rows"] == [[2200]]  # data request 2 (1: the listing)
+        before = ask(last_page)["rows"]  # 3: sorted once and cached
+        assert not sandbox.moved
+        assert ask(last_page)["rows"] != before  # 4: epoch 2
+        assert sandbox.moved
+        assert ask(counted)["rows"] == [[records_count(2, 2)]]
+        catalogue = session.get(f"{sandbox.url}/v1/datasets", params={"limit": 50}).json()
+        catalogue += session.get(
+            f"{sandbox.url}/v1/datasets", params={"limit": 50, "offset": 50}
+        ).json()
+        assert len(catalogue) == truth("edcast", seed=2, epoch=2)["datasets"]["rows"]
+
+
+def records_count(seed: int, epoch: int) -> int:
+    return wire_table(DataParams(seed, 1, epoch)).num_rows
+
+
+def test_move_after_is_an_edcast_option() -> None:
+    with pytest.raises(ValueError, match="move_after must be >= 1"):
+        serve("edcast", move_after=0)
+    with serve("edcast", move_after=1) as sandbox:
+        assert not sandbox.moved

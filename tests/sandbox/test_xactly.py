@@ -4,15 +4,19 @@ loading, JPype)."""
 # ruff: noqa: S608 - SQL built from the sandbox's own table names
 
 import contextlib
+import hashlib
+import itertools
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import jpype
 import pytest
 
-from dataops.sandbox import serve, truth
+from dataops.sandbox import records, serve, truth
 from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox
 from tap_xactly.jdbc import Driver
 
@@ -137,8 +141,8 @@ def test_later_epoch_updates_and_adds(epoch0: XactlySandbox, epoch2: XactlySandb
     sql = "SELECT PARTICIPANT_ID, VERSION, MODIFIED_DATE FROM XACTLY.XC_PARTICIPANT"
     before = {pk: (v, d) for pk, v, d in query(epoch0, sql)}
     after = {pk: (v, d) for pk, v, d in query(epoch2, sql)}
-    assert set(before) < set(after)
-    updated = [pk for pk in before if after[pk][0] > before[pk][0]]
+    assert set(after) - set(before)  # added (and, from epoch 2 on, some deleted)
+    updated = [pk for pk in before.keys() & after.keys() if after[pk][0] > before[pk][0]]
     assert updated
     latest = max(d for _, d in before.values())
     assert all(after[pk][1] > latest for pk in updated)
@@ -185,3 +189,106 @@ def test_latency_delays_every_round_trip_and_changes_no_data(epoch0: XactlySandb
         finally:
             with contextlib.suppress(jpype.JException):
                 connection.close()
+
+
+# --- changes from epoch 2 on: deletions and late commits --------------------------------
+
+SNAPSHOTS = {
+    (3, 1, 0): "e8b125914edb7314",
+    (3, 1, 1): "6ba375cd5a4a6b36",
+    (7, 2, 1): "1163662ae91cd483",
+}
+"""Digests of epochs 0 and 1 as they were before deletions and late commits came in:
+other tests and the benchmarks rely on those epochs staying exactly as they are."""
+
+
+def digest(seed: int, scale: int, epoch: int) -> str:
+    data = records("xactly", seed=seed, scale=scale, epoch=epoch)
+    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def test_epochs_0_and_1_are_unchanged() -> None:
+    assert {params: digest(*params) for params in SNAPSHOTS} == SNAPSHOTS
+
+
+def key_of(stream: str, row: dict[str, Any]) -> tuple:
+    return tuple(row[k] for k in KEY_PROPERTIES[stream])
+
+
+def keys(rows: list[dict[str, Any]], stream: str) -> set[tuple]:
+    return {key_of(stream, row) for row in rows}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_deleted_objects_leave_base_tables_for_good_and_stay_in_history(seed: int) -> None:
+    epochs = [records("xactly", seed=seed, epoch=e) for e in range(6)]
+    for epoch in range(1, 6):
+        before, now = epochs[epoch - 1], epochs[epoch]
+        deleted = total = 0
+        for stream, rows in now.items():
+            gone = keys(before[stream], stream) - keys(rows, stream)
+            if stream.endswith("_hist"):
+                # append-only: every row of the epoch before, unchanged
+                old = keys(before[stream], stream)
+                assert [r for r in rows if key_of(stream, r) in old] == before[stream]
+                continue
+            deleted, total = deleted + len(gone), total + len(before[stream])
+            ever = set().union(*(keys(e[stream], stream) for e in epochs[:epoch]))
+            assert not (keys(rows, stream) & (ever - keys(before[stream], stream))), (
+                "a key returned"
+            )
+        if epoch < 2:
+            assert deleted == 0
+        else:
+            assert 0.015 < deleted / total < 0.05, (epoch, deleted, total)
+    # a deleted object's versions are all in its history
+    last = epochs[5]
+    gone = keys(epochs[2]["xc_position"], "xc_position") - keys(last["xc_position"], "xc_position")
+    assert gone
+    history = Counter(r["POSITION_ID"] for r in last["xc_position_hist"])
+    for (key,) in gone:
+        [row] = [r for r in epochs[2]["xc_position"] if r["POSITION_ID"] == key]
+        assert history[key] >= row["VERSION"]
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_late_commits_are_dated_just_before_the_last_epochs_latest(seed: int) -> None:
+    """From epoch 2 on about 15% of the rows an epoch inserts or changes are dated up to
+    30 minutes before the table's high-water mark at the epoch before; versions of an
+    object stay in date order."""
+    epochs = [records("xactly", seed=seed, epoch=e) for e in range(5)]
+    for epoch in range(1, 5):
+        late = changed = 0
+        for stream, rows in epochs[epoch].items():
+            high_water = max(r["MODIFIED_DATE"] for e in epochs[:epoch] for r in e[stream])
+            before = {key_of(stream, r): r for r in epochs[epoch - 1][stream]}
+            for row in rows:
+                if before.get(key_of(stream, row)) == row:
+                    continue
+                changed += 1
+                if row["MODIFIED_DATE"] < high_water:
+                    late += 1
+                    assert row["MODIFIED_DATE"] >= high_water - timedelta(minutes=30)
+        if epoch < 2:
+            assert late == 0
+        else:
+            assert 0.08 < late / changed < 0.22, (epoch, late, changed)
+    for stream, rows in epochs[4].items():
+        if stream.endswith("_hist"):
+            by_object: dict[Any, list[tuple[int, Any]]] = {}
+            for row in rows:
+                by_object.setdefault(row["OBJECT_ID"], []).append(
+                    (row["VERSION"], row["MODIFIED_DATE"])
+                )
+            for versions in by_object.values():
+                dates = [d for _, d in sorted(versions)]
+                assert all(a < b for a, b in itertools.pairwise(dates)), stream
+
+
+def test_the_database_serves_the_truth_of_a_later_epoch(epoch2: XactlySandbox) -> None:
+    expected = truth("xactly", seed=3, epoch=2)
+    for stream, info in expected.items():
+        key = info["key"]
+        rows = query(epoch2, f"SELECT {', '.join(key)} FROM XACTLY.{stream.upper()}")
+        assert sorted(list(row) for row in rows) == info["keys"], stream

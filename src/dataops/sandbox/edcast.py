@@ -14,12 +14,19 @@ The sandbox URL is the origin (it plays ``https://api.domo.com``). Endpoints:
   ``table`` names the dataset (both outside string literals). Bad SQL or anything but
   one SELECT → 400. Metadata are the dataset's declared types for its columns, else
   mapped from the engine type (integers LONG, …). Results longer than
-  ``max_result_rows`` (default 1,000,000) are SILENTLY cut to that many rows.
+  ``max_result_rows`` (default 1,000,000) are SILENTLY cut to that many rows. A query
+  ending in ``ORDER BY … LIMIT n OFFSET k`` is served as a slice of its ordered result,
+  sorted once and cached (OFFSET paging and probes sort nothing again); any other query
+  (keyset pages: ``WHERE (key) > (…) … LIMIT n``) runs as sent.
 - ``GET /v1/datasets/{id}/data?includeHeader=true``: the dataset as CSV (wire values).
 
 Fault kind ``query-error`` (query endpoint only): 400 ``Error creating query``. With
 ``throttle=True``: at most 10 requests per rolling 10 s, then 429 with ``Retry-After``.
-Data and ground truth: :mod:`dataops.sandbox.edcast_data`.
+With ``move_after=N``: once the app has answered N data requests (token requests
+excluded, 401s included), every later request reads epoch + 1 (once; ``moved`` tells
+whether it did) — the datasets changed while a sync reads them. Each request reads the
+data as they are when it arrives: every epoch is its own engine, with its own cache.
+Data, deletions (from epoch 2) and ground truth: :mod:`dataops.sandbox.edcast_data`.
 """
 
 # ruff: noqa: S608 - this module runs SQL on purpose: it simulates a SQL query API
@@ -34,6 +41,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -43,14 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
-from dataops.sandbox.edcast_data import (
-    EVENTS,
-    KEYS,
-    STREAMS,
-    DatasetInfo,
-    engine,
-    ident,
-)
+from dataops.sandbox.edcast_data import EVENTS, KEYS, STREAMS, Engine, engine, ident
 from dataops.sandbox.vendor import (
     DataParams,
     Dataset,
@@ -70,11 +71,11 @@ QUERY_PATH = "/v1/datasets/query/execute/"
 NUMERIC_TYPES = frozenset({"LONG", "DOUBLE", "DECIMAL"})
 DATASETS_STREAM = "datasets"
 
-_PAGED = re.compile(
-    r"(?P<base>.*\bORDER\s+BY\b.*?)\s+LIMIT\s+(?P<limit>\d+)(?:\s+OFFSET\s+(?P<offset>\d+))?",
+_OFFSET_PAGE = re.compile(
+    r"(?P<base>.*\bORDER\s+BY\b.*?)\s+LIMIT\s+(?P<limit>\d+)\s+OFFSET\s+(?P<offset>\d+)",
     re.I | re.S,
 )
-"""An ordered query with a trailing ``LIMIT n [OFFSET k]``: a page of a cached result."""
+"""An ordered query with a trailing ``LIMIT n OFFSET k``: a slice of a cached result."""
 _SQL_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`([^`]*)`|\b(table)\b""", re.I)
 
 
@@ -133,7 +134,8 @@ UNAUTHORIZED = "Full authentication is required to access this resource"
 
 
 class EdCastApp:
-    """The Domo Platform API over one (seed, scale, epoch) engine."""
+    """The Domo Platform API over the engine of (seed, scale, epoch), and after
+    ``move_after`` data requests over the next epoch's."""
 
     base_path = ""
 
@@ -143,15 +145,25 @@ class EdCastApp:
         max_list_limit: int = MAX_LIST_LIMIT,
         token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
         max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
+        move_after: int | None = None,
     ) -> None:
         for name, value in [
             ("page size", max_list_limit),
             ("token_ttl_seconds", token_ttl_seconds),
             ("max_result_rows", max_result_rows),
+            ("move_after", 1 if move_after is None else move_after),
         ]:
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        self.engine = engine(params)
+        self._engine = engine(params)
+        self._next_engine = (
+            None if move_after is None else engine(replace(params, epoch=params.epoch + 1))
+        )
+        self.move_after = move_after
+        self.moved = False
+        """Whether the data moved on to the next epoch (``move_after``)."""
+        self._answered = 0
+        self._move_lock = threading.Lock()
         self.credentials = dict(CREDENTIALS)
         self.max_list_limit = max_list_limit
         self.token_ttl_seconds = token_ttl_seconds
@@ -173,6 +185,7 @@ class EdCastApp:
             if request.method != "GET":
                 return _error(405, f"method {request.method} not allowed", {"Allow": "GET"})
             return self._token(request)
+        data = self._data_now()
         if not self._authorized(request.headers.get("authorization", "")):
             return _error(401, UNAUTHORIZED, {"WWW-Authenticate": 'Bearer realm="api"'})
         for method, pattern, view in self._routes:
@@ -180,8 +193,17 @@ class EdCastApp:
             if match:
                 if request.method != method:
                     return _error(405, f"method {request.method} not allowed", {"Allow": method})
-                return view(request, *match.groups())
+                return view(data, request, *match.groups())
         return _error(404, f"no such resource: {request.path}")
+
+    def _data_now(self) -> Engine:
+        """The data a request arriving now reads (counts it as answered)."""
+        if self._next_engine is None:
+            return self._engine
+        with self._move_lock:
+            self.moved = self.moved or self._answered == self.move_after
+            self._answered += 1
+        return self._next_engine if self.moved else self._engine
 
     def _token(self, request: Request) -> Response:
         given = request.headers.get("authorization", "").encode()
@@ -216,10 +238,7 @@ class EdCastApp:
             until = self._tokens.get(token.strip())
         return until is not None and until > time.monotonic()
 
-    def _dataset(self, dataset_id: str) -> DatasetInfo | None:
-        return self.engine.by_id.get(dataset_id)
-
-    def _list(self, request: Request) -> Response:
+    def _list(self, data: Engine, request: Request) -> Response:
         query = {name: values[-1] for name, values in request.query.items()}
         try:
             limit, offset = int(query.get("limit", MAX_LIST_LIMIT)), int(query.get("offset", 0))
@@ -229,7 +248,7 @@ class EdCastApp:
             return _error(400, f"limit must be between 1 and {self.max_list_limit}")
         if offset < 0:
             return _error(400, "offset must be >= 0")
-        datasets = self.engine.datasets
+        datasets = data.datasets
         if "nameLike" in query:
             needle = query["nameLike"].lower()
             datasets = [dataset for dataset in datasets if needle in dataset.name.lower()]
@@ -240,14 +259,14 @@ class EdCastApp:
             datasets = sorted(datasets, key=lambda d: d.name, reverse=sort == "-name")
         return json_response(200, [d.to_json() for d in datasets[offset : offset + limit]])
 
-    def _one(self, request: Request, dataset_id: str) -> Response:
-        dataset = self._dataset(dataset_id)
+    def _one(self, data: Engine, request: Request, dataset_id: str) -> Response:
+        dataset = data.by_id.get(dataset_id)
         if dataset is None:
             return _error(404, f"no dataset {dataset_id}")
         return json_response(200, dataset.to_json())
 
-    def _query(self, request: Request, dataset_id: str) -> Response:
-        dataset = self._dataset(dataset_id)
+    def _query(self, data: Engine, request: Request, dataset_id: str) -> Response:
+        dataset = data.by_id.get(dataset_id)
         if dataset is None:
             return _error(404, f"no dataset {dataset_id}")
         try:
@@ -257,7 +276,7 @@ class EdCastApp:
         except (ValueError, TypeError, KeyError):
             return _error(400, 'the body must be JSON {"sql": "SELECT …"}')
         translated = translate_sql(sql, dataset.relation)
-        cursor = self.engine.cursor()
+        cursor = data.cursor()
         try:
             statements = duckdb.extract_statements(translated)
             if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
@@ -274,10 +293,10 @@ class EdCastApp:
                 _render(a, d, e) for a, d, e in zip(aliases, types, engine_types, strict=True)
             )
             source, limit, offset = f"({select}\n)", self.max_result_rows, 0
-            if paged := _PAGED.fullmatch(select):
-                source = self.engine.ordered_result(paged["base"])
+            if paged := _OFFSET_PAGE.fullmatch(select):
+                source = data.ordered_result(paged["base"])
                 limit = min(limit, int(paged["limit"]))
-                offset = int(paged["offset"] or 0)
+                offset = int(paged["offset"])
             page = f"(SELECT * FROM {source} AS s LIMIT {limit} OFFSET {offset})"
             rows = (
                 cursor.sql(
@@ -299,13 +318,13 @@ class EdCastApp:
         body = b"".join([head[:-1].encode(), b',"rows":[', _joined(rows), tail.encode()])
         return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
 
-    def _export(self, request: Request, dataset_id: str) -> Response:
-        dataset = self._dataset(dataset_id)
+    def _export(self, data: Engine, request: Request, dataset_id: str) -> Response:
+        dataset = data.by_id.get(dataset_id)
         if dataset is None:
             return _error(404, f"no dataset {dataset_id}")
         header = request.query.get("includeHeader", ["false"])[-1].lower() == "true"
         text = ", ".join(f"{ident(c.name)}::VARCHAR AS {ident(c.name)}" for c in dataset.columns)
-        cursor = self.engine.cursor()
+        cursor = data.cursor()
         try:
             table = cursor.sql(f"SELECT {text} FROM {dataset.relation}").to_arrow_table()
         finally:
@@ -364,8 +383,11 @@ def _make_app(
     *,
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
     max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
+    move_after: int | None = None,
 ) -> EdCastApp:
-    return EdCastApp(params, page_size or MAX_LIST_LIMIT, token_ttl_seconds, max_result_rows)
+    return EdCastApp(
+        params, page_size or MAX_LIST_LIMIT, token_ttl_seconds, max_result_rows, move_after
+    )
 
 
 def _is_query(request: Request) -> bool:
@@ -383,7 +405,7 @@ VENDOR = Vendor(
     key_properties=KEY_PROPERTIES,
     generate=generate,
     make_app=_make_app,
-    options=frozenset({"token_ttl_seconds", "max_result_rows"}),
+    options=frozenset({"token_ttl_seconds", "max_result_rows", "move_after"}),
     faults={
         "query-error": VendorFault(
             "HTTP 400 'Error creating query' (query endpoint only)",

@@ -19,6 +19,22 @@ updates about 10% of the older ones (a later ``Updated At``, a new ``Sign-in Cou
 Catalogue-only datasets (58): ``Date`` (DATE), ``Metric`` (STRING), ``Value`` (DOUBLE),
 3 to 12 rows each. Dataset ids derive from the dataset name only (stable across seeds).
 
+Deletions, from epoch 2 (``DELETES_FROM_EPOCH``) on. How Domo really loses rows: a
+dataset changes only through its owner's uploads, which either append rows or
+*replace* the whole content (Domo's DataSet API import with ``updateMethod`` APPEND or
+REPLACE); the query API has no row-level delete and no change feed, and the spec is
+silent on deletions. What the sandbox does: each epoch ``e >= 2`` is a replace upload
+of both datasets that leaves out about 3% (``RETRACTED_PERCENT``) of the rows older
+than the epoch — events retracted upstream, users removed from the HR feed — while
+appending the epoch's new rows. A dropped row is drawn from ``hash(row, seed, e)``, so
+the choice is deterministic, and once dropped it never returns (no later row reuses
+its key: new events have later times, new users new ids). A dropped row may be one of
+the rows sharing a repeated event key: the key then stays, with the other row's values.
+The catalogue entry says so (``rows`` is the live count, ``updatedAt`` and
+``dataCurrentAt`` five minutes after the newest row). The catalogue also loses one or
+two catalogue-only datasets per epoch from epoch 2 on (deleted by their owners; never
+the two datasets above), drawn from (seed, epoch). Epochs 0 and 1 are as before.
+
 Engine settings: ``default_null_order = 'nulls_first'`` (an ascending sort puts NULL
 first, matching the truth's explicit ``DESC NULLS LAST`` reversal), file access off.
 Columns serving ``""`` next to numbers are text in the engine, so they sort as text.
@@ -29,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import random
 import re
 import threading
 import uuid
@@ -50,7 +67,9 @@ STREAMS = {
 }
 KEYS = {EVENTS: ("ECL ID", "Time", "Group Name"), USERS: ("User ID",)}
 ORDER_FIRST = {EVENTS: "Time", USERS: "Updated At"}
-"""The tap reads ``ORDER BY <this>, <every column in order>``: the last row of a key wins."""
+"""The replication key: the tap reads ``ORDER BY <this>, <key columns>, <every other
+column>``, and the last row of a key wins. Within one key the key columns are equal, so
+that is the last row in the order ``<this>, <every column in order>``."""
 
 ID_COLUMN = re.compile(r"(^|[ _])(ID|Id|id)$")
 BOOLEAN_COLUMNS = frozenset(
@@ -90,6 +109,8 @@ CATALOGUE_SUBJECTS = [
     "Feedback",
 ]
 CATALOGUE_SIZE = 58
+DELETES_FROM_EPOCH, RETRACTED_PERCENT = 2, 3
+"""From this epoch on, each epoch's replace upload leaves out this share of the older rows."""
 
 
 def ident(name: str) -> str:
@@ -271,6 +292,17 @@ def _user_columns(seed: int) -> list[Column]:
     ]
 
 
+def _retracted(h: _Hashes, row: str, added: str, epoch: int, salt: int) -> str:
+    """SQL true for a row (number ``row``, added at epoch ``added``) that a replace upload
+    of an epoch up to ``epoch`` left out: each one drops about ``RETRACTED_PERCENT``% of
+    the rows older than it. ``false`` before ``DELETES_FROM_EPOCH``."""
+    drops = [
+        f"({added} < {e} AND {h(salt, f'{row}, {e}')} % 100 < {RETRACTED_PERCENT})"
+        for e in range(DELETES_FROM_EPOCH, epoch + 1)
+    ]
+    return " OR ".join(drops) or "false"
+
+
 def _window(epoch: str) -> tuple[str, str]:
     """SQL of (days after 2021-01-01 where epoch ``epoch`` starts, its length in seconds)."""
     start = f"CASE WHEN {epoch} = 0 THEN 0 ELSE 365 + ({epoch} - 1) * 7 END"
@@ -307,7 +339,8 @@ WITH epochs AS (
   FROM keyed
 )
 SELECT {select}
-FROM timed"""
+FROM timed
+WHERE NOT ({_retracted(h, "i", "ep", params.epoch, 90)})"""
 
 
 def _users_sql(params: DataParams, columns: list[Column]) -> str:
@@ -324,10 +357,12 @@ WITH born AS (
   SELECT u, max(e) AS v FROM born, range(1, {params.epoch + 1}) r(e)
   WHERE e > born AND {h(75, "u * 1000 + e")} % 10 = 0 GROUP BY u
 ), versions AS (
-  SELECT u, coalesce(updates.v, born.born) AS v FROM born LEFT JOIN updates USING (u)
+  SELECT u, born.born, coalesce(updates.v, born.born) AS v FROM born LEFT JOIN updates USING (u)
 )
 SELECT {select}
-FROM (SELECT *, {_stamp("2021-01-01", offset)} AS updated FROM versions) ORDER BY u"""
+FROM (SELECT *, {_stamp("2021-01-01", offset)} AS updated FROM versions)
+WHERE NOT ({_retracted(h, "u", "born", params.epoch, 91)})
+ORDER BY u"""
 
 
 def _dataset_id(name: str) -> str:
@@ -370,6 +405,17 @@ class DatasetInfo:
         }
 
 
+def _deleted_catalogue_entries(names: list[str], params: DataParams) -> set[str]:
+    """Catalogue-only datasets deleted by ``params.epoch``: one or two per epoch from
+    ``DELETES_FROM_EPOCH`` on, drawn from (seed, epoch) among those still there."""
+    deleted: set[str] = set()
+    for epoch in range(DELETES_FROM_EPOCH, params.epoch + 1):
+        draw = random.Random(f"{params.seed}:edcast:catalogue:{epoch}")
+        remaining = [name for name in names if name not in deleted]
+        deleted.update(draw.sample(remaining, min(draw.choice((1, 2)), len(remaining))))
+    return deleted
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -409,8 +455,9 @@ class Engine:
     def ordered_result(self, select: str) -> str:
         """A table holding the rows of an ORDER BY query, in order (the last two are kept).
 
-        Paging a big dataset with LIMIT/OFFSET would sort it again for every page; the
-        data never change, so each page of the same ordered query is a slice of this.
+        Paging a big dataset with LIMIT/OFFSET would sort it again for every page; an
+        engine's data never change (another epoch is another engine), so each page of
+        the same ordered query is a slice of this.
         """
         with self._ordered_lock:
             if select in self._ordered:
@@ -455,8 +502,11 @@ class Engine:
             WHERE n < 3 + hash(d, {seed}) % 10
             ORDER BY d, n""")
         counts = dict(self._con.sql("SELECT d, count(*) FROM catalogue GROUP BY d").fetchall())
+        deleted = _deleted_catalogue_entries(names, self.params)
         datasets = []
         for number, name in enumerate(names):
+            if name in deleted:
+                continue
             view = f"catalogue_{number}"
             self._con.execute(
                 f'CREATE VIEW {view} AS SELECT "Date", "Metric", "Value" '

@@ -310,8 +310,9 @@ def serve(
     ``throttle`` enforces the vendor's documented rate limit (edcast: 10 requests per 10 s).
     Vendor-specific options (``None`` = the vendor's default; only for vendors declaring
     them): ``token_ttl_seconds`` and ``max_result_rows`` (edcast); ``move_after``
-    (zengrc, edcast): after that many data requests the data moves on to the next
-    epoch, while a sync is reading it (``Sandbox.moved`` tells whether it did).
+    (zengrc, edcast): after the app has answered that many data requests (faults the
+    server injects do not count) the data moves on to the next epoch, while a sync is
+    reading it (``Sandbox.moved`` tells whether it did).
     Raises ValueError (unknown vendor, bad fault spec, option or parameters) and OSError (bind).
     """
     spec = get_vendor(vendor)

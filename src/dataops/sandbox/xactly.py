@@ -17,7 +17,33 @@ keys can have later dates. Epoch ``e`` >= 1 adds 10% (at least 1) new objects an
 about 10% of the existing ones a new version, all dated 2025-01-01 03:00 + ``e - 1`` days.
 Base tables hold each object's latest version (``VERSION`` = V); ``…_HIST`` tables hold
 every version, keyed by (``<PK>``, ``VERSION``), with ``OBJECT_ID`` = ``<PK>``.
-Stream names are the lower-case table names.
+Stream names are the lower-case table names. Every table has ``MODIFIED_DATE`` and
+``CREATED_DATE``, never NULL (the spec's common columns), so every table gets the late
+commits below; a table without the date, or rows without it, exist only in the tap's
+own tests.
+
+From epoch 2 on the data also changes as a replicated source does (epochs 0 and 1 are
+exactly as before, for the tests and benchmarks that rely on them):
+
+- Deletions. The spec documents no deleted-objects table, tombstone or delete date
+  (``IS_ACTIVE`` is a flag of live objects): an object deleted in Xactly Incent is
+  just gone from its base table, which only a read of that table can notice. Each
+  epoch deletes about 3% of every base table's objects (those of earlier epochs), drawn
+  from (seed, table, key, epoch); a deleted key never returns (new objects take new
+  keys), and a deleted object gets no later version. The spec and the Xactly
+  documentation reached here say nothing of what deleting does to the ``_hist``
+  tables; the sandbox takes history as append-only: a ``_hist`` table keeps every
+  version a deleted object had.
+- Late commits. Xactly Connect reads a replica that can commit a change after later
+  ones: a sync may not see a row yet while its bookmark passes that row's
+  ``MODIFIED_DATE``. About 15% of the rows an epoch inserts or changes are committed
+  late: dated up to 30 minutes before the table's high-water mark at the previous epoch
+  (its latest ``MODIFIED_DATE`` by then, deleted rows' included: for a ``_hist`` table its
+  latest row), so a sync of the previous epoch could not have read them and its bookmark
+  is already past them. A late version stays later than the object's previous version
+  (a change that cannot be is committed on time); a late insert's ``CREATED_DATE`` is
+  its ``MODIFIED_DATE``. How late Xactly's replica can commit is not documented; 30
+  minutes stays inside the tap's default look-back (``lookback_seconds`` 3600).
 """
 
 # ruff: noqa: S608 - this module builds SQL from its own constants only
@@ -55,6 +81,11 @@ CREATED_AT = datetime(2024, 6, 1, 2, 0, 0)
 BATCH_AT = datetime(2024, 12, 1, 2, 0, 0)
 EPOCH_AT = datetime(2025, 1, 1, 3, 0, 0)
 UPDATE_RATE = 0.1
+DELETES_FROM_EPOCH, DELETE_RATE = 2, 0.03
+"""From this epoch on, each epoch deletes this share of every base table's objects."""
+LATE_FROM_EPOCH, LATE_RATE, LATE_BY = 2, 0.15, timedelta(minutes=30)
+"""From this epoch on, this share of an epoch's inserts and changes is committed late:
+dated up to ``LATE_BY`` before the table's high-water mark at the previous epoch."""
 USERS = [
     (101, "Integration User"),
     (102, "Ana García"),
@@ -480,31 +511,68 @@ def _value(column: Column, seed: int, rng: random.Random, i: int, scale: int) ->
 class _Object:
     index: int
     key: int | str
-    created: datetime
     versions: tuple[datetime, ...]
-    """MODIFIED_DATE of versions 1..V."""
+    """MODIFIED_DATE of versions 1..V; version 1's is also the CREATED_DATE."""
+    deleted: bool
+    """Gone from the base table (its ``_hist`` rows stay)."""
 
 
 def _objects(table: Table, params: DataParams) -> list[_Object]:
-    seed, scale, epoch = params.seed, params.scale, params.epoch
+    """Every object the table has had by ``params.epoch``, deleted ones included, built
+    epoch by epoch (each epoch's late commits depend on the one before)."""
+    seed, scale = params.seed, params.scale
     base, added = _count(table, scale), _added(table, scale)
-    result = []
-    for i in range(1, base + added * epoch + 1):
-        born = 0 if i <= base else (i - base - 1) // added + 1
-        if born == 0:
-            created = CREATED_AT + timedelta(days=i % 7)
-            rng = random.Random(f"{seed}:{table.name}:{i}:versions")
-            extra = rng.randint(0, 2) if table.history else 0
-            versions = [created] + [BATCH_AT + timedelta(days=v) for v in range(extra)]
-        else:
-            created = _epoch_at(born)
-            versions = [created]
-        for e in range(born + 1, epoch + 1):
-            if random.Random(f"{seed}:{table.name}:{i}:update:{e}").random() < UPDATE_RATE:
-                versions.append(_epoch_at(e))
-        key: int | str = _string_key(seed, table.name, i) if table.string_key else i
-        result.append(_Object(i, key, created, tuple(versions)))
-    return result
+    versions: dict[int, list[datetime]] = {}
+    for i in range(1, base + 1):
+        created = CREATED_AT + timedelta(days=i % 7)
+        rng = random.Random(f"{seed}:{table.name}:{i}:versions")
+        extra = rng.randint(0, 2) if table.history else 0
+        versions[i] = [created] + [BATCH_AT + timedelta(days=v) for v in range(extra)]
+    deleted: set[int] = set()
+    for epoch in range(1, params.epoch + 1):
+        high_water = max(dates[-1] for dates in versions.values())
+        for i, dates in versions.items():
+            if i in deleted:
+                continue
+            if epoch >= DELETES_FROM_EPOCH and _drawn(
+                seed, table, i, f"delete:{epoch}", DELETE_RATE
+            ):
+                deleted.add(i)
+            elif _drawn(seed, table, i, f"update:{epoch}", UPDATE_RATE):
+                dates.append(_commit_date(seed, table, i, epoch, high_water, dates[-1]))
+        first = base + added * (epoch - 1) + 1
+        for i in range(first, first + added):
+            versions[i] = [_commit_date(seed, table, i, epoch, high_water, None)]
+    return [
+        _Object(
+            i,
+            _string_key(seed, table.name, i) if table.string_key else i,
+            tuple(dates),
+            i in deleted,
+        )
+        for i, dates in versions.items()
+    ]
+
+
+def _drawn(seed: int, table: Table, i: int, event: str, rate: float) -> bool:
+    """Whether ``event`` happens to object ``i`` (its own draw: no other decision moves it)."""
+    return random.Random(f"{seed}:{table.name}:{i}:{event}").random() < rate
+
+
+def _commit_date(
+    seed: int, table: Table, i: int, epoch: int, high_water: datetime, previous: datetime | None
+) -> datetime:
+    """MODIFIED_DATE of the version object ``i`` gets at ``epoch``: the epoch's date, or,
+    committed late, up to ``LATE_BY`` before the table's ``high_water`` mark — never at
+    or before the object's ``previous`` version."""
+    on_time = _epoch_at(epoch)
+    if epoch < LATE_FROM_EPOCH:
+        return on_time
+    rng = random.Random(f"{seed}:{table.name}:{i}:late:{epoch}")
+    if rng.random() >= LATE_RATE:
+        return on_time
+    late = high_water - timedelta(seconds=rng.randint(1, int(LATE_BY.total_seconds())))
+    return late if previous is None or late > previous else on_time
 
 
 def _row(table: Table, obj: _Object, version: int, params: DataParams) -> Record:
@@ -520,7 +588,7 @@ def _row(table: Table, obj: _Object, version: int, params: DataParams) -> Record
     record.update(
         VERSION=version,
         IS_ACTIVE=varying.random() < 0.9,
-        CREATED_DATE=obj.created,
+        CREATED_DATE=obj.versions[0],
         CREATED_BY_ID=creator[0],
         CREATED_BY_NAME=creator[1],
         MODIFIED_DATE=obj.versions[version - 1],
@@ -535,7 +603,9 @@ def _generate(params: DataParams) -> Dataset:
     dataset: Dataset = {}
     for table in TABLES:
         objects = sorted(_objects(table, params), key=lambda o: o.key)
-        dataset[table.name] = [_row(table, o, len(o.versions), params) for o in objects]
+        dataset[table.name] = [
+            _row(table, o, len(o.versions), params) for o in objects if not o.deleted
+        ]
         if table.history:
             history = []
             for obj in objects:
@@ -547,7 +617,8 @@ def _generate(params: DataParams) -> Dataset:
 
 
 def generate(params: DataParams) -> Dataset:
-    """Every stream's rows (column name -> Python value), sorted by key; shared, read-only."""
+    """Every stream's live rows (column name -> Python value), sorted by key; shared,
+    read-only. A deleted object's versions stay in its ``_hist`` table."""
     return _generate(params)
 
 
@@ -727,6 +798,9 @@ class XactlySandbox:
     """A running H2 TCP server holding one generated database (see :func:`serve`)."""
 
     driver_class = DRIVER_CLASS
+    moved = False
+    """As ``Sandbox.moved``: the database never moves on to the next epoch while served
+    (xactly has no ``move_after``)."""
 
     def __init__(
         self, params: DataParams, host: str = "127.0.0.1", port: int = 0, latency_ms: int = 0

@@ -138,7 +138,7 @@ class PlanDataStream(LazySchemaStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         self.begin_read(context, full=True)
         yield from self._rows()
-        self.finish_full_read(context)
+        self.finish_read(context)
 
     def _rows(self) -> Iterator[dict[str, t.Any]]:
         tasks = self._tasks()

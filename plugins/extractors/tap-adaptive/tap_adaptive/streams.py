@@ -88,13 +88,13 @@ class LazySchemaStream(VersionedStream):
             self.stream_state[HAD_ROWS] = True
         super()._write_record_message(record)
 
-    def finish_full_read(self, context: Context | None) -> None:
+    def finish_read(self, context: Context | None) -> None:
         if self._schema_pending:  # nothing this run
             if not self.stream_state.get(HAD_ROWS):
                 return  # no table downstream: nothing to remove
             self._schema_pending = False
             super()._write_schema_message()
-        super().finish_full_read(context)
+        super().finish_read(context)
 
 
 @dataclass(frozen=True)
@@ -285,4 +285,4 @@ class ExportStream(LazySchemaStream):
         self.begin_read(context, full=True)
         output = self._tap.exported(self.export.method)  # type: ignore[attr-defined]
         yield from flatten(output, self.export)
-        self.finish_full_read(context)
+        self.finish_read(context)

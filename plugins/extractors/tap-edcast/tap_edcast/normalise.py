@@ -108,14 +108,21 @@ def _typed(value: str, column: Column) -> str:
     )
 
 
-def typed_page_sql(page_file: str, columns: list[Column]) -> str:
-    """SELECT of one saved query answer as typed, named columns, in the answer's order."""
+ROW_NUMBER = "__answer_row"
+"""Column of ``typed_page_sql(numbered=True)``: the row's position in the answer, from 1."""
+
+
+def typed_page_sql(page_file: str, columns: list[Column], *, numbered: bool = False) -> str:
+    """SELECT of one saved query answer as typed, named columns, in the answer's order
+    (``numbered``: with each row's position in it, column ``ROW_NUMBER``)."""
     selected = ", ".join(
         f"{_typed(f'r[{i}]', column)} AS {sql_ident(column.name)}"
         for i, column in enumerate(columns, start=1)
     )
+    position = f", generate_subscripts(rows, 1) AS {ROW_NUMBER}" if numbered else ""
+    number = f", {ROW_NUMBER}" if numbered else ""
     return (
-        f"SELECT {selected} FROM (SELECT unnest(rows) AS r FROM read_json("  # noqa: S608
+        f"SELECT {selected}{number} FROM (SELECT unnest(rows) AS r{position} FROM read_json("  # noqa: S608
         f"{sql_literal(page_file)}, columns = {{rows: 'VARCHAR[][]'}},"
         " maximum_object_size = 2147483647))"
     )

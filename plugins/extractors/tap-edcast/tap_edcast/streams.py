@@ -2,48 +2,52 @@
 
 from __future__ import annotations
 
-import itertools
-import tempfile
 import typing as t
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-import duckdb
-import pyarrow as pa
-import requests
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, JSONLinesEncoding, ParquetEncoding
-from singer_sdk.helpers._typing import to_json_compatible
 
-from tap_edcast.client import answer_columns, decoded_json
-from tap_edcast.normalise import Column, sql_ident, sql_literal, typed_page_sql
-from tapkit.retry import RetryableError
+from tap_edcast.keyset import KeyOrder, backticked, domo_datetime
+from tap_edcast.normalise import sql_literal
+from tap_edcast.paging import Dataset, KeysetReader
+from tapkit.concurrency import SYNC_LOCK
+from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
+    import pyarrow as pa
+    from singer_sdk.helpers import types
     from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
 
+    from tap_edcast.answer import Answer
     from tap_edcast.client import DomoClient
+    from tap_edcast.keyset import Point
+    from tap_edcast.normalise import Column
+    from tap_edcast.paging import Page
     from tap_edcast.tap import TapEdCast
 
 CATALOGUE_PAGE = 50  # the API's maximum `limit`
+CATALOGUE_ATTEMPTS = 3
+REPLICATION_KEY_VALUE = "replication_key_value"
+"""State key (the SDK's): the replication key value of the bookmark point."""
+LAST_KEY = "last_primary_key"
+"""State key: the key column values of the bookmark point, in ``primary_keys`` order."""
+ROWS_HELD = "rows_up_to_bookmark"
+"""State key: source rows at or before the bookmark point that the warehouse holds."""
+TABLE_VERSION_COLUMN = "_sdc_table_version"
 
-# Turns one saved query answer (its path) into (rows in it, what the page yields).
-Converter = t.Callable[[str], tuple[int, t.Any]]
 
-
-class DatasetsStream(Stream):
-    """The Domo dataset catalogue (`GET /v1/datasets`, offset paging)."""
+class DatasetsStream(VersionedStream):
+    """The Domo dataset catalogue (`GET /v1/datasets`), read whole every run and ended
+    with ACTIVATE_VERSION: datasets deleted in Domo leave the warehouse."""
 
     name = "datasets"
     primary_keys: t.ClassVar[list[str]] = ["id"]
@@ -67,22 +71,39 @@ class DatasetsStream(Stream):
         super().__init__(tap)
         self.client: DomoClient = tap.client
 
+    def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
+        """Always records (a few hundred objects): so each carries its table version."""
+        return None
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        self.begin_read(context, full=True)
         yield from catalogue(self.client)
+        self.finish_read(context)
 
 
-def catalogue(client: DomoClient, name_like: str | None = None) -> Iterator[dict[str, t.Any]]:
-    """Every dataset object, page by page, until an empty page."""
-    offset = 0
-    while True:
-        params: dict[str, t.Any] = {"sort": "name", "limit": CATALOGUE_PAGE, "offset": offset}
-        if name_like:
-            params["nameLike"] = name_like
-        page = client.get_json("/v1/datasets", params)
-        if not page:
-            return
-        yield from page
-        offset += len(page)
+def catalogue(client: DomoClient, name_like: str | None = None) -> list[dict[str, t.Any]]:
+    """Every dataset object, sorted by name, in pages of 50.
+
+    Pages overlap by one object: when a page does not start with the last object of
+    the page before, datasets were added or deleted while the catalogue was listed (an
+    offset would skip or repeat one), and the listing starts again.
+    """
+    for _ in range(CATALOGUE_ATTEMPTS):
+        listed: list[dict[str, t.Any]] = []
+        while True:
+            offset = max(len(listed) - 1, 0)
+            params: dict[str, t.Any] = {"sort": "name", "limit": CATALOGUE_PAGE, "offset": offset}
+            if name_like:
+                params["nameLike"] = name_like
+            page = client.get_json("/v1/datasets", params)
+            first = not listed
+            if not first and (not page or page[0]["id"] != listed[-1]["id"]):
+                break  # changed while listed
+            listed.extend(page if first else page[1:])
+            if len(page) <= (0 if first else 1):
+                return listed
+    msg = f"the Domo catalogue changed during each of {CATALOGUE_ATTEMPTS} listings; run again"
+    raise FatalAPIError(msg)
 
 
 @dataclass(frozen=True)
@@ -96,19 +117,31 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
-class Page:
-    offset: int
-    expected: int
+class Read:
+    """What this run reads of a dataset."""
+
+    full: bool
+    """Every row, ending with ACTIVATE_VERSION."""
+    after: Point | None
+    """Read the rows after this point (None: from the window's start)."""
+    rows: int
+    """How many there were when counted."""
 
 
-class DatasetStream(Stream):
-    """The rows of one Domo dataset, read with SQL in `[bookmark or start_date, end_date)`.
+class DatasetStream(VersionedStream):
+    """The rows of one Domo dataset, read in keyset pages (``paging.py``).
 
-    Rows come ordered by the replication key, then by every column (so a key that
-    repeats always ends on the same row, and the merge downstream is deterministic).
-    The row count of the window is asked first, then pages of `page_size` rows are
-    fetched `max_parallel_pages` at a time and passed on in order. A page answering
-    fewer rows than asked (Domo's result cap) is completed from where it stopped.
+    State: the bookmark is the point (replication key value, ``last_primary_key``) of
+    the last row passed on, and ``rows_up_to_bookmark`` how many source rows at or
+    before it the warehouse holds (rows passed on, summed over runs); all three change
+    together when a page has been passed on, and a STATE follows each page. A run
+    counts the source rows at or before the bookmark: the same number → it reads the
+    rows after the bookmark; another (rows replaced away, or inserted below it) or no
+    bookmark → a full read from ``start_date``, stamped with a new table version and
+    ended with ACTIVATE_VERSION, which deletes downstream what the source no longer
+    has. A run that did not finish (killed, failed) leaves ``unfinished_read_version``
+    in the state, and the next run is a full read: the loader may hold rows it sent
+    after its last STATE, and one the source deleted since would be seen by no count.
     """
 
     is_sorted = True
@@ -127,127 +160,105 @@ class DatasetStream(Stream):
                 f"dataset (it has {names}); fix its replication_key / primary_keys"
             )
             raise ConfigValidationError(msg, errors=[msg])
+        self.order = KeyOrder.of(columns, spec.replication_key, spec.primary_keys)
         schema = {"type": "object", "properties": {c.name: c.json_schema for c in columns}}
         super().__init__(tap, schema=schema, name=spec.stream)
         self.primary_keys = spec.primary_keys
         self.replication_key = spec.replication_key
         self.client: DomoClient = tap.client
 
-    @property
-    def _query_path(self) -> str:
-        return f"/v1/datasets/query/execute/{self.dataset_id}"
+    def _increment_stream_state(
+        self, latest_record: types.Record, *, context: Context | None = None
+    ) -> None:
+        """Not per record: the bookmark moves when a whole page was passed on."""
 
-    def _window(self, context: Context | None) -> str:
-        """WHERE clause of this run: `[bookmark or start_date, end_date)` on the key."""
-        start = self.get_starting_replication_key_value(context) or self.config["start_date"]
-        key = _backticked(self.spec.replication_key)
-        return (
-            f"WHERE {key} >= {sql_literal(_domo_datetime(start))}"
-            f" AND {key} < {sql_literal(_domo_datetime(self.config['end_date']))}"
+    def _reader(self) -> KeysetReader:
+        key = backticked(self.spec.replication_key)
+        window = (
+            f"{key} >= {sql_literal(domo_datetime(self.config['start_date']))}"
+            f" AND {key} < {sql_literal(domo_datetime(self.config['end_date']))}"
+        )
+        dataset = Dataset(
+            self.name,
+            f"/v1/datasets/query/execute/{self.dataset_id}",
+            self.columns,
+            self.order,
+            window,
+        )
+        return KeysetReader(
+            self.client,
+            dataset,
+            int(self.config["page_size"]),
+            int(self.config["max_parallel_pages"]),
+            self.check_cancelled,
         )
 
-    def _select(self, where: str, offset: int, limit: int) -> str:
-        order = [self.spec.replication_key, *(c.name for c in self.columns)]
-        order_by = ", ".join(map(_backticked, order))
-        return f"SELECT * FROM table {where} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
+    def _bookmark(self, state: dict[str, t.Any]) -> Point | None:
+        """The point of the last row passed on, when the state has all of it."""
+        value, keys = state.get(REPLICATION_KEY_VALUE), state.get(LAST_KEY)
+        if value is None or keys is None or ROWS_HELD not in state:
+            return None
+        if len(keys) != len(self.spec.primary_keys):
+            return None  # the keys were configured otherwise: start afresh
+        values = dict(zip(self.spec.primary_keys, keys, strict=True))
+        values[self.spec.replication_key] = value
+        return tuple(values[name] for name in self.order.names)
 
-    def _count(self, where: str) -> int:
-        answer = self.client.call(
-            "POST",
-            self._query_path,
-            json={"sql": f"SELECT COUNT(*) FROM table {where}"},
-            accept=decoded_json,
-        )
-        return int(answer["rows"][0][0])
+    def _start(self, context: Context | None, reader: KeysetReader) -> Read:
+        """Decide this run's read (see the class docstring) and begin it."""
+        state = self.get_context_state(context)
+        unfinished = self.last_read_unfinished(context)
+        bookmark = None if unfinished else self._bookmark(state)
+        total, below = reader.count(bookmark)
+        held = state.get(ROWS_HELD)
+        unchanged = bookmark is not None and below == held
+        full = self.begin_read(context, full=not unchanged)
+        if full:
+            with SYNC_LOCK:
+                # None, not removed: Meltano merges partial states onto stored ones.
+                state[REPLICATION_KEY_VALUE] = None
+                state[LAST_KEY] = None
+                state[ROWS_HELD] = 0
+        if not full:
+            return Read(full=False, after=bookmark, rows=total - below)
+        if unfinished:
+            reason = "the last run did not finish"
+        elif bookmark is None:
+            reason = "no bookmark yet"
+        else:
+            reason = f"{below} source rows up to the bookmark where {held} were passed on"
+        self.logger.info("%s: reading every row (%s)", self.name, reason)
+        return Read(full=True, after=None, rows=total)
 
-    def _fetch(self, where: str, page: Page, workdir: Path, convert: Converter) -> list[t.Any]:
-        """Fetch one page (completing it if Domo capped the answer); convert each answer.
-
-        Saving and converting happen inside the retried call: an answer DuckDB finds
-        malformed (a body cut short) is fetched again.
-        """
-        converted = []
-        offset, wanted = page.offset, page.expected
-        while wanted > 0:
-
-            def accept(
-                response: requests.Response, offset: int = offset, wanted: int = wanted
-            ) -> tuple[int, t.Any]:
-                self._check_columns(response.content)
-                path = workdir / f"{uuid.uuid4().hex}.json"
-                path.write_bytes(response.content)
-                try:
-                    rows, result = convert(str(path))
-                except duckdb.InvalidInputException as exc:
-                    if "Malformed JSON" in str(exc):
-                        raise RetryableError(f"unreadable query answer: {exc}", response) from exc
-                    raise FatalAPIError(f"{self.name}: {exc}") from exc
-                except duckdb.Error as exc:
-                    raise FatalAPIError(f"{self.name}: {exc}") from exc
-                finally:
-                    path.unlink(missing_ok=True)
-                if rows == 0:
-                    # Rows were counted here: skipping them would put them below the
-                    # bookmark for good. Ask again; fail the sync if it persists.
-                    msg = f"no rows at offset {offset} where {wanted} were counted"
-                    raise RetryableError(msg, response)
-                return rows, result
-
-            sql = self._select(where, offset, wanted)
-            got, result = self.client.call(
-                "POST", self._query_path, json={"sql": sql}, accept=accept
-            )
-            converted.append(result)
-            offset, wanted = offset + got, wanted - got
-        return converted
-
-    def _check_columns(self, body: bytes) -> None:
-        """The answer's columns must be the ones discovered (read from its head only)."""
-        expected = [c.name for c in self.columns]
-        found = answer_columns(body)
-        if found != expected:
-            msg = (
-                f"{self.name}: the dataset's columns changed during the sync "
-                f"({found} != {expected}); run discovery again"
-            )
-            raise FatalAPIError(msg)
-
-    def _pages(self, context: Context | None, convert: Converter) -> Iterator[t.Any]:
-        """Converted pages of this run's window, in order, fetched several at a time."""
-        where = self._window(context)
-        total = self._count(where)
-        size = int(self.config["page_size"])
-        pages = iter([Page(offset, min(size, total - offset)) for offset in range(0, total, size)])
-        self.logger.info("%s: %d rows to read (%s)", self.name, total, where)
-        workers = max(1, int(self.config["max_parallel_pages"]))
-        with (
-            tempfile.TemporaryDirectory(prefix="tap-edcast-") as tmp,
-            ThreadPoolExecutor(workers) as pool,
-        ):
-
-            def submit(page: Page) -> Future[list[t.Any]]:
-                return pool.submit(self._fetch, where, page, Path(tmp), convert)
-
-            # One page more than workers in flight: memory stays bounded, order is kept.
-            pending = deque(submit(page) for page in itertools.islice(pages, workers + 1))
-            while pending:
-                done = pending.popleft().result()
-                pending.extend(submit(page) for page in itertools.islice(pages, 1))
-                yield from done
+    def _passed_on(self, context: Context | None, page: Page[t.Any]) -> None:
+        """A page's rows have all been sent: the bookmark moves to its last row."""
+        values = dict(zip(self.order.names, page.last, strict=True))
+        with SYNC_LOCK:
+            state = self.get_context_state(context)
+            state["replication_key"] = self.spec.replication_key
+            state[REPLICATION_KEY_VALUE] = values[self.spec.replication_key]
+            state[LAST_KEY] = [values[name] for name in self.spec.primary_keys]
+            state[ROWS_HELD] = int(state[ROWS_HELD]) + page.rows
+            self.state_manager.is_flushed = False
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        def to_arrow(path: str) -> tuple[int, pa.Table]:
-            with duckdb.connect() as con:
-                table = con.sql(typed_page_sql(path, self.columns)).to_arrow_table()
-            return table.num_rows, table
+        def to_arrow(answer: Answer) -> pa.Table:
+            return answer.connection.sql(answer.select()).to_arrow_table()
 
-        for table in self._pages(context, to_arrow):
-            yield from table.to_pylist()
+        with self._reader() as reader:
+            read = self._start(context, reader)
+            for page in reader.pages(read.after, read.rows, to_arrow):
+                yield from page.result.to_pylist()
+                self._passed_on(context, page)
+                self._write_state_message()
+        self.finish_read(context)
 
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
-        """One BATCH file per page, written by DuckDB straight from Domo's answer."""
+        """One BATCH file per page, written by DuckDB straight from Domo's answer, each
+        row with its ``_sdc_table_version`` (a row without would be older than any full
+        read: its activation would delete it)."""
         encoding = batch_config.encoding
         if encoding.format not in ("parquet", "jsonl"):
             msg = f"tap-edcast writes parquet or jsonl BATCH files, not {encoding.format!r}"
@@ -259,50 +270,25 @@ class DatasetStream(Stream):
         suffix = ("parquet" if parquet else "jsonl") + (".gz" if gzip and not parquet else "")
         codec = "gzip" if gzip else ("snappy" if parquet else "none")
         options = f"FORMAT {'parquet' if parquet else 'json'}, COMPRESSION {codec}"
-        key = sql_ident(self.spec.replication_key)
 
-        def to_file(path: str) -> tuple[int, tuple[str, int, t.Any]]:
+        def to_file(answer: Answer) -> str:
             target = root / f"{prefix}{self.name}-{uuid.uuid4().hex}.{suffix}"
-            with duckdb.connect() as con:
-                con.execute("SET TimeZone = 'UTC'")
-                con.execute(f"CREATE TEMP TABLE page AS {typed_page_sql(path, self.columns)}")
-                con.execute(f"COPY page TO {sql_literal(str(target))} ({options})")
-                rows, newest = con.execute(f"SELECT count(*), max({key}) FROM page").fetchone()  # type: ignore[misc]
-            if not rows:
-                target.unlink()
-            return rows, (target.as_uri(), rows, newest)
+            answer.add_constant(TABLE_VERSION_COLUMN, self.table_version)
+            answer.write(target, options)
+            return target.as_uri()
 
         # Declares the codec really used (a Parquet file also names its own).
         file_encoding: BaseBatchFileEncoding = (
             ParquetEncoding(compression=codec) if parquet else JSONLinesEncoding(compression=codec)
         )
-        # The SDK's batch path skips this (its record path does it): without it the
-        # bookmark would be ignored and every batch run would start at start_date.
-        self._write_starting_replication_value(context)
-        with self.get_record_counter() as counter:
-            for url, rows, newest in self._pages(context, to_file):
-                counter.increment(rows)
-                if newest is not None:
-                    # Written as the record path writes it, so runs can switch modes.
-                    bookmark = to_json_compatible(newest)
-                    self._increment_stream_state(
-                        {self.spec.replication_key: bookmark}, context=context
-                    )
-                yield file_encoding, [url]
-
-
-def _backticked(name: str) -> str:
-    """A Domo SQL identifier (MySQL style)."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _domo_datetime(value: t.Any) -> str:
-    """A bookmark or setting as Domo's DATETIME text, UTC (validated: it goes into SQL)."""
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed.isoformat(timespec="seconds")
+        with self._reader() as reader, self.get_record_counter() as counter:
+            read = self._start(context, reader)
+            for page in reader.pages(read.after, read.rows, to_file):
+                counter.increment(page.rows)
+                self._passed_on(context, page)
+                yield file_encoding, [page.result]
+        self.finish_read(context)
+        self._write_state_message()  # the SDK writes none after the last batch
 
 
 def _local_dir(root: str) -> Path:

@@ -6,13 +6,13 @@ import re
 import typing as t
 from functools import cached_property
 
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_edcast.client import DomoClient, decoded_json
 from tap_edcast.normalise import classify
 from tap_edcast.streams import DatasetSpec, DatasetsStream, DatasetStream, catalogue
+from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
 
 if t.TYPE_CHECKING:
@@ -34,8 +34,9 @@ BOOLEAN_COLUMNS = [
 ID_COLUMN_PATTERN = r"(^|[ _])(ID|Id|id)$"
 
 
-class TapEdCast(Tap):
-    """Singer tap for EdCast analytics datasets in Domo."""
+class TapEdCast(ConcurrentTap):
+    """Singer tap for EdCast analytics datasets in Domo (streams one at a time; a failure
+    is reported as its clear message, see ``ConcurrentTap``)."""
 
     name = "tap-edcast"
 
@@ -88,13 +89,16 @@ class TapEdCast(Tap):
             "page_size",
             th.IntegerType,
             default=50000,
-            description="Rows per query page (below Domo's ~1M result cap).",
+            description=(
+                "Rows per query page (below Domo's ~1M result cap); the dataset is read "
+                "in ranges of this many rows."
+            ),
         ),
         th.Property(
             "max_parallel_pages",
             th.IntegerType,
             default=4,
-            description="Query pages fetched at once.",
+            description="Ranges (query pages) read at once.",
         ),
         th.Property("request_timeout", th.IntegerType, default=300),
         *retry_settings(),

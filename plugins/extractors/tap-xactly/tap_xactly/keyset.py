@@ -7,8 +7,9 @@ then the primary key), and a page is "the first ``n`` rows after (d, k)":
 
 Unlike the original tap's ``MODIFIED_DATE >= d AND PK > k``, this skips no row with a
 lower key but a later date, and it stays correct when thousands of rows share one
-``MODIFIED_DATE``. Values are always bound parameters; only identifiers (from the
-database's own metadata, checked or quoted) and the integer page size are SQL text.
+``MODIFIED_DATE``. Its complement, :func:`at_or_before`, counts the rows up to a key
+(``tap_xactly.deletions``). Values are always bound parameters; only identifiers (from
+the database's own metadata, checked or quoted) and the integer page size are SQL text.
 """
 
 from __future__ import annotations
@@ -32,18 +33,28 @@ def identifier(name: str, quote: str = '"') -> str:
     return quote + name.replace(quote, quote * 2) + quote
 
 
+def _compare(columns: Sequence[str], strict: str, last: str) -> str:
+    first, *rest = columns
+    if not rest:
+        return f"{first} {last} ?"
+    return f"({first} {strict} ? OR ({first} = ? AND {_compare(rest, strict, last)}))"
+
+
 def after(columns: Sequence[str]) -> str:
     """SQL true for rows after a point in the lexicographic order of ``columns``.
 
-    Takes ``2 * len(columns) - 1`` parameters, from :func:`after_params`.
+    Takes ``2 * len(columns) - 1`` parameters, from :func:`point_params`.
     """
-    first, *rest = columns
-    if not rest:
-        return f"{first} > ?"
-    return f"({first} > ? OR ({first} = ? AND {after(rest)}))"
+    return _compare(columns, ">", ">")
 
 
-def after_params(values: Sequence[Any]) -> list[Any]:
+def at_or_before(columns: Sequence[str]) -> str:
+    """SQL true for rows at or before a point (the rows :func:`after` leaves out);
+    its parameters are the same."""
+    return _compare(columns, "<", "<=")
+
+
+def point_params(values: Sequence[Any]) -> list[Any]:
     """The parameters of :func:`after` for the point ``values``: v1, v1, v2, v2, …, vn."""
     params: list[Any] = []
     for value in values[:-1]:
@@ -83,7 +94,7 @@ def page_query(
         params += condition_params
     if start_after is not None:
         where.append(after(order))
-        params += after_params(start_after)
+        params += point_params(start_after)
     sql = f"SELECT {', '.join(columns)} FROM {table}"  # noqa: S608 - identifiers only
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -1,9 +1,20 @@
 """One stream per Xactly table, read in keyset pages over its own JDBC connection.
 
-Bookmark: the SDK's ``replication_key_value`` (``MODIFIED_DATE`` of the last row
-sent) plus ``last_primary_key`` (that row's key), both updated together as each
-record is counted, so every STATE message names exactly the last row it covers.
-A STATE message follows every page; a killed sync resumes after that row.
+Every record carries the run's table version (``tapkit.versions``). A table with
+``MODIFIED_DATE`` and integer keys is read incrementally: each run starts at
+``MODIFIED_DATE >= bookmark - lookback_seconds`` (rows a lagging replica committed
+late, dated before the bookmark, are read then; rows read again are merged
+downstream) and pages on (``MODIFIED_DATE``, key) from there, exactly. The bookmark is
+the SDK's ``replication_key_value``, the latest ``MODIFIED_DATE`` sent; it only moves
+forward. A STATE message follows every page; a killed run's next run starts from its
+last bookmark, less the look-back again.
+
+Such a table is read whole (a full read, ending with ACTIVATE_VERSION) on its first
+sync or a ``--full-refresh``, when the row count at the start of a run says rows were
+deleted (``tap_xactly.deletions``), and after a killed full read (read again whole,
+with a newer version: ``tapkit.versions``). A table without ``MODIFIED_DATE``, or with
+a key that is not an integer (new rows then land anywhere in key order, so counting
+keys cannot tell deletions from inserts), is read whole every run.
 """
 
 from __future__ import annotations
@@ -12,31 +23,38 @@ import contextlib
 import time
 import typing as t
 from dataclasses import dataclass
+from datetime import timedelta
 
 import jpype
 from singer_sdk.exceptions import FatalAPIError
 
+from tap_xactly.deletions import ROW_COUNT, RowCount, count_query, last_key_query
 from tap_xactly.jdbc import (
     JSON_SCHEMA,
     ConnectionPool,
     error_text,
     is_permanent,
+    iso_instant,
     java_param,
+    parse_instant,
     value_of,
 )
 from tap_xactly.keyset import PageQuery, page_query
-from tapkit.concurrency import SYNC_LOCK, LockedStateStream
+from tapkit.concurrency import SYNC_LOCK
 from tapkit.retry import Backoff
+from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk import Tap
     from singer_sdk.helpers import types
     from singer_sdk.helpers.types import Context
 
-LAST_KEY = "last_primary_key"
 MODIFIED_DATE = "MODIFIED_DATE"
+BOOKMARK = "replication_key_value"
+"""The SDK's stream state key for the bookmark (the latest MODIFIED_DATE sent)."""
+T = t.TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,7 +78,11 @@ class Table:
 
     @property
     def replication_key(self) -> str | None:
-        return MODIFIED_DATE if any(c.name == MODIFIED_DATE for c in self.columns) else None
+        """``MODIFIED_DATE`` when the table can be read incrementally: it has the
+        column, and integer keys (deletions are found by counting keys)."""
+        names = {c.name for c in self.columns}
+        integer_keys = all(self.column(k).kind == "integer" for k in self.primary_keys)
+        return MODIFIED_DATE if MODIFIED_DATE in names and integer_keys else None
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -73,8 +95,9 @@ class Page:
     """The last row's ordering values as the driver gave them (exact, for the next page)."""
 
 
-class TableStream(LockedStateStream):
-    """An Xactly table: INCREMENTAL on ``MODIFIED_DATE`` when it has one, else FULL_TABLE."""
+class TableStream(VersionedStream):
+    """An Xactly table: INCREMENTAL on ``MODIFIED_DATE`` where it can be, else
+    FULL_TABLE (see the module docstring)."""
 
     is_sorted = True
 
@@ -96,55 +119,129 @@ class TableStream(LockedStateStream):
     def _increment_stream_state(
         self, latest_record: types.Record, *, context: types.Context | None = None
     ) -> None:
-        """The date bookmark and the key that breaks ties within it, changed together."""
+        """The bookmark moves forward only: rows read again within the look-back, dated
+        before it, leave it where it is."""
         rk = self.replication_key
         if rk is None or latest_record.get(rk) is None:
-            return  # FULL_TABLE, or a row without MODIFIED_DATE (read on first syncs only)
+            return  # FULL_TABLE, or a row without MODIFIED_DATE (read by full reads only)
         with SYNC_LOCK:
-            super()._increment_stream_state(latest_record, context=context)
-            state = self.get_context_state(context)
-            state[LAST_KEY] = [latest_record[k] for k in self.primary_keys]
+            bookmark = self.get_context_state(context).get(BOOKMARK)
+            # iso_instant texts, all of one length: they sort as the instants do
+            if bookmark is None or latest_record[rk] >= bookmark:
+                super()._increment_stream_state(latest_record, context=context)
 
     # --- records --------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         try:
-            rk = self.replication_key
-            if rk is None:
-                yield from self._pages(self.primary_keys, None, (), None)
-                return
-            state = self.get_context_state(context)
-            bookmark = state.get("replication_key_value")
-            if bookmark is None and self.table.column(rk).nullable:
-                yield from self._undated_rows()
-            order = [rk, *self.primary_keys]
-            kinds = [self.table.column(name).kind for name in order]
-            if bookmark is not None and state.get(LAST_KEY) is not None:
-                point = [bookmark, *state[LAST_KEY]]
-                start = [java_param(v, kind) for v, kind in zip(point, kinds, strict=True)]
-                yield from self._pages(order, None, (), start)
-                return
-            since = bookmark if bookmark is not None else self.config.get("start_date")
-            if since is None:
-                yield from self._pages(order, f"{self._sql(rk)} IS NOT NULL", (), None)
+            if self.replication_key is None:
+                yield from self._whole_table(context)
             else:
-                param = java_param(since, kinds[0])
-                yield from self._pages(order, f"{self._sql(rk)} >= ?", (param,), None)
+                yield from self._incremental(context)
         finally:
             self._release_connection()
 
+    def _whole_table(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """Every row, by key: a full read each run."""
+        self.begin_read(context, full=True)
+        yield from self._pages(self.primary_keys)
+        self.finish_read(context)
+
+    def _incremental(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The rows modified since the bookmark, less the look-back; the whole table
+        when there is no bookmark or count yet, when rows were deleted, or when a full
+        read was killed (it starts over). Ends by counting the rows for the next run."""
+        state = self.get_context_state(context)
+        full = self.begin_read(context, full=self._needs_full_read(context, state))
+        if full:
+            with SYNC_LOCK:
+                # From the start: the bookmark is how far this full read got. Set to
+                # null, not removed: Meltano merges a partial state (--full-refresh,
+                # --state-strategy merge) onto the stored one, where it would live on.
+                state[BOOKMARK] = None
+        if full and self.table.column(MODIFIED_DATE).nullable:
+            yield from self._undated_rows()
+        yield from self._dated_rows(state.get(BOOKMARK))
+        counted = self._count_rows()
+        with SYNC_LOCK:
+            state[ROW_COUNT] = counted.to_state()
+        self.finish_read(context)
+
+    def _needs_full_read(self, context: Context | None, state: dict[str, t.Any]) -> bool:
+        """Whether this run must read the table whole: no bookmark (first sync, full
+        refresh), no count from a completed run, or fewer rows at or below the last
+        counted key than then (some were deleted). (A run before that did not finish
+        makes it a full read too: ``VersionedStream.begin_read``.)"""
+        counted = RowCount.from_state(state.get(ROW_COUNT))
+        if state.get(BOOKMARK) is None or counted is None:
+            return True
+        if counted.last_key is None:
+            return False  # the table was empty: every row it has now is new
+        kinds = [self.table.column(k).kind for k in self.primary_keys]
+        last_key = [java_param(v, kind) for v, kind in zip(counted.last_key, kinds, strict=True)]
+        rows = self._count_at_or_before(last_key)
+        if rows < counted.rows:
+            self.logger.info(
+                "%s: %d rows have a key at or below %s, %d did after the last run: "
+                "rows were deleted, reading the table whole",
+                self.name,
+                rows,
+                counted.last_key,
+                counted.rows,
+            )
+            return True
+        return False
+
+    def _count_rows(self) -> RowCount:
+        """The largest key now and the rows at or below it (for the next run)."""
+        keys_sql = [self._sql(k) for k in self.primary_keys]
+        last = self._query_row(last_key_query(self.table.sql, keys_sql))
+        if last is None:
+            return RowCount(None, 0)
+        kinds = [self.table.column(k).kind for k in self.primary_keys]
+        last_key = [value_of(v, kind) for v, kind in zip(last, kinds, strict=True)]
+        return RowCount(last_key, self._count_at_or_before(last))
+
+    def _count_at_or_before(self, last_key: list[t.Any]) -> int:
+        keys_sql = [self._sql(k) for k in self.primary_keys]
+        row = self._query_row(count_query(self.table.sql, keys_sql, last_key))
+        return int(row[0]) if row else 0
+
+    def _dated_rows(self, bookmark: str | None) -> Iterator[dict[str, t.Any]]:
+        """Rows with a MODIFIED_DATE from the start point on, in (date, key) order."""
+        rk = self.table.column(MODIFIED_DATE)
+        order = [MODIFIED_DATE, *self.primary_keys]
+        since = self._since(bookmark)
+        if since is None:
+            yield from self._pages(order, f"{rk.sql} IS NOT NULL")
+        else:
+            param = java_param(since, rk.kind)
+            yield from self._pages(order, f"{rk.sql} >= ?", (param,))
+
+    def _since(self, bookmark: str | None) -> str | None:
+        """Where reading starts: the bookmark less ``lookback_seconds`` (never before
+        ``start_date``), or ``start_date`` without a bookmark (None: every row)."""
+        start = self.config.get("start_date")
+        if bookmark is None:
+            return start
+        since = parse_instant(bookmark) - timedelta(seconds=int(self.config["lookback_seconds"]))
+        if start is not None:
+            since = max(since, parse_instant(start))
+        return iso_instant(since)
+
     def _undated_rows(self) -> Iterator[dict[str, t.Any]]:
-        """Rows with no MODIFIED_DATE: no bookmark can cover them, so they are read
-        by key on a stream's first sync (and then only by a full refresh)."""
+        """Rows with no MODIFIED_DATE: no bookmark can cover them, so every full read
+        reads them, by key, first."""
         count = 0
-        rk = self._sql(t.cast("str", self.replication_key))
-        for row in self._pages(self.primary_keys, f"{rk} IS NULL", (), None):
+        rk = self._sql(MODIFIED_DATE)
+        for row in self._pages(self.primary_keys, f"{rk} IS NULL"):
             count += 1
             yield row
         if count:
             self.logger.warning(
                 "%s: %d rows have no MODIFIED_DATE; they were read now, but later "
-                "changes to them are only seen by a full refresh",
+                "changes to them are only seen by a full read (after deletions, or a "
+                "--full-refresh)",
                 self.name,
                 count,
             )
@@ -155,15 +252,15 @@ class TableStream(LockedStateStream):
     def _pages(
         self,
         order: t.Sequence[str],
-        condition: str | None,
-        condition_params: tuple[t.Any, ...],
-        start: list[t.Any] | None,
+        condition: str | None = None,
+        condition_params: tuple[t.Any, ...] = (),
     ) -> Iterator[dict[str, t.Any]]:
-        """Every row meeting ``condition`` in ``order`` after ``start``, a page at a time,
-        a STATE after each."""
+        """Every row meeting ``condition``, in ``order``, a page at a time (each from
+        just after the last row of the page before), a STATE after each."""
         size = int(self.config["page_size"])
         columns = [c.sql for c in self.table.columns]
         order_sql = [self._sql(name) for name in order]
+        start: list[t.Any] | None = None
         number = 0
         while True:
             self.check_cancelled()
@@ -193,12 +290,21 @@ class TableStream(LockedStateStream):
         return next(i for i, c in enumerate(self.table.columns) if c.name == name)
 
     def _fetch(self, query: PageQuery, order_index: list[int]) -> Page:
-        """One page, whole, with bounded retries; the connection is renewed after a failure."""
+        """One page, whole (with bounded retries)."""
+        return self._retrying(lambda: self._read(query, order_index))
+
+    def _query_row(self, query: PageQuery) -> list[t.Any] | None:
+        """The first row of ``query`` as the driver gives it (with bounded retries)."""
+        return self._retrying(lambda: self._first_row(query))
+
+    def _retrying(self, read: Callable[[], T]) -> T:
+        """``read()``, retried a bounded number of times, each after renewing the
+        connection; a permanent error fails at once."""
         retries = int(self.config["max_retries"])
         backoff = Backoff.from_config(self.config)
         for attempt in range(retries + 1):
             try:
-                return self._read(query, order_index)
+                return read()
             except jpype.JException as exc:
                 message = error_text(exc, self.pool.driver.password)
                 self._discard_connection()
@@ -236,11 +342,25 @@ class TableStream(LockedStateStream):
             self._statements[sql] = statement
         return self._statements[sql]
 
-    def _read(self, query: PageQuery, order_index: list[int]) -> Page:
+    def _execute(self, query: PageQuery) -> t.Any:
+        """The ``java.sql.ResultSet`` of ``query``, its parameters bound."""
         statement = self._statement(query.sql)
         for index, param in enumerate(query.params, start=1):
             statement.setObject(index, param)
-        result = statement.executeQuery()
+        return statement.executeQuery()
+
+    def _first_row(self, query: PageQuery) -> list[t.Any] | None:
+        result = self._execute(query)
+        try:
+            if not result.next():
+                return None
+            width = result.getMetaData().getColumnCount()
+            return [result.getObject(i) for i in range(1, width + 1)]
+        finally:
+            result.close()
+
+    def _read(self, query: PageQuery, order_index: list[int]) -> Page:
+        result = self._execute(query)
         try:
             # Some drivers (H2) take the fetch size from the result set only: without
             # it each 100 rows would cost a round trip.

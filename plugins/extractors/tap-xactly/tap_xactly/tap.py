@@ -3,7 +3,8 @@
 The vendor's driver jar is the user's (``driver_jar``); any JDBC database can stand
 in (``driver_class``, ``jdbc_url``). Streams are the spec's tables and their
 ``_hist`` twins, found in the database; columns and types come from its metadata.
-Tables are read in parallel, one connection each (``max_parallel_streams``).
+Tables are read in parallel, one connection each (``max_parallel_streams``). How
+each table is read, and how deletions reach the warehouse: ``tap_xactly.streams``.
 """
 
 from __future__ import annotations
@@ -94,7 +95,19 @@ class TapXactly(ConcurrentTap):
         th.Property(
             "start_date",
             th.DateTimeType,
-            description="First sync: rows modified at or after this instant (UTC).",
+            description=(
+                "Full reads (first sync, after deletions, --full-refresh) send the rows "
+                "modified at or after this instant (UTC), and those without MODIFIED_DATE."
+            ),
+        ),
+        th.Property(
+            "lookback_seconds",
+            th.IntegerType,
+            default=3600,
+            description=(
+                "Each run re-reads rows modified this long before its bookmark: rows a "
+                "lagging replica commits late, with an older MODIFIED_DATE."
+            ),
         ),
         th.Property("page_size", th.IntegerType, default=10000, description="Rows per query."),
         th.Property(
@@ -133,6 +146,10 @@ class TapXactly(ConcurrentTap):
         with self.clear_failure():
             if int(self.config["page_size"]) < 1:
                 msg = f"tap-xactly `page_size` must be at least 1, got {self.config['page_size']}"
+                raise ConfigValidationError(msg, errors=[msg])
+            if int(self.config["lookback_seconds"]) < 0:
+                lookback = self.config["lookback_seconds"]
+                msg = f"tap-xactly `lookback_seconds` must be 0 or more, got {lookback}"
                 raise ConfigValidationError(msg, errors=[msg])
             tables = self._tables()
             return [TableStream(self, table, self.pool) for table in tables]

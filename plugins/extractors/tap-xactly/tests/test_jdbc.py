@@ -15,8 +15,9 @@ import jpype
 import pytest
 
 from dataops.sandbox.xactly import h2_jar
+from tap_xactly.deletions import RowCount, count_query, last_key_query
 from tap_xactly.jdbc import Driver, is_permanent, iso_instant, java_param, kind_of, value_of
-from tap_xactly.keyset import after, after_params, identifier, page_query
+from tap_xactly.keyset import after, at_or_before, identifier, page_query, point_params
 
 
 @pytest.fixture
@@ -53,7 +54,9 @@ def test_after_is_lexicographic_with_bound_parameters() -> None:
     assert after(["D"]) == "D > ?"
     assert after(["D", "K"]) == "(D > ? OR (D = ? AND K > ?))"
     assert after(["D", "K", "V"]) == "(D > ? OR (D = ? AND (K > ? OR (K = ? AND V > ?))))"
-    assert after_params(["d", 7, 2]) == ["d", "d", 7, 7, 2]
+    assert point_params(["d", 7, 2]) == ["d", "d", 7, 7, 2]
+    assert at_or_before(["K"]) == "K <= ?"
+    assert at_or_before(["K", "V"]) == "(K < ? OR (K = ? AND V <= ?))"
     query = page_query(
         "xactly.XC_CREDIT",
         ["CREDIT_ID", "MODIFIED_DATE"],
@@ -121,6 +124,46 @@ def test_keyset_pages_skip_nothing_when_dates_are_shared(h2: Any, key_type: str,
     got = _read_all(h2, ["D", "K", "V"], size)
     assert len(got) == len(set(got)) == len(rows)
     assert sorted((k, v) for k, v, _ in got) == sorted((k, v) for k, v, _ in rows)
+
+
+@pytest.mark.parametrize("key_type", ["BIGINT", "VARCHAR(20)"])
+def test_at_or_before_and_after_split_the_rows_at_every_point(h2: Any, key_type: str) -> None:
+    """The deletion count's condition takes exactly the rows keyset paging leaves out."""
+    rng = random.Random(3)
+    day = datetime(2024, 12, 1)
+    rows = [
+        (f"k{i:02d}" if key_type.startswith("VARCHAR") else i, version, day)
+        for i in rng.sample(range(1, 99), 25)
+        for version in range(1, rng.randint(1, 3) + 1)
+    ]
+    _fill(h2, key_type, rows)
+    points = sorted((k, v) for k, v, _ in rows)
+    for point in [points[0], points[len(points) // 2], points[-1]]:
+        params = point_params(list(point))
+        below = execute(h2, f"SELECT K, V FROM T WHERE {at_or_before(['K', 'V'])}", params)
+        above = execute(h2, f"SELECT K, V FROM T WHERE {after(['K', 'V'])}", params)
+        assert len(below) == points.index(point) + 1
+        assert len(below) + len(above) == len(rows)
+
+
+def test_the_deletion_count_sees_deletions_and_not_updates(h2: Any) -> None:
+    """Counting at or below the largest key (``tap_xactly.deletions``): an update or a
+    row added above the key leaves the count, a deletion lowers it."""
+    day = datetime(2024, 12, 1)
+    _fill(h2, "BIGINT", [(k, v, day) for k in (3, 5, 8) for v in (1, 2)])
+    [last] = execute(h2, last_key_query("T", ["K", "V"]).sql)
+    assert [int(x) for x in last] == [8, 2]
+    query = count_query("T", ["K", "V"], last)
+    assert query.sql == "SELECT COUNT(*) FROM T WHERE (K < ? OR (K = ? AND V <= ?))"
+    assert execute(h2, query.sql, query.params) == [[6]]
+    execute(h2, "UPDATE T SET D = ? WHERE K = 5", [java_param("2025-01-01", "timestamp")])
+    execute(h2, "INSERT INTO T VALUES (9, 1, ?)", [java_param("2025-01-01", "timestamp")])
+    assert execute(h2, query.sql, query.params) == [[6]]
+    execute(h2, "DELETE FROM T WHERE K = 3 AND V = 1")
+    assert execute(h2, query.sql, query.params) == [[5]]
+    assert RowCount.from_state(RowCount([8, 2], 6).to_state()) == RowCount([8, 2], 6)
+    assert RowCount.from_state(None) is None
+    assert RowCount.from_state({"rows": "many"}) is None
 
 
 def test_the_original_taps_keyset_skips_rows(h2: Any) -> None:

@@ -1,12 +1,16 @@
-"""tap-xactly against the Xactly stand-in (H2 over JDBC), run as a real process."""
+"""tap-xactly against the Xactly stand-in (H2 over JDBC), run as a real process; what
+its runs add up to in a merging, hard-deleting loader (`Replica`) is compared with the
+sandbox's truth."""
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +19,16 @@ import pytest
 from dataops import singer_run
 from dataops.sandbox import records, serve
 from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox, h2_jar
+from dataops.singer_run import Replica
 from dataops.verify import normalise, same
 from tap_xactly.jdbc import Driver
+from tapkit.versions import UNFINISHED
 
 SEED = 8
 FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.2}
+WHOLE_EVERY_RUN = {"xc_attainment_measure", "xc_quota_relationship"}
+"""The sandbox's tables with string keys: read whole each run (deletions cannot be
+counted by key)."""
 
 
 def config_for(sandbox: XactlySandbox, **extra: Any) -> dict[str, Any]:
@@ -35,38 +44,76 @@ def config_for(sandbox: XactlySandbox, **extra: Any) -> dict[str, Any]:
     }
 
 
-def run_tap(tmp_path: Path, config: dict[str, Any], state: dict | None = None) -> singer_run.TapRun:
-    return singer_run.run_tap("tap-xactly", tmp_path, config, state)
+def run_tap(
+    tmp_path: Path, config: dict[str, Any], state: dict | None = None, into: Replica | None = None
+) -> singer_run.TapRun:
+    return singer_run.run_tap("tap-xactly", tmp_path, config, state, into)
+
+
+def sync(
+    tmp_path: Path, epoch: int, replica: Replica, state: dict | None, seed: int = SEED, **extra: Any
+) -> singer_run.TapRun:
+    """One run against the sandbox at ``epoch``, applied to ``replica``; all its messages."""
+    with serve("xactly", seed=seed, epoch=epoch) as sandbox:
+        done = run_tap(tmp_path, config_for(sandbox, **extra), state)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for message in done.messages:
+        replica.apply(message)
+    return done
+
+
+def key_of(stream: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in KEY_PROPERTIES[stream])
+
+
+def keyed(stream: str, rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {key_of(stream, row): row for row in rows}
+
+
+def differences(replica: Replica, epoch: int, seed: int = SEED) -> dict[str, set[tuple]]:
+    """Per stream, the keys the replica lacks, has in excess, or holds another value of."""
+    found: dict[str, set[tuple]] = {}
+    truth = records("xactly", seed=seed, epoch=epoch)
+    assert set(replica.rows) <= set(truth)
+    for stream, rows in truth.items():
+        expected, got = keyed(stream, rows), keyed(stream, replica.table(stream))
+        wrong = expected.keys() ^ got.keys()
+        wrong |= {
+            key
+            for key in expected.keys() & got.keys()
+            if not same(normalise(got[key]), normalise(expected[key]))
+        }
+        if wrong:
+            found[stream] = wrong
+    return found
+
+
+def assert_equal_to_truth(replica: Replica, epoch: int, seed: int = SEED) -> None:
+    wrong = differences(replica, epoch, seed)
+    assert not wrong, {stream: sorted(keys)[:5] for stream, keys in wrong.items()}
 
 
 def emitted(messages: list[dict]) -> Counter[str]:
     return Counter(m["stream"] for m in messages if m["type"] == "RECORD")
 
 
-def merged(messages: list[dict], into: dict[str, dict[tuple, dict]] | None = None) -> dict:
-    """What a loader merging on each stream's key keeps (last record per key wins)."""
-    kept: dict[str, dict[tuple, dict]] = into if into is not None else {}
-    for message in messages:
-        if message["type"] == "RECORD":
-            stream, record = message["stream"], message["record"]
-            key = tuple(record[k] for k in KEY_PROPERTIES[stream])
-            kept.setdefault(stream, {})[key] = record
-    return kept
+def activated(messages: list[dict]) -> dict[str, int]:
+    return {m["stream"]: m["version"] for m in messages if m["type"] == "ACTIVATE_VERSION"}
 
 
-def assert_equal_to_truth(kept: dict[str, dict[tuple, dict]], epoch: int) -> None:
-    truth = records("xactly", seed=SEED, epoch=epoch)
-    assert set(kept) <= set(truth)
-    for stream, rows in truth.items():
-        expected = {tuple(row[k] for k in KEY_PROPERTIES[stream]): row for row in rows}
-        got = kept.get(stream, {})
-        assert got.keys() == expected.keys(), stream
-        for key, row in expected.items():
-            assert same(normalise(got[key]), normalise(row)), (stream, key)
+def latest_date(rows: list[dict[str, Any]]) -> datetime:
+    return max(row["MODIFIED_DATE"] for row in rows)
 
 
-def last_state(messages: list[dict]) -> dict:
-    return [m for m in messages if m["type"] == "STATE"][-1]["value"]
+def committed_late(stream: str, before: list[dict], rows: list[dict]) -> set[tuple[Any, ...]]:
+    """Keys of the rows new or changed since ``before`` yet dated before its latest date:
+    a sync of ``before`` had a bookmark past them."""
+    old, bookmark = keyed(stream, before), latest_date(before)
+    return {
+        key_of(stream, row)
+        for row in rows
+        if old.get(key_of(stream, row)) != row and row["MODIFIED_DATE"] < bookmark
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,21 +122,25 @@ def epoch0() -> Iterator[XactlySandbox]:
         yield sandbox
 
 
-def test_every_row_of_every_table_equals_truth_and_history_keeps_versions(
+def test_first_sync_reads_every_table_whole_and_history_keeps_versions(
     tmp_path: Path, epoch0: XactlySandbox
 ) -> None:
     done = run_tap(tmp_path, config_for(epoch0, page_size=40))
     assert done.returncode == 0, done.stderr[-3000:]
-    counts = emitted(done.messages)
     truth = records("xactly", seed=SEED)
-    assert counts == Counter({stream: len(rows) for stream, rows in truth.items()})
-    assert_equal_to_truth(merged(done.messages), epoch=0)
-    versions = Counter(
-        r["record"]["POSITION_ID"]
-        for r in done.messages
-        if r["type"] == "RECORD" and r["stream"] == "xc_position_hist"
-    )
-    assert max(versions.values()) >= 3
+    assert emitted(done.messages) == Counter({stream: len(rows) for stream, rows in truth.items()})
+    replica = Replica()
+    for message in done.messages:
+        replica.apply(message)
+    assert_equal_to_truth(replica, epoch=0)
+    # A first sync is a full read of every table, each with the version its records carry.
+    versions = activated(done.messages)
+    assert set(versions) == set(truth)
+    for message in done.messages:
+        if message["type"] == "RECORD":
+            assert message["version"] == versions[message["stream"]]
+    history = Counter(row["POSITION_ID"] for row in replica.table("xc_position_hist"))
+    assert max(history.values()) >= 3
     schemas = {m["stream"]: m for m in done.messages if m["type"] == "SCHEMA"}
     assert schemas["xc_position_hist"]["key_properties"] == ["POSITION_ID", "VERSION"]
     assert schemas["xc_quota_relationship"]["key_properties"] == ["QUOTA_RELATIONSHIP_ID"]
@@ -101,55 +152,114 @@ def test_every_row_of_every_table_equals_truth_and_history_keeps_versions(
     assert schemas["xc_quota_relationship"]["schema"]["properties"]["QUOTA_RELATIONSHIP_ID"][
         "type"
     ] == ["string", "null"]
-    state = last_state(done.messages)["bookmarks"]["xc_credit"]
-    assert state["replication_key"] == "MODIFIED_DATE"
-    assert state["last_primary_key"] == [
-        max((r["MODIFIED_DATE"], r["CREDIT_ID"]) for r in truth["xc_credit"])[1]
-    ]
+    bookmarks = done.last_state["bookmarks"]
+    credit = bookmarks["xc_credit"]
+    assert credit["replication_key"] == "MODIFIED_DATE"
+    assert normalise(credit["replication_key_value"]) == normalise(latest_date(truth["xc_credit"]))
+    last_credit = max(row["CREDIT_ID"] for row in truth["xc_credit"])
+    assert credit["row_count"] == {"last_key": [last_credit], "rows": len(truth["xc_credit"])}
+    assert credit[UNFINISHED] is None  # the full read was finished
+    hist = bookmarks["xc_position_hist"]["row_count"]
+    history_rows = truth["xc_position_hist"]
+    assert hist["last_key"] == list(max(key_of("xc_position_hist", r) for r in history_rows))
+    assert "row_count" not in bookmarks["xc_quota_relationship"]
 
 
-def test_next_epoch_reads_only_what_changed(tmp_path: Path, epoch0: XactlySandbox) -> None:
-    first = run_tap(tmp_path, config_for(epoch0))
-    assert first.returncode == 0, first.stderr[-3000:]
-    kept = merged(first.messages)
-    with serve("xactly", seed=SEED, epoch=1) as later:
-        second = run_tap(tmp_path, config_for(later), state=last_state(first.messages))
-    assert second.returncode == 0, second.stderr[-3000:]
-    old, new = records("xactly", seed=SEED), records("xactly", seed=SEED, epoch=1)
-    for stream, rows in new.items():
-        before = {tuple(r[k] for k in KEY_PROPERTIES[stream]): r for r in old[stream]}
-        changed = [r for r in rows if before.get(tuple(r[k] for k in KEY_PROPERTIES[stream])) != r]
-        assert emitted(second.messages)[stream] == len(changed), stream
-    assert_equal_to_truth(merged(second.messages, kept), epoch=1)
-    # nothing new: nothing read
-    with serve("xactly", seed=SEED, epoch=1) as later:
-        third = run_tap(tmp_path, config_for(later), state=last_state(second.messages))
-    assert third.returncode == 0
-    assert sum(emitted(third.messages).values()) == 0
-
-
-def test_a_state_from_mid_table_resumes_after_its_row(
+def test_each_run_reads_from_its_bookmark_less_the_lookback(
     tmp_path: Path, epoch0: XactlySandbox
 ) -> None:
-    """Any STATE message is a resume point: the rows after it, and only those, follow."""
-    config = config_for(epoch0, page_size=25, max_parallel_streams=1)
-    full = run_tap(tmp_path, config)
-    assert full.returncode == 0, full.stderr[-3000:]
-    states = [i for i, m in enumerate(full.messages) if m["type"] == "STATE"]
-    cut = states[len(states) // 2]  # a STATE in the middle of the sync (and of a table)
-    before, state = full.messages[: cut + 1], full.messages[cut]["value"]
-    resumed = run_tap(tmp_path, config, state=state)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    """Without deletions a run reads exactly the rows dated at or after its bookmark less
+    `lookback_seconds` (tables with string keys: all), and activates no version."""
+    lookback = timedelta(seconds=3600)
+    replica = Replica()
+    first = run_tap(tmp_path, config_for(epoch0))
+    assert first.returncode == 0, first.stderr[-3000:]
+    for message in first.messages:
+        replica.apply(message)
+    old, new = records("xactly", seed=SEED), records("xactly", seed=SEED, epoch=1)
+    state = first.last_state
+    for settled in (old, new):  # epoch 1 as a change, then again unchanged
+        done = sync(tmp_path, 1, replica, state)
+        assert set(activated(done.messages)) == WHOLE_EVERY_RUN
+        sent = emitted(done.messages)
+        for stream, rows in new.items():
+            since = latest_date(settled[stream]) - lookback
+            expected = (
+                rows
+                if stream in WHOLE_EVERY_RUN
+                else [r for r in rows if r["MODIFIED_DATE"] >= since]
+            )
+            assert sent[stream] == len(expected), stream
+        assert_equal_to_truth(replica, epoch=1)
+        state = done.last_state
 
-    def rows(messages: list[dict]) -> list[tuple]:
-        return [
-            (m["stream"], tuple(m["record"][k] for k in KEY_PROPERTIES[m["stream"]]))
-            for m in messages
-            if m["type"] == "RECORD"
+
+# (seed, page_size, max_parallel_streams): a fixed one and one drawn anew each day (the
+# same in every pytest-xdist worker; its values are the test id).
+_DRAW = random.Random(date.today().toordinal())
+SHAPES = [(21, 9, 1), (_DRAW.randrange(10_000), _DRAW.choice([50, 1000]), _DRAW.randint(2, 4))]
+
+
+@pytest.mark.parametrize(("seed", "page_size", "parallel"), SHAPES)
+def test_deletions_and_late_commits_reach_the_replica_over_epochs(
+    tmp_path: Path, seed: int, page_size: int, parallel: int
+) -> None:
+    """Epochs 0 → 1 → 2 → 3, each run from the last one's state: after each the replica
+    equals the truth — deleted rows removed, late commits read, history kept — whatever
+    the page size and the number of tables read at once."""
+    replica, state = Replica(), None
+    settings = {"page_size": page_size, "max_parallel_streams": parallel}
+    for epoch in range(4):
+        before = {stream: set(keyed(stream, replica.table(stream))) for stream in replica.rows}
+        done = sync(tmp_path, epoch, replica, state, seed=seed, **settings)
+        assert_equal_to_truth(replica, epoch, seed)
+        state = done.last_state
+        if epoch < 2:
+            continue
+        gone = {s: keys - set(keyed(s, replica.table(s))) for s, keys in before.items()}
+        assert any(gone.values()), "the sandbox deleted nothing"
+        assert not any(keys for s, keys in gone.items() if s.endswith("_hist"))
+        previous, now = (records("xactly", seed=seed, epoch=e) for e in (epoch - 1, epoch))
+        late = [
+            stream
+            for stream, rows in now.items()
+            if stream not in activated(done.messages)
+            and committed_late(stream, previous[stream], rows)
         ]
+        assert late, "no late commit was read incrementally"
 
-    # Streams finished before the cut are not read again; the one cut resumes exactly.
-    assert Counter(rows(before)) + Counter(rows(resumed.messages)) == Counter(rows(full.messages))
+
+def test_without_lookback_late_commits_are_missed(tmp_path: Path) -> None:
+    """`lookback_seconds: 0`: after epoch 1 → 2, exactly the rows committed late (dated
+    before the epoch 1 bookmark) are missing or stale, in the tables that were not read
+    whole — the sandbox does exercise the look-back."""
+    seed = 5
+    replica = Replica()
+    first = sync(tmp_path, 1, replica, None, seed=seed, lookback_seconds=0)
+    second = sync(tmp_path, 2, replica, first.last_state, seed=seed, lookback_seconds=0)
+    old, new = records("xactly", seed=seed, epoch=1), records("xactly", seed=seed, epoch=2)
+    expected: dict[str, set[tuple]] = {}
+    for stream, rows in new.items():
+        if stream in activated(second.messages):
+            continue  # read whole: nothing missed
+        late = committed_late(stream, old[stream], rows)
+        if late:
+            expected[stream] = late
+    assert expected, "the sandbox committed nothing late"
+    assert differences(replica, 2, seed) == expected
+
+
+def _start(tmp_path: Path, config: dict[str, Any], state: dict | None = None) -> subprocess.Popen:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    args = [
+        str(Path(sys.executable).with_name("tap-xactly")),
+        "--config",
+        str(tmp_path / "config.json"),
+    ]
+    if state is not None:
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        args += ["--state", str(tmp_path / "state.json")]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _stream_records(process: subprocess.Popen[str], count: int) -> list[dict]:
@@ -162,15 +272,44 @@ def _stream_records(process: subprocess.Popen[str], count: int) -> list[dict]:
     return messages
 
 
-def _start(tmp_path: Path, config: dict[str, Any]) -> subprocess.Popen[str]:
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    executable = Path(sys.executable).with_name("tap-xactly")
-    return subprocess.Popen(
-        [str(executable), "--config", str(tmp_path / "config.json")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def test_a_killed_full_read_is_read_again_whole_with_a_newer_version(tmp_path: Path) -> None:
+    """Rows of xc_credit deleted at epoch 2: the run reads it whole, and is SIGKILLed in
+    the middle (a loader keeps what it received). The data moves on to epoch 3 (more
+    rows deleted, some the killed run had sent); the next run, from the last STATE,
+    reads xc_credit whole again with a newer version, and the replica is exact."""
+    replica = Replica()
+    state = sync(tmp_path, 1, replica, None).last_state
+    settings = {"page_size": 20, "max_parallel_streams": 1}
+    with serve("xactly", seed=SEED, epoch=2) as sandbox:
+        tap = _start(tmp_path, config_for(sandbox, **settings), state)
+        assert tap.stdout is not None
+        credit: list[dict] = []
+        resume_from = None
+        while resume_from is None:
+            line = tap.stdout.readline()
+            assert line, "the tap ended before the kill"
+            message = json.loads(line)
+            replica.apply(message)
+            if message["type"] == "RECORD" and message["stream"] == "xc_credit":
+                credit.append(message)
+            if message["type"] == "STATE" and len(credit) >= 60:
+                resume_from = message["value"]
+        tap.kill()
+        tap.communicate()
+    [killed_version] = {m["version"] for m in credit}
+    assert resume_from["bookmarks"]["xc_credit"][UNFINISHED] == killed_version
+    rerun = sync(tmp_path, 3, replica, resume_from, **settings)
+    version = activated(rerun.messages)["xc_credit"]
+    assert version > killed_version
+    again = [m for m in rerun.messages if m["type"] == "RECORD" and m["stream"] == "xc_credit"]
+    assert {m["version"] for m in again} == {version}
+    assert len(again) == len(records("xactly", seed=SEED, epoch=3)["xc_credit"])  # whole
+    sent_then_deleted = {m["record"]["CREDIT_ID"] for m in credit} - {
+        m["record"]["CREDIT_ID"] for m in again
+    }
+    assert sent_then_deleted, "no row the killed run sent was deleted before the rerun"
+    assert_equal_to_truth(replica, epoch=3)
+    assert rerun.last_state["bookmarks"]["xc_credit"][UNFINISHED] is None
 
 
 def test_a_broken_connection_is_reopened_and_nothing_is_lost(tmp_path: Path) -> None:
@@ -184,7 +323,10 @@ def test_a_broken_connection_is_reopened_and_nothing_is_lost(tmp_path: Path) -> 
     assert tap.returncode == 0, err[-3000:]
     messages += [json.loads(line) for line in out.splitlines()]
     assert "reconnecting" in err
-    assert_equal_to_truth(merged(messages), epoch=0)
+    replica = Replica()
+    for message in messages:
+        replica.apply(message)
+    assert_equal_to_truth(replica, epoch=0)
 
 
 def test_retries_are_bounded_then_fail_clearly(tmp_path: Path) -> None:
@@ -213,6 +355,7 @@ def test_retries_are_bounded_then_fail_clearly(tmp_path: Path) -> None:
         ({"password": "not-the-secret-xyz"}, "check user and password"),
         ({"schema": "nope"}, "no schema 'nope'"),
         ({"page_size": 0}, "`page_size` must be at least 1"),
+        ({"lookback_seconds": -60}, "`lookback_seconds` must be 0 or more"),
         ({"max_parallel_streams": 0}, "`max_parallel_streams` must be at least 1"),
     ],
 )
@@ -243,41 +386,101 @@ def test_a_java_home_without_java_fails_clearly(tmp_path: Path, epoch0: XactlySa
     assert "Traceback" not in done.stderr
 
 
-def test_rows_without_modified_date_are_read_on_the_first_sync(tmp_path: Path) -> None:
-    """Where the database allows NULL in MODIFIED_DATE, such rows are read (by key) on a
-    table's first sync, with a warning; later syncs go by the date bookmark alone."""
-    url = f"jdbc:h2:file:{tmp_path / 'nulls'}"
-    connection = Driver(h2_jar(), "org.h2.Driver", url, "owner", "owner-pw").connect()
-    connection.setReadOnly(False)
-    statement = connection.createStatement()
-    statement.execute("CREATE SCHEMA XACTLY")
-    statement.execute(
+class OwnDatabase:
+    """An H2 file database the test changes between runs (the tap opens it itself)."""
+
+    def __init__(self, path: Path) -> None:
+        self.driver = Driver(h2_jar(), "org.h2.Driver", f"jdbc:h2:file:{path}", "owner", "pw")
+
+    def execute(self, *statements: str) -> None:
+        connection = self.driver.connect()
+        connection.setReadOnly(False)
+        try:
+            for sql in statements:
+                connection.createStatement().execute(sql)
+        finally:
+            connection.close()  # the tap opens the file next (embedded H2)
+
+    def keys(self, table: str, key: str) -> set[int]:
+        connection = self.driver.connect()
+        try:
+            result = connection.createStatement().executeQuery(
+                f"SELECT {key} FROM XACTLY.{table}"  # noqa: S608 - the test's own names
+            )
+            found = set()
+            while result.next():
+                found.add(int(result.getObject(1)))
+            return found
+        finally:
+            connection.close()
+
+    def config(self, **extra: Any) -> dict[str, Any]:
+        driver = self.driver
+        return {
+            "user": driver.user,
+            "password": driver.password,
+            "client_id": "x",
+            "consumer": "x",
+            "driver_jar": driver.jar,
+            "driver_class": driver.driver_class,
+            "jdbc_url": driver.url,
+            **extra,
+        }
+
+
+def test_undated_rows_and_tables_without_modified_date_are_read_whole(tmp_path: Path) -> None:
+    """Where MODIFIED_DATE may be NULL such rows are read (by key, first) by every full
+    read; a table without MODIFIED_DATE is read whole each run; either way ACTIVATE_VERSION
+    drops what the table no longer has."""
+    database = OwnDatabase(tmp_path / "own")
+    database.execute(
+        "CREATE SCHEMA XACTLY",
         "CREATE TABLE XACTLY.XC_USER (USER_ID BIGINT PRIMARY KEY, NAME VARCHAR(20), "
-        "MODIFIED_DATE TIMESTAMP)"
-    )
-    statement.execute(
+        "MODIFIED_DATE TIMESTAMP)",
         "INSERT INTO XACTLY.XC_USER VALUES (1, 'a', NULL), "
-        "(2, 'b', TIMESTAMP '2024-01-01 00:00:00'),"
-        " (3, 'c', NULL), (4, 'd', TIMESTAMP '2024-01-02 00:00:00')"
+        "(2, 'b', TIMESTAMP '2024-01-01 00:00:00'), (3, 'c', NULL), "
+        "(4, 'd', TIMESTAMP '2024-01-02 00:00:00'), (5, 'e', TIMESTAMP '2024-01-02 00:00:00')",
+        "CREATE TABLE XACTLY.XC_ROLE (ROLE_ID BIGINT PRIMARY KEY, NAME VARCHAR(20))",
+        "INSERT INTO XACTLY.XC_ROLE VALUES (1, 'admin'), (2, 'rep'), (3, 'manager')",
     )
-    connection.close()  # the tap opens the file itself (embedded H2)
-    config = {
-        "user": "owner",
-        "password": "owner-pw",
-        "client_id": "x",
-        "consumer": "x",
-        "driver_jar": h2_jar(),
-        "driver_class": "org.h2.Driver",
-        "jdbc_url": url,
-        "page_size": 1,
-    }
-    first = run_tap(tmp_path, config)
-    assert first.returncode == 0, first.stderr[-3000:]
-    sent = [m["record"]["USER_ID"] for m in first.messages if m["type"] == "RECORD"]
-    assert sent == [1, 3, 2, 4]  # undated by key first, then by date
+    config = database.config(page_size=1)
+    replica = Replica()
+
+    def run(state: dict | None) -> singer_run.TapRun:
+        done = run_tap(tmp_path, config, state)
+        assert done.returncode == 0, done.stderr[-3000:]
+        for message in done.messages:
+            replica.apply(message)
+        for table, key in [("XC_USER", "USER_ID"), ("XC_ROLE", "ROLE_ID")]:
+            source = {row[key] for row in replica.table(table.lower())}
+            assert source == set(database.keys(table, key))
+        return done
+
+    first = run(None)
+    users = [
+        m["record"]["USER_ID"]
+        for m in first.messages
+        if m["type"] == "RECORD" and m["stream"] == "xc_user"
+    ]
+    assert users == [1, 3, 2, 4, 5]  # undated by key first, then by date
     assert "xc_user: 2 rows have no MODIFIED_DATE" in first.stderr
-    state = last_state(first.messages)
-    assert state["bookmarks"]["xc_user"]["last_primary_key"] == [4]
-    second = run_tap(tmp_path, config, state=state)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert emitted(second.messages) == Counter()
+    assert set(activated(first.messages)) == {"xc_user", "xc_role"}
+
+    # An undated and a dated row deleted, a role deleted: the count sees the first two.
+    database.execute(
+        "DELETE FROM XACTLY.XC_USER WHERE USER_ID IN (1, 4)",
+        "DELETE FROM XACTLY.XC_ROLE WHERE ROLE_ID = 2",
+    )
+    second = run(first.last_state)
+    assert set(activated(second.messages)) == {"xc_user", "xc_role"}
+    assert "rows were deleted, reading the table whole" in second.stderr
+
+    # Nothing deleted: xc_user reads the look-back (5 and the row updated), xc_role all.
+    database.execute(
+        "UPDATE XACTLY.XC_USER SET NAME = 'b2', "
+        "MODIFIED_DATE = TIMESTAMP '2024-01-03 00:00:00' WHERE USER_ID = 2"
+    )
+    third = run(second.last_state)
+    assert set(activated(third.messages)) == {"xc_role"}
+    assert emitted(third.messages) == Counter({"xc_user": 2, "xc_role": 2})
+    assert {r["USER_ID"]: r["NAME"] for r in replica.table("xc_user")}[2] == "b2"

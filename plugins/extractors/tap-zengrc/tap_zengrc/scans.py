@@ -44,7 +44,6 @@ LAST_MAX_ID = "scan_max_id"
 """State key: the largest id the last completed scan saw (null: it saw none)."""
 LAST_ID_COUNT = "scan_id_count"
 """State key: how many distinct ids the last completed scan saw."""
-SCANNING = "scan_unfinished"
 """State key: a scan began and has not ended (the run may have been killed)."""
 
 
@@ -103,11 +102,7 @@ class CollectionStream(ZenGRCStream):
         with SYNC_LOCK:
             state = self.get_context_state(context)
             last = IdCount.stored(state)
-            interrupted = bool(state.get(SCANNING))
-            state[SCANNING] = True
-        full = self.begin_read(context, full=last is None or interrupted)
-        # Before any record, so that a run killed from now on leaves the mark stored.
-        self._write_state_message()
+        full = self.begin_read(context, full=last is None)
         seen = yield from self._scan(context, full=full, last=last)
         if not full and last is not None and (found := last.at_or_below_max(seen)) != last.count:
             self.logger.info(
@@ -120,12 +115,9 @@ class CollectionStream(ZenGRCStream):
             )
             full = self.begin_read(context, full=True)
             seen = yield from self._scan(context, full=True, last=None)
-        if full:
-            self.finish_full_read(context)
         with SYNC_LOCK:
             IdCount.of(seen).store(state)
-            state.pop(SCANNING)
-            self.state_manager.is_flushed = False
+        self.finish_read(context)
 
     def _scan(
         self, context: Context | None, *, full: bool, last: IdCount | None

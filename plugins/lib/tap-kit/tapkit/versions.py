@@ -10,10 +10,13 @@ too, so that rows they loaded are older than the next full read's version in eve
 loader (target-snowflake never deletes a row without a version).
 
 Versions only grow: a run's version is the clock in seconds, or one more than the
-stream's last version when the clock has not moved on. A full read marks the stream
-state; a run killed before the end leaves the mark, and the next run reads the stream
-whole again, from the start, with a newer version. (Resuming the killed read with its
-own version would keep any row it loaded that the source deleted before the rerun.)
+stream's last version when the clock has not moved on. Every read marks the stream
+state as unfinished before its first record and clears the mark at its end. A run
+that finds the mark — the one before was killed or failed — does a full read, from the
+start, with a newer version: the loader may hold rows that run sent after its last
+STATE, and a later deletion at the source would leave them behind; a full read
+activated with a newer version removes them. (Resuming a killed full read with its
+own version would keep them too.)
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
 
-FULL_READ = "full_read_version"
-"""State key: the version of a full read that has begun and not yet been activated."""
+UNFINISHED = "unfinished_read"
+"""State key: the version of a read that has begun and not ended (None: none)."""
 LAST_VERSION = "table_version"
 """State key: the last version this stream sent records with."""
 
@@ -39,22 +42,30 @@ class VersionedStream(LockedStateStream):
     """A stream whose records carry a table version, and whose full reads end with
     ``ACTIVATE_VERSION`` (see the module docstring)."""
 
-    def begin_read(self, context: Context | None, *, full: bool) -> bool:
-        """Start this run's read: every record from now on carries its version.
+    _full_read = False
 
-        Returns whether it is a full read: ``full`` as asked, or True anyway when a
-        killed run left a full read unfinished. A full read sends every row from the
-        start, whatever bookmark the state holds.
+    def last_read_unfinished(self, context: Context | None) -> bool:
+        """Whether the run before was killed or failed in the middle of this stream."""
+        return self.get_context_state(context).get(UNFINISHED) is not None
+
+    def begin_read(self, context: Context | None, *, full: bool) -> bool:
+        """Start this run's read: every record from now on carries its version. Writes
+        a STATE marking the read unfinished before any record.
+
+        Returns whether it is a full read: ``full`` as asked, or True anyway when the
+        run before did not finish. A full read sends every row from the start,
+        whatever bookmark the state holds.
         """
         with SYNC_LOCK:
             state = self.get_context_state(context)
             version = max(int(time.time()), int(state.get(LAST_VERSION, 0)) + 1)
-            full = full or state.get(FULL_READ) is not None
-            if full:
-                state[FULL_READ] = version
+            full = full or state.get(UNFINISHED) is not None
+            state[UNFINISHED] = version
             state[LAST_VERSION] = version
             self.state_manager.is_flushed = False
         self._stream_version = version
+        self._full_read = full
+        self._write_state_message()
         if full:
             self.logger.info("%s: full read, table version %d", self.name, version)
         return full
@@ -62,7 +73,7 @@ class VersionedStream(LockedStateStream):
     def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> t.Any:
         """The SDK's BATCH files would carry no table version, so a full read's
         activation would delete their rows downstream: a stream writes BATCH files only
-        if it stamps them itself (tap-edcast's datasets do)."""
+        if it stamps them itself (tap-edcast's dataset streams do)."""
         msg = (
             f"{self._tap.name} stream {self.name!r} does not write BATCH files (their rows "
             "would carry no table version): remove `batch_config` from the tap's settings"
@@ -77,11 +88,14 @@ class VersionedStream(LockedStateStream):
             raise RuntimeError(msg)
         return self._stream_version
 
-    def finish_full_read(self, context: Context | None) -> None:
-        """Every row the source has was sent with this version: let the loader remove
-        the older ones, then clear the stream's unfinished-full-read mark."""
-        # The SDK's own writer for this message (it honours stream maps' aliases).
-        self._write_activate_version_message(self.table_version)
+    def finish_read(self, context: Context | None) -> None:
+        """The read sent everything it meant to. A full read is then activated: every
+        row the source has was sent with this version, so the loader may remove the
+        older ones. The unfinished mark is cleared (set to None, not removed: Meltano
+        merges a partial state onto the stored one, where a removed key would live on)."""
+        if self._full_read:
+            # The SDK's own writer for this message (it honours stream maps' aliases).
+            self._write_activate_version_message(self.table_version)
         with SYNC_LOCK:
-            self.get_context_state(context).pop(FULL_READ, None)
+            self.get_context_state(context)[UNFINISHED] = None
             self.state_manager.is_flushed = False
