@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -77,3 +81,27 @@ def kill_group() -> Callable[[subprocess.Popen], None]:
         psutil.wait_procs(members, timeout=30)
 
     return kill
+
+
+@pytest.fixture
+def stored_bookmarks() -> Callable[[dict[str, str]], list[dict]]:
+    """Reads, for a test's env, the bookmarks of every state (partial and completed)
+    its Meltano SQLite system database holds now: what the loader passed on so far."""
+    return _stored_bookmarks
+
+
+def _stored_bookmarks(env: dict[str, str]) -> list[dict]:
+    database = env["MELTANO_DATABASE_URI"].removeprefix("sqlite:///")
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
+        ) as connection:
+            stored = connection.execute(
+                "SELECT partial_state, completed_state FROM state"
+            ).fetchall()
+    except sqlite3.OperationalError:
+        return []  # not created yet, or busy
+    return [
+        json.loads(text or "{}").get("singer_state", {}).get("bookmarks", {})
+        for text in itertools.chain.from_iterable(stored)
+    ]

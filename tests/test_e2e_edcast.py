@@ -5,11 +5,8 @@ under, and a run killed during a full read, are followed by an exact warehouse."
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import os
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -166,34 +163,28 @@ def source_rows(epoch: int) -> int:
 
 
 def wait_for_a_committed_part_of_a_full_read(
-    pipeline: subprocess.Popen, env: dict[str, str], timeout: float = 120
+    pipeline: subprocess.Popen,
+    env: dict[str, str],
+    stored_bookmarks: Callable[[dict[str, str]], list[dict]],
+    timeout: float = 120,
 ) -> dict:
     """The events stream's state once Meltano stored one inside a full read (the loader
     committed its first pages and passed their STATE on)."""
-    database = env["MELTANO_DATABASE_URI"].removeprefix("sqlite:///")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert pipeline.poll() is None, "the run ended before it could be killed"
-        try:
-            with contextlib.closing(
-                sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
-            ) as connection:
-                stored = connection.execute(
-                    "SELECT partial_state, completed_state FROM state"
-                ).fetchall()
-        except sqlite3.OperationalError:
-            stored = []  # not created yet, or busy
-        for text in itertools.chain.from_iterable(stored):
-            state = json.loads(text or "{}").get("singer_state", {}).get("bookmarks", {})
-            glue = state.get(GLUE, {})
+        for bookmarks in stored_bookmarks(env):
+            glue = bookmarks.get(GLUE, {})
             if glue.get(UNFINISHED) is not None and glue.get("last_primary_key") is not None:
-                return dict(state[GLUE])
+                return dict(glue)
         time.sleep(0.05)
     raise AssertionError(f"no part of the full read committed within {timeout} s")
 
 
 def test_a_run_killed_during_a_full_read_is_followed_by_an_exact_warehouse(
-    meltano_env: dict[str, str], kill_group: Callable[[subprocess.Popen], None]
+    meltano_env: dict[str, str],
+    kill_group: Callable[[subprocess.Popen], None],
+    stored_bookmarks: Callable[[dict[str, str]], list[dict]],
 ) -> None:
     """The first run reads every row, in BATCH files. SIGKILLed (meltano, tap and target
     at once) once part of it is committed, the next run reads every row again with a
@@ -208,7 +199,7 @@ def test_a_run_killed_during_a_full_read_is_followed_by_an_exact_warehouse(
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        state = wait_for_a_committed_part_of_a_full_read(pipeline, env)
+        state = wait_for_a_committed_part_of_a_full_read(pipeline, env, stored_bookmarks)
         kill_group(pipeline)
     assert 0 < state["rows_up_to_bookmark"] < source_rows(2)
     # --force: the killed run is still marked as running in Meltano's database.

@@ -5,11 +5,7 @@ tap, and with the whole pipeline killed in the middle of a full read."""
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import json
 import os
-import sqlite3
 import subprocess
 import threading
 import time
@@ -68,28 +64,23 @@ def wait_for_log(pipeline: subprocess.Popen, log: Path, text: str, timeout: floa
 
 
 def wait_for_stored_bookmark(
-    pipeline: subprocess.Popen, env: dict[str, str], stream: str, timeout: float = 120
+    pipeline: subprocess.Popen,
+    env: dict[str, str],
+    stream: str,
+    stored_bookmarks: Callable[[dict[str, str]], list[dict]],
+    timeout: float = 120,
 ) -> bool:
     """Wait until Meltano's system database holds state with a bookmark for `stream`
     (the target passed on a STATE after committing rows); False if the run ended."""
-    database = env["MELTANO_DATABASE_URI"].removeprefix("sqlite:///")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pipeline.poll() is not None:
             return False
-        try:
-            with contextlib.closing(
-                sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
-            ) as connection:
-                states = connection.execute(
-                    "SELECT partial_state, completed_state FROM state"
-                ).fetchall()
-        except sqlite3.OperationalError:
-            states = []  # not created yet, or busy
-        for stored in itertools.chain.from_iterable(states):
-            bookmarks = json.loads(stored or "{}").get("singer_state", {}).get("bookmarks", {})
-            if bookmarks.get(stream, {}).get("replication_key_value") is not None:
-                return True
+        if any(
+            bookmarks.get(stream, {}).get("replication_key_value") is not None
+            for bookmarks in stored_bookmarks(env)
+        ):
+            return True
         time.sleep(0.05)
     raise AssertionError(f"no bookmark for {stream} stored within {timeout} s")
 
@@ -151,7 +142,10 @@ def test_xactly_to_duckdb_matches_truth_over_epochs(
 
 
 def test_sync_killed_in_a_full_read_converges_on_rerun(
-    meltano_env: dict[str, str], tmp_path: Path, kill_group: Callable[[subprocess.Popen], None]
+    meltano_env: dict[str, str],
+    tmp_path: Path,
+    kill_group: Callable[[subprocess.Popen], None],
+    stored_bookmarks: Callable[[dict[str, str]], list[dict]],
 ) -> None:
     """SIGKILL the pipeline in the middle of xc_credit's first (full) read; the rerun
     reads xc_credit whole again with a newer table version, carries on incrementally
@@ -168,7 +162,9 @@ def test_sync_killed_in_a_full_read_converges_on_rerun(
     with serve("xactly", seed=SEED, scale=scale) as sandbox:
         pipeline = start_pipeline(env, sandbox, log)
         # Killed once Meltano has stored a bookmark inside xc_credit: rows are committed.
-        assert wait_for_stored_bookmark(pipeline, env, "xc_credit"), "the sync ended unkilled"
+        assert wait_for_stored_bookmark(pipeline, env, "xc_credit", stored_bookmarks), (
+            "the sync ended unkilled"
+        )
         kill_group(pipeline)
 
         path = Path(env["TARGET_DUCKDB_PATH"])

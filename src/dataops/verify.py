@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from typing import Any
 from dataops import warehouse
 from dataops.sandbox.registry import get_vendor
 from dataops.sandbox.truth import records
+from dataops.singer_run import Replica
 
 
 @dataclass
@@ -32,6 +33,8 @@ class TableReport:
     missing_keys: list[tuple[Any, ...]] = field(default_factory=list)
     unexpected_keys: list[tuple[Any, ...]] = field(default_factory=list)
     duplicate_keys: list[tuple[Any, ...]] = field(default_factory=list)
+    mismatched_keys: list[tuple[Any, ...]] = field(default_factory=list)
+    """Keys whose row holds another value than the truth (described in value_mismatches)."""
     value_mismatches: list[str] = field(default_factory=list)
 
     @property
@@ -112,9 +115,27 @@ def compare_table(
     """
     every = warehouse.rows(location, schema, table)
     loaded = [row for row in every if row.get("_sdc_deleted_at") is None]
-    report = TableReport(
-        table=f"{schema}.{table}", rows=len(loaded), soft_deleted=len(every) - len(loaded)
-    )
+    types = warehouse.column_types(location, schema, table)
+    report = compare_rows(f"{schema}.{table}", loaded, truth_records, key, dropped_fields, types)
+    report.soft_deleted = len(every) - len(loaded)
+    leaked = sorted(set(types) & dropped_fields)
+    if leaked:
+        report.value_mismatches.append(f"deselected columns present: {leaked}")
+    return report
+
+
+def compare_rows(
+    table: str,
+    loaded: list[dict[str, Any]],
+    truth_records: list[dict[str, Any]],
+    key: list[str],
+    dropped_fields: frozenset[str] = frozenset(),
+    types: Mapping[str, str] | None = None,
+) -> TableReport:
+    """Compare rows (a table's, or what a tap's messages add up to) with the truth,
+    matched on `key`; with the column `types`, a nested value must sit in a column
+    that holds objects natively."""
+    report = TableReport(table=table, rows=len(loaded))
 
     def key_of(row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(normalise(row[k]) for k in key)
@@ -125,23 +146,54 @@ def compare_table(
     truth_by_key = {key_of(rec): rec for rec in truth_records}
     report.missing_keys = sorted(set(truth_by_key) - set(by_key))
     report.unexpected_keys = sorted(set(by_key) - set(truth_by_key))
-    types = warehouse.column_types(location, schema, table)
-    leaked = sorted(set(types) & dropped_fields)
-    if leaked:
-        report.value_mismatches.append(f"deselected columns present: {leaked}")
     for row_key in sorted(set(by_key) & set(truth_by_key)):
         row, expected = by_key[row_key], truth_by_key[row_key]
+        wrong = False
         for name, value in expected.items():
             if name in dropped_fields:
                 continue
             got = row.get(name)
             if not same(normalise(got), normalise(value)):
                 report.value_mismatches.append(f"{row_key}.{name}: {got!r} != {value!r}")
-            elif isinstance(value, dict | list) and types.get(name) not in warehouse.NESTED_TYPES:
+                wrong = True
+            elif (
+                types is not None
+                and isinstance(value, dict | list)
+                and types.get(name) not in warehouse.NESTED_TYPES
+            ):
                 report.value_mismatches.append(
                     f"{name}: nested value in a {types.get(name)} column"
                 )
+                wrong = True
+        if wrong:
+            report.mismatched_keys.append(row_key)
     return report
+
+
+def compare_replica(
+    replica: Replica,
+    vendor: str,
+    *,
+    seed: int,
+    epoch: int = 0,
+    scale: int = 1,
+    streams: Iterable[str] | None = None,
+    keep: Callable[[str, dict[str, Any]], bool] | None = None,
+) -> list[TableReport]:
+    """Compare what a tap's messages add up to with the truth, per stream the sandbox
+    serves (or just `streams`); `keep(stream, row)` narrows the truth to the rows the
+    runs were asked for (a start date, say)."""
+    spec = get_vendor(vendor)
+    truth = records(vendor, seed=seed, scale=scale, epoch=epoch)
+    return [
+        compare_rows(
+            stream,
+            replica.table(stream),
+            [row for row in truth[stream] if keep is None or keep(stream, row)],
+            list(spec.key_properties[stream]),
+        )
+        for stream in (streams if streams is not None else truth)
+    ]
 
 
 def compare_with_truth(

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from dataops import singer_run
+from dataops import singer_run, verify
 from dataops.sandbox import records, serve
 from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox, h2_jar
 from dataops.singer_run import Replica
-from dataops.verify import normalise, same
+from dataops.verify import normalise
 from tap_xactly.jdbc import Driver
 from tapkit.versions import UNFINISHED
 
@@ -72,20 +72,13 @@ def keyed(stream: str, rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict
 
 def differences(replica: Replica, epoch: int, seed: int = SEED) -> dict[str, set[tuple]]:
     """Per stream, the keys the replica lacks, has in excess, or holds another value of."""
-    found: dict[str, set[tuple]] = {}
-    truth = records("xactly", seed=seed, epoch=epoch)
-    assert set(replica.rows) <= set(truth)
-    for stream, rows in truth.items():
-        expected, got = keyed(stream, rows), keyed(stream, replica.table(stream))
-        wrong = expected.keys() ^ got.keys()
-        wrong |= {
-            key
-            for key in expected.keys() & got.keys()
-            if not same(normalise(got[key]), normalise(expected[key]))
-        }
-        if wrong:
-            found[stream] = wrong
-    return found
+    assert set(replica.rows) <= set(records("xactly", seed=seed, epoch=epoch))
+    reports = verify.compare_replica(replica, "xactly", seed=seed, epoch=epoch)
+    return {
+        r.table: {*r.missing_keys, *r.unexpected_keys, *r.mismatched_keys}
+        for r in reports
+        if not r.ok
+    }
 
 
 def assert_equal_to_truth(replica: Replica, epoch: int, seed: int = SEED) -> None:
