@@ -6,13 +6,12 @@ Every record carries the run's table version (``tapkit.versions``). A table with
 late, dated before the bookmark, are read then; rows read again are merged
 downstream) and pages on (``MODIFIED_DATE``, key) from there, exactly. The bookmark is
 the SDK's ``replication_key_value``, the latest ``MODIFIED_DATE`` sent; it only moves
-forward. A STATE message follows every page; a killed run's next run starts from its
-last bookmark, less the look-back again.
+forward. A STATE message follows every page.
 
 Such a table is read whole (a full read, ending with ACTIVATE_VERSION) on its first
 sync or a ``--full-refresh``, when the row count at the start of a run says rows were
-deleted (``tap_xactly.deletions``), and after a killed full read (read again whole,
-with a newer version: ``tapkit.versions``). A table without ``MODIFIED_DATE``, or with
+deleted (``tap_xactly.deletions``), and after a run that did not finish (read again
+whole, with a newer version: ``tapkit.versions``). A table without ``MODIFIED_DATE``, or with
 a key that is not an integer (new rows then land anywhere in key order, so counting
 keys cannot tell deletions from inserts), is read whole every run.
 """
