@@ -495,7 +495,8 @@ def soak(options: SoakOptions, console: Console) -> int:
         for future in pending:
             future.result()
     if len(outcomes) > 1:
-        console.print(coverage_table(outcomes), width=max(console.width, 150))
+        # As wide as the table needs, whatever the terminal (or file) is.
+        Console(file=console.file, width=max(console.width, 150)).print(coverage_table(outcomes))
     if options.report is not None:
         options.report.write_text(coverage_markdown(outcomes, options))
     exact = sum(o.exact for o in outcomes)
