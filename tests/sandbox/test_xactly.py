@@ -162,6 +162,10 @@ def test_abort_sessions_breaks_open_connections() -> None:
             with contextlib.suppress(jpype.JException):  # the session is gone
                 conn.close()
         assert sandbox.stats.snapshot()["sessions_aborted"] >= 1
+        # The database itself stays open when its last session ends (H2 would close
+        # it, and a reconnect racing the close finds the file in use).
+        setting = "SELECT SETTING_VALUE FROM INFORMATION_SCHEMA.SETTINGS WHERE SETTING_NAME = ?"
+        assert query(sandbox, setting, ["DB_CLOSE_DELAY"]) == [("-1",)]
 
 
 def test_http_options_are_refused() -> None:

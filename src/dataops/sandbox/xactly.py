@@ -656,7 +656,10 @@ def build(params: DataParams, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="xactly-csv-"))
     try:
-        script = [f"CREATE SCHEMA {SCHEMA};"]
+        # The database stays open while the server runs, as a vendor's does: without
+        # this H2 closes it when its last session ends (after `abort_sessions`, say),
+        # and a reconnect racing that close finds the file "already in use".
+        script = ["SET DB_CLOSE_DELAY -1;", f"CREATE SCHEMA {SCHEMA};"]
         for stream, rows in generate(params).items():
             cols = columns(stream)
             path = work / f"{stream}.csv"
