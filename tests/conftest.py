@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from dataops import project
+from dataops import project, status
 
 
 @pytest.fixture
@@ -105,3 +106,18 @@ def _stored_bookmarks(env: dict[str, str]) -> list[dict]:
         json.loads(text or "{}").get("singer_state", {}).get("bookmarks", {})
         for text in itertools.chain.from_iterable(stored)
     ]
+
+
+@pytest.fixture
+def records_sent() -> Callable[[dict[str, str], str, str], Counter[str]]:
+    """Reads what the newest `meltano run EXTRACTOR LOADER` of a test's env sent per
+    stream, as the run ledger recorded it (what `dataops status` shows)."""
+
+    def read(env: dict[str, str], extractor: str, loader: str) -> Counter[str]:
+        state_id = f"{env['MELTANO_ENVIRONMENT']}:{extractor}-to-{loader}"
+        run = status.newest_run(env["MELTANO_DATABASE_URI"], state_id)
+        assert run is not None, f"no run of {state_id} recorded"
+        assert run.streams is not None, f"the ledger holds no counts for {state_id}"
+        return Counter({name: counts.records_sent for name, counts in run.streams.items()})
+
+    return read

@@ -16,12 +16,15 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+import yaml
+from dotenv import dotenv_values
 
 from dataops import project, schedules, verify
 from dataops.sandbox import records, serve
@@ -29,6 +32,7 @@ from dataops.sandbox import records, serve
 AIRFLOW_VENV = project.PROJECT_ROOT / "orchestrate" / "airflow" / ".venv" / "bin"
 DAGS = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags"
 TASK_ID = "meltano-schedule-run"
+WATCHDOG = "dataops-watchdog"
 POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SEED = 5
 # Columns the project's select rules drop (meltano/extractors.meltano.yml).
@@ -46,6 +50,7 @@ def task(t):
         "retries": t.retries,
         "retry_delay": t.retry_delay.total_seconds(),
         "on_failure_callback": [f.__name__ for f in t.on_failure_callback or []],
+        "execution_timeout": t.execution_timeout.total_seconds(),
     }
     if seen["type"] == "BashOperator":
         seen |= {"bash_command": t.bash_command, "cwd": t.cwd}
@@ -128,7 +133,7 @@ BAD_FILES: dict[str, tuple[str | None, str]] = {
     "incomplete": ('{"schedules": [{"name": "x-to-duckdb"}]}', "lacks extractor"),
     "bad-start-date": (
         '{"schedules": [{"name": "x", "extractor": "tap-x", "loader": "target-x", '
-        '"interval": "@daily", "start_date": "soon"}]}',
+        '"interval": "@daily", "start_date": "soon", "timeout_seconds": 60}]}',
         "is malformed (ValueError: Invalid isoformat string: 'soon')",
     ),
 }
@@ -202,10 +207,12 @@ def test_one_dag_per_schedule_running_meltano_locally(
     parsed: dict[str, dict[str, Any]], exported: tuple[Path, list[project.Schedule]]
 ) -> None:
     expected = exported[1]
+    timeouts = {s["name"]: s["timeout_seconds"] for s in exported_entries(exported[0])}
     assert parsed["local"]["errors"] == []
-    assert sorted(parsed["local"]["dags"]) == sorted(s.name for s in expected)
+    assert sorted(parsed["local"]["dags"]) == sorted([WATCHDOG, *(s.name for s in expected)])
     for schedule in expected:
         dag = parsed["local"]["dags"][schedule.name]
+        timeout = timeouts[schedule.name]  # hung: stopped (and alerted) when the next is due
         assert dag["schedule"] == schedule.interval
         assert dag["start_date"] == "2024-01-01T00:00:00+00:00"
         assert (dag["catchup"], dag["max_active_runs"], dag["native"]) == (False, 1, True)
@@ -216,11 +223,28 @@ def test_one_dag_per_schedule_running_meltano_locally(
                 "retries": 1,
                 "retry_delay": 300.0,
                 "on_failure_callback": ["alert_on_failure"],
+                "execution_timeout": timeout,
                 "bash_command": f"exec /opt/meltano/bin/meltano schedule run {schedule.name}"
                 "{{ ' --force' if ti.try_number > 1 else '' }}",
                 "cwd": "/project",
             }
         }
+    assert timeouts["xactly-to-duckdb"] == 5 * 3600  # 00:00 and 05:00: the shorter wait
+    watchdog = parsed["local"]["dags"][WATCHDOG]
+    assert watchdog["schedule"] == "@hourly"
+    assert watchdog["tasks"]["watchdog"] == {
+        "type": "BashOperator",
+        "retries": 0,
+        "retry_delay": 300.0,
+        "on_failure_callback": ["alert_on_failure"],
+        "execution_timeout": 600.0,
+        "bash_command": "exec dataops watchdog{{ (' --at ' + params.at) if params.at else '' }}",
+        "cwd": "/project",
+    }
+
+
+def exported_entries(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())["schedules"]
 
 
 def test_kubernetes_runner_starts_one_pod_per_sync(
@@ -228,7 +252,8 @@ def test_kubernetes_runner_starts_one_pod_per_sync(
 ) -> None:
     assert parsed["kubernetes"]["errors"] == []
     production = {s.name for s in exported[1] if s.loader == "target-snowflake"}
-    assert set(parsed["kubernetes"]["dags"]) == production
+    timeouts = {s["name"]: s["timeout_seconds"] for s in exported_entries(exported[0])}
+    assert set(parsed["kubernetes"]["dags"]) == {WATCHDOG, *production}
     for name in production:
         assert parsed["kubernetes"]["dags"][name]["tasks"] == {
             TASK_ID: {
@@ -236,6 +261,7 @@ def test_kubernetes_runner_starts_one_pod_per_sync(
                 "retries": 3,
                 "retry_delay": 60.0,
                 "on_failure_callback": ["alert_on_failure"],
+                "execution_timeout": timeouts[name],
                 "image": "registry.example/meltano:1.2.3",
                 "namespace": "meltano",
                 "cmds": ["meltano", "--log-format=json", "schedule", "run", name],
@@ -259,7 +285,7 @@ def test_schedule_pattern_selects_the_local_schedules(
 ) -> None:
     assert parsed["local-pattern"]["errors"] == []
     local = {s.name for s in exported[1] if s.loader == "target-duckdb"}
-    assert set(parsed["local-pattern"]["dags"]) == local
+    assert set(parsed["local-pattern"]["dags"]) == {WATCHDOG, *local}
 
 
 @pytest.mark.parametrize("name", sorted(BAD_SETTINGS))
@@ -425,6 +451,36 @@ def test_failed_sync_posts_one_alert(
     assert url not in failed.stdout + failed.stderr  # the webhook URL is never logged
 
 
+def test_the_watchdog_dag_posts_a_stale_schedule_once_and_nothing_when_all_is_fresh(
+    airflow_db: dict[str, str],
+    tmp_path: Path,
+    webhook: tuple[str, list[tuple[str, Any]]],
+) -> None:
+    url, received = webhook
+    env = sync_env(
+        airflow_db,
+        tmp_path,
+        DATAOPS_SCHEDULE_PATTERN="zengrc-to-duckdb",
+        DATAOPS_CLI=str(Path(project.meltano_executable()).with_name("dataops")),
+        DATAOPS_ALERT_WEBHOOK_URL=url,
+    )
+    with serve("zengrc", seed=SEED) as sandbox:  # one fresh, successful sync
+        project.meltano(
+            "schedule", "run", "zengrc-to-duckdb", env={**env, "TAP_ZENGRC_BASE_URL": sandbox.url}
+        )
+    fresh = airflow("dags", "test", WATCHDOG, env=env)
+    assert received == [], fresh.stdout[-2000:]
+    # Three days on (the DAG's `at` param, an injected clock) it is stale: one alert,
+    # and none more from the next watchdog runs of the same incident.
+    later = json.dumps({"at": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
+    for _ in range(2):
+        airflow("dags", "test", WATCHDOG, "-c", later, env=env)
+    [(content_type, alert)] = received
+    assert content_type == "application/json"
+    assert alert["text"].startswith("[ci] zengrc-to-duckdb is stale: last success ")
+    assert len(runs(WATCHDOG, "success", env)) == 3
+
+
 def sync_processes(parent: psutil.Process) -> list[psutil.Process]:
     """The sync a task started: `meltano schedule run`, `meltano elt`, the tap, the target."""
     found = []
@@ -494,3 +550,44 @@ def stored_runs(env: dict[str, str]) -> list[tuple[str, str]]:
     path = env["MELTANO_DATABASE_URI"].removeprefix("sqlite:///")
     with sqlite3.connect(path) as con:
         return con.execute("SELECT job_name, state FROM runs ORDER BY started_at").fetchall()
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_cluster_task_logs_go_to_the_environments_bucket(environment: str, tmp_path: Path) -> None:
+    """The overlay's Airflow settings make Airflow's own logging config write task logs
+    to the bucket deploy/terraform/logs.tf names for that environment, with the pods'
+    Workload Identity (no connection, no key file)."""
+    kubernetes = project.PROJECT_ROOT / "deploy" / "kubernetes"
+    settings = {
+        key: value or ""
+        for key, value in dotenv_values(kubernetes / "base" / "platform.env").items()
+        if key.startswith("AIRFLOW__LOGGING__")
+    }
+    overlay = yaml.safe_load(
+        (kubernetes / "overlays" / environment / "kustomization.yaml").read_text()
+    )
+    [platform_env] = [g for g in overlay["configMapGenerator"] if g["name"] == "platform-env"]
+    settings |= dict(literal.split("=", 1) for literal in platform_env["literals"])
+    suffix = "" if environment == "production" else f"-{environment}"
+    bucket = f"data-ops-meltano-airflow-logs{suffix}"
+    assert settings["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == f"gs://{bucket}/logs"
+    terraform = (project.PROJECT_ROOT / "deploy" / "terraform" / "logs.tf").read_text()
+    assert (
+        'name                        = "data-ops-meltano-airflow-logs${local.suffix}"' in terraform
+    )
+
+    probe = (
+        "from airflow.config_templates import airflow_local_settings as s\n"
+        "log = s.REMOTE_TASK_LOG\n"
+        "print(type(log).__name__, log.remote_base, bool(log.gcp_key_path))\n"
+    )
+    done = subprocess.run(
+        [str(AIRFLOW_VENV / "python"), "-c", probe],
+        env=airflow_env(tmp_path, **settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["GCSRemoteLogIO", f"gs://{bucket}/logs", "False"]

@@ -13,6 +13,14 @@ from dataops import project, schedules
 from dataops.cli import app
 
 DECLARED = project.PROJECT_ROOT / "meltano" / "schedules.meltano.yml"
+# Per interval: the shortest wait between two cron times (the sync's timeout) and twice
+# the longest (the default freshness SLO), in hours.
+TIMEOUT_AND_SLO_HOURS = {
+    "0 */8 * * *": (8, 16),
+    "0 7 * * *": (24, 48),
+    "0 0,5 * * *": (5, 38),
+    "0 4 * * *": (24, 48),
+}
 
 
 def test_export_writes_every_schedule_sorted_and_the_cli_the_same_bytes(
@@ -30,6 +38,12 @@ def test_export_writes_every_schedule_sorted_and_the_cli_the_same_bytes(
             "loader": s["loader"],
             "interval": s["interval"],
             "start_date": str(s["start_date"]),
+            "timeout_seconds": TIMEOUT_AND_SLO_HOURS[s["interval"]][0] * 3600,
+            "slo_seconds": (
+                26 * 3600  # annotations.dataops.freshness_slo
+                if s.get("annotations")
+                else TIMEOUT_AND_SLO_HOURS[s["interval"]][1] * 3600
+            ),
         }
         for name, s in declared.items()
     }

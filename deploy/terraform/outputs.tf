@@ -34,3 +34,8 @@ output "databases" {
   description = "Databases on the instance."
   value       = sort([for db in google_sql_database.meltano : db.name])
 }
+
+output "airflow_logs_bucket" {
+  description = "Bucket of Airflow's task logs (the overlays' AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER)."
+  value       = google_storage_bucket.airflow_logs.name
+}

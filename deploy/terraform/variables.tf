@@ -109,3 +109,9 @@ variable "image_repository" {
     name     = string
   })
 }
+
+variable "airflow_log_retention_days" {
+  description = "Days Airflow task logs are kept in their bucket."
+  type        = number
+  default     = 90
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -29,6 +30,86 @@ def demo(
     from dataops.demo import SandboxOptions, run_demo
 
     run_demo(SandboxOptions(seed, scale, epoch, latency_ms, faults), Console(), warehouse)
+
+
+AT_HELP = "Judge freshness as of this ISO time (default: now), e.g. 2026-11-25T08:00Z."
+
+
+def moment(at: str | None) -> datetime | None:
+    """`--at` as an aware datetime (UTC unless it says otherwise)."""
+    try:
+        parsed = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else None
+    except ValueError:
+        raise typer.BadParameter(f"--at {at!r} is not an ISO date-time") from None
+    return parsed.replace(tzinfo=UTC) if parsed and parsed.tzinfo is None else parsed
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    html: Path | None = typer.Option(None, help="Also write the report as one HTML page."),
+    runs: int = typer.Option(10, min=1, help="Runs of history per schedule."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Every schedule of the active environment: its runs, what they loaded, fresh or
+    stale. Exit 0 when every schedule is fresh and its last run succeeded, else 1."""
+    import json
+
+    from dataops import status as statuses
+    from dataops import status_views
+
+    console = Console()
+    try:
+        report = statuses.report(moment(at), history=runs)
+    except statuses.StatusError as error:
+        console.print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(status_views.html_page(report, runs))
+    if as_json:
+        print(json.dumps(report.as_json(runs), indent=2))
+    else:
+        status_views.print_report(report, console, runs)
+        if html is not None:
+            console.print(f"status page: {html}")
+    raise typer.Exit(0 if report.healthy else 1)
+
+
+@app.command()
+def watchdog(at: str | None = typer.Option(None, help=AT_HELP)) -> None:
+    """Post stale schedules, failed or abandoned runs and tap/loader count mismatches to
+    DATAOPS_ALERT_WEBHOOK_URL, each incident once (the Airflow DAG dataops-watchdog
+    runs this every hour). Exit 1 when the webhook did not take an alert."""
+    import sqlalchemy as sa
+
+    from dataops import status as statuses
+    from dataops import status_views
+    from dataops import watchdog as watchdogs
+
+    console = Console()
+    try:
+        watched = watchdogs.watch(moment(at))
+    except (statuses.StatusError, sa.exc.SQLAlchemyError) as error:
+        console.print(f"[red]watchdog: {error}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    except watchdogs.WebhookError as error:
+        console.print(f"[red]watchdog: {error}; tried again at the next run[/red]")
+        raise typer.Exit(1) from None
+    # The status in the task's log: what the Airflow UI shows of each watchdog run.
+    status_views.print_report(watched.report, console, runs=1)
+    for incident in watched.posted:
+        console.print(f"posted: {incident.message}", markup=False, highlight=False)
+    for incident in watched.already:
+        console.print(f"already announced: {incident.message}", markup=False, highlight=False)
+    for incident in watched.unposted:
+        console.print(
+            f"not posted (no {watchdogs.WEBHOOK_ENV}): {incident.message}",
+            markup=False,
+            highlight=False,
+        )
+    if not (watched.posted or watched.already or watched.unposted):
+        console.print("all schedules fresh, no failed run, no mismatch")
 
 
 @app.command()

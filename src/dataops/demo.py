@@ -109,7 +109,7 @@ def run_demo(
         env["TARGET_DUCKDB_PATH"] = str(path)
         if "MELTANO_DATABASE_URI" not in os.environ:
             # State lives next to the data it describes: removing output/ resets both.
-            env["MELTANO_DATABASE_URI"] = f"sqlite:///{path.with_suffix('.meltano.db')}"
+            env["MELTANO_DATABASE_URI"] = project.demo_database_uri(path)
         for schedule in local:
             log = LOGS / f"{schedule.name}.log"
             console.print(f"meltano schedule run [bold]{schedule.name}[/bold]  (log: {log})")
@@ -133,6 +133,7 @@ def run_demo(
     for name, seconds in timings:
         console.print(f"{name}: {seconds:.1f} s")
     console.print(f"total: {total:.1f} s — warehouse: {path}")
+    console.print("what each sync did, per stream: uv run dataops status")
     return changes
 
 

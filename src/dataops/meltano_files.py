@@ -45,6 +45,7 @@ class MeltanoProject:
     schedules: list[Located] = field(default_factory=list)
     jobs: list[Located] = field(default_factory=list)
     environments: dict[str, Located] = field(default_factory=dict)
+    default_environment: str = "dev"
 
     def declared_settings(self, plugin: str) -> set[str]:
         return {s["name"] for s in self.plugins[plugin].value.get("settings", [])}
@@ -97,9 +98,10 @@ def load(root: Path = project.PROJECT_ROOT) -> MeltanoProject:
     """Read meltano.yml and every file its include_paths name."""
     main = root / "meltano.yml"
     files = [main]
-    for pattern in yaml.safe_load(main.read_text()).get("include_paths", []):
+    top = yaml.safe_load(main.read_text()) or {}
+    for pattern in top.get("include_paths", []):
         files += sorted(root.glob(pattern.removeprefix("./")))
-    found = MeltanoProject()
+    found = MeltanoProject(default_environment=str(top.get("default_environment", "dev")))
     for absolute in files:
         path = absolute.relative_to(root)
         try:

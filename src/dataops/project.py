@@ -6,12 +6,19 @@ import json
 import os
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE = PROJECT_ROOT / "output" / "warehouse.duckdb"
+
+
+def demo_database_uri(warehouse: Path = WAREHOUSE) -> str:
+    """Meltano's system database of the demo: beside its warehouse, so that removing
+    output/ resets both (unless MELTANO_DATABASE_URI says otherwise)."""
+    return f"sqlite:///{warehouse.with_suffix('.meltano.db')}"
+
+
 LOCAL_LOADER = "target-duckdb"
 
 
@@ -44,18 +51,6 @@ def meltano(
         said = (done.stderr or "")[-3000:]
         raise MeltanoError(f"`meltano {' '.join(args)}` exited {done.returncode}\n{said}")
     return done
-
-
-def records_sent(log: str, extractor: str) -> Counter[str]:
-    """Records an extractor sent, by stream, from its `record_count` metrics in a
-    `meltano run` log (Meltano's default console format)."""
-    sent: Counter[str] = Counter()
-    for line in log.splitlines():
-        if extractor in line and '"metric":"record_count"' in line:
-            # The metric's JSON ends the line, or an ANSI colour code follows it.
-            metric = json.loads(line.split("METRIC: ", 1)[1].split("\x1b", 1)[0].strip())
-            sent[metric["tags"]["stream"]] += metric["value"]
-    return sent
 
 
 # Where `meltano install` puts plugin venvs, by plugin type, under .meltano/.

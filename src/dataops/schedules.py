@@ -9,46 +9,60 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
-from dataops import project
+from dataops import project, status
 
 DEFAULT_OUTPUT = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags" / "schedules.json"
 
 
-def start_dates(env: dict[str, str] | None = None) -> dict[str, str]:
-    """Each schedule's start_date, from Meltano's compiled project manifest.
+def compiled(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each schedule as Meltano's compiled project manifest has it, by name.
 
-    `meltano schedule list` leaves start_date out; `meltano compile` keeps every key.
+    `meltano schedule list` leaves start_date and annotations out; `meltano compile`
+    keeps every key.
     """
     with tempfile.TemporaryDirectory() as tmp:
         project.meltano("compile", "--no-lint", "--directory", tmp, env=env, capture=True)
         manifest = json.loads((Path(tmp) / "meltano-manifest.json").read_text())
-    return {s["name"]: str(s["start_date"]) for s in manifest["schedules"] if s.get("start_date")}
+    return {s["name"]: s for s in manifest["schedules"]}
 
 
 def export(
     output: Path = DEFAULT_OUTPUT, env: dict[str, str] | None = None
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Write every ELT schedule to `output` (sorted by name, stable); return them."""
-    dates = start_dates(env)
+    manifest = compiled(env)
+    now = datetime.now(UTC)
     entries = []
     for schedule in sorted(project.schedules(env), key=lambda s: s.name):
-        if schedule.name not in dates:
+        declared = manifest.get(schedule.name, {})
+        if not declared.get("start_date"):
             raise SystemExit(
                 f"schedule {schedule.name!r} has no start_date: add one to its entry in "
                 "meltano/schedules.meltano.yml"
             )
+        where = f"meltano/schedules.meltano.yml, schedule {schedule.name}"
+        try:
+            slo = status.slo_seconds(declared, where, now)
+        except status.StatusError as error:
+            raise SystemExit(str(error)) from None
+        gaps = status.cron_gaps(schedule.interval, now)
         entries.append(
             {
                 "name": schedule.name,
                 "extractor": schedule.extractor,
                 "loader": schedule.loader,
                 "interval": schedule.interval,
-                "start_date": dates[schedule.name],
+                "start_date": str(declared["start_date"]),
+                # A sync still going when the next is due is hung: Airflow stops it.
+                "timeout_seconds": min(gaps) if gaps else slo,
+                "slo_seconds": slo,
             }
         )
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,12 @@ build time by `dataops schedules export` from meltano.yml: parsing never calls
 scheduler's machine (`DATAOPS_SYNC_RUNNER=local`) or in a pod of its own
 (`kubernetes`). docs/airflow.md lists every setting.
 
+Each sync gets an `execution_timeout`: the shortest wait between two of its cron times
+(a sync still going when the next is due is hung; it fails, and the failure alerts).
+The DAG `dataops-watchdog` runs `dataops watchdog` every hour: it announces stale
+schedules (a paused DAG, a dead scheduler, runs that never start), failed runs and
+count mismatches, each incident once.
+
 Retries pass `--force`. A sync killed outright (OOM, an evicted pod) leaves its Meltano
 run marked running, and Meltano refuses another run of the same job until that run
 has had no heartbeat for 5 minutes. Airflow starts a retry only once the try before
@@ -35,7 +41,8 @@ TASK_ID = "meltano-schedule-run"
 RETRY_FLAGS = "{{ ['--force'] if ti.try_number > 1 else [] }}"
 """Extra arguments of `meltano schedule run` (a list: DAGs render templates natively)."""
 ALERT_TIMEOUT_SECONDS = 10
-SCHEDULE_KEYS = ("name", "extractor", "loader", "interval", "start_date")
+SCHEDULE_KEYS = ("name", "extractor", "loader", "interval", "start_date", "timeout_seconds")
+WATCHDOG_DAG_ID = "dataops-watchdog"
 
 
 class SchedulesConfigError(RuntimeError):
@@ -73,7 +80,8 @@ def load_schedules(path: Path) -> list[dict[str, Any]]:
 
 
 def alert_on_failure(context: Any) -> None:
-    """Log a failed sync and, when DATAOPS_ALERT_WEBHOOK_URL is set, post it there.
+    """Log a failed sync (or a failed watchdog) and, when DATAOPS_ALERT_WEBHOOK_URL is
+    set, post it there.
 
     The message is Slack-compatible (`{"text": ...}`) and names the run, never its
     settings; a webhook that fails is logged (without its URL) and never raises.
@@ -170,6 +178,38 @@ def kubernetes_sync(name: str) -> BaseOperator:
 RUNNERS = {"local": local_sync, "kubernetes": kubernetes_sync}
 
 
+def watchdog_dag() -> DAG:
+    """`dataops watchdog` every hour on the scheduler's machine (it only reads the
+    system database and posts to the webhook: no pod of its own). Params: `at`, an ISO
+    time to judge freshness at instead of now (to rehearse an alert)."""
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.sdk import Param
+
+    dataops = os.environ.get("DATAOPS_CLI", "dataops")
+    with DAG(
+        dag_id=WATCHDOG_DAG_ID,
+        description="dataops watchdog: stale schedules, failed runs, count mismatches",
+        schedule=os.environ.get("DATAOPS_WATCHDOG_SCHEDULE", "@hourly"),
+        start_date=datetime(2024, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        params={"at": Param(None, type=["null", "string"], description="ISO time")},
+        default_args={
+            "retries": 0,
+            "execution_timeout": timedelta(minutes=10),
+            "on_failure_callback": alert_on_failure,
+        },
+        tags=["dataops", "alerts"],
+    ) as dag:
+        BashOperator(
+            task_id="watchdog",
+            bash_command=shlex.join(["exec", dataops, "watchdog"])
+            + "{{ (' --at ' + params.at) if params.at else '' }}",
+            cwd=os.environ.get("DATAOPS_PROJECT_ROOT", "/project"),
+        )
+    return dag
+
+
 def build_dags() -> dict[str, DAG]:
     """A DAG per schedule in the schedules file whose name matches the pattern."""
     path = Path(
@@ -192,6 +232,7 @@ def build_dags() -> dict[str, DAG]:
         name = schedule["name"]
         if not fnmatch.fnmatchcase(name, pattern):
             continue
+        timeout = timedelta(seconds=int(schedule["timeout_seconds"]))
         with DAG(
             dag_id=name,
             description=f"meltano schedule run {name}: {schedule['extractor']} → "
@@ -201,13 +242,14 @@ def build_dags() -> dict[str, DAG]:
             catchup=False,
             max_active_runs=1,
             render_template_as_native_obj=True,
-            default_args=default_args,
+            default_args={**default_args, "execution_timeout": timeout},
             tags=["meltano", schedule["extractor"], schedule["loader"]],
         ) as dag:
             runner(name)
         dags[name] = dag
     if not dags:
         log.warning("no schedule in %s matches DATAOPS_SCHEDULE_PATTERN=%r", path, pattern)
+    dags[WATCHDOG_DAG_ID] = watchdog_dag()
     return dags
 
 

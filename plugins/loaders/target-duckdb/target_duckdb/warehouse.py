@@ -81,6 +81,15 @@ class Source:
     fill: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What one load did: rows it received, and rows it wrote (after deduplication on
+    the key, so fewer when the source repeats a key)."""
+
+    received: int
+    written: int
+
+
 class Warehouse:
     """One DuckDB database file, written through a single connection."""
 
@@ -151,8 +160,8 @@ class Warehouse:
                         f"ALTER TABLE {spec.qualified} ALTER COLUMN {quote(name)} TYPE {wider}"
                     )
 
-    def load(self, spec: TableSpec, source: Source, method: str) -> int:
-        """Load `source` into the table in one transaction; return rows written.
+    def load(self, spec: TableSpec, source: Source, method: str) -> Loaded:
+        """Load `source` into the table in one transaction.
 
         `upsert` with key properties MERGEs the source, deduplicated on the key
         keeping its last row by arrival; without keys, or with `append-only`, rows
@@ -177,15 +186,15 @@ class Warehouse:
             with self.transaction():
                 if overwrite and (spec.schema, spec.table) not in self._overwritten:
                     self.connection.execute(f"DELETE FROM {spec.qualified}")
-                if merge:
-                    self._check_keys(spec, staged)
+                received = self._check_keys(spec, staged) if merge else None
                 written = self.connection.execute(statement).fetchall()
         except duckdb.ConversionException as exc:
             raise self._bad_value(spec, source, exprs) from exc
         self.loads += 1
         if overwrite:
             self._overwritten.add((spec.schema, spec.table))
-        return int(written[0][0]) if written else 0
+        rows = int(written[0][0]) if written else 0
+        return Loaded(rows if received is None else received, rows)
 
     @staticmethod
     def _expression(column: str, incoming: DuckType, source: Source, table_type: str) -> str:
@@ -260,15 +269,16 @@ class Warehouse:
         self.loads += 1
         return int(done[0][0]) if done else 0
 
-    def _check_keys(self, spec: TableSpec, staged: str) -> None:
-        """Fail the load if a staged row has a NULL key.
+    def _check_keys(self, spec: TableSpec, staged: str) -> int:
+        """Fail the load if a staged row has a NULL key; return how many rows are staged.
 
         Deduplication and `IS NOT DISTINCT FROM` would treat all NULL keys as one
         key, silently collapsing distinct rows into one.
         """
         counts = ", ".join(f"count(*) FILTER (WHERE {quote(key)} IS NULL)" for key in spec.keys)
-        row = self.connection.execute(f"SELECT {counts} FROM ({staged})").fetchone()
-        for key, nulls in zip(spec.keys, row or (), strict=True):
+        row = self.connection.execute(f"SELECT count(*), {counts} FROM ({staged})").fetchone()
+        assert row is not None  # an aggregate always has a row
+        for key, nulls in zip(spec.keys, row[1:], strict=True):
             if nulls:
                 msg = (
                     f"Stream '{spec.stream}' (table {spec.qualified}): key property '{key}'"
@@ -276,6 +286,7 @@ class Warehouse:
                     " Fix the tap's key_properties or use load_method append-only"
                 )
                 raise ValueError(msg)
+        return int(row[0])
 
     def _bad_value(self, spec: TableSpec, source: Source, exprs: Mapping[str, str]) -> ValueError:
         """Name the stream, column and first value that failed to convert."""

@@ -1,0 +1,152 @@
+"""`dataops watchdog`: announce what needs attention on the alert webhook, once per
+incident — a stale schedule, a failed or abandoned run, a stream whose loader received
+other than its tap sent.
+
+An incident lasts until it is over: a schedule stale (or failing) since its last
+success at T is one incident however long it goes on, and a new one only after another
+success; a mismatch belongs to the run that had it. Announced incidents are kept in the
+system database (`dataops_alerts`, beside the run ledger), so a watchdog run every hour,
+from any pod, posts each once. An incident is recorded only once the webhook accepted
+it: one that could not be posted is tried again next time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import requests
+import sqlalchemy as sa
+
+from dataops import ledger, status
+from dataops.status_views import duration, when
+
+WEBHOOK_ENV = "DATAOPS_ALERT_WEBHOOK_URL"
+POST_TIMEOUT_SECONDS = 10
+
+
+class WebhookError(RuntimeError):
+    """The webhook refused or could not be reached (the message never holds its URL)."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    key: str
+    """Its identity: the same key is the same incident."""
+    schedule: str
+    kind: str
+    """stale, failed, abandoned or mismatch."""
+    message: str
+
+
+def incidents(report: status.Report) -> list[Incident]:
+    """What needs attention in a report, each with its identity."""
+    found = []
+    for schedule in report.schedules:
+        name = schedule.name
+        since = schedule.last_success_at.isoformat() if schedule.last_success_at else "never"
+        where = f"[{report.environment}] {name}"
+        if schedule.stale:
+            found.append(
+                Incident(
+                    f"{name}|stale|{since}",
+                    name,
+                    "stale",
+                    f"{where} is stale: last success "
+                    f"{when(schedule.last_success_at) if schedule.last_success_at else 'never'}, "
+                    f"freshness SLO {duration(schedule.slo_seconds)}",
+                )
+            )
+        finished = schedule.last_finished
+        if finished is None:
+            continue
+        if finished.status in {"failed", "abandoned"}:
+            found.append(
+                Incident(
+                    f"{name}|{finished.status}|{since}",
+                    name,
+                    finished.status,
+                    f"{where}: the run of {when(finished.started_at)} {finished.status}: "
+                    f"{finished.error or 'no error recorded'}",
+                )
+            )
+        if finished.mismatched:
+            found.append(
+                Incident(
+                    f"{name}|mismatch|{finished.run_id}",
+                    name,
+                    "mismatch",
+                    f"{where}: the run of {when(finished.started_at)} loaded other than "
+                    f"the tap sent in {', '.join(finished.mismatched)}",
+                )
+            )
+    return found
+
+
+def announced(engine: sa.Engine, found: list[Incident]) -> set[str]:
+    """The keys among `found` announced before."""
+    with engine.begin() as connection:
+        ledger.ensure_schema(connection)
+        rows = connection.execute(
+            sa.select(ledger.alerts_table.c.incident).where(
+                ledger.alerts_table.c.incident.in_([i.key for i in found])
+            )
+        )
+        return {row.incident for row in rows}
+
+
+def record(engine: sa.Engine, incident: Incident) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            ledger.alerts_table.insert(),
+            [
+                {
+                    "incident": incident.key,
+                    "schedule": incident.schedule,
+                    "kind": incident.kind,
+                    "message": incident.message,
+                    "posted_at": datetime.now(UTC),
+                }
+            ],
+        )
+
+
+def post(url: str, text: str) -> None:
+    """POST `{"text": text}` (Slack-compatible) to the webhook."""
+    try:
+        answer = requests.post(url, json={"text": text}, timeout=POST_TIMEOUT_SECONDS)
+        answer.raise_for_status()
+    except requests.RequestException as exc:
+        code = exc.response.status_code if exc.response is not None else type(exc).__name__
+        msg = f"the alert webhook ({WEBHOOK_ENV}) did not take the alert: {code}"
+        raise WebhookError(msg) from None
+
+
+@dataclass
+class Watch:
+    report: status.Report
+    posted: list[Incident]
+    already: list[Incident]
+    unposted: list[Incident]
+    """Found while no webhook is set (printed only, not recorded)."""
+
+
+def watch(at: datetime | None = None) -> Watch:
+    """Post every new incident of the active environment (see the module docstring)."""
+    report = status.report(at, history=1)
+    found = incidents(report)
+    engine = sa.create_engine(status.database_uri())
+    try:
+        known = announced(engine, found) if found else set()
+        new = [i for i in found if i.key not in known]
+        already = [i for i in found if i.key in known]
+        url = os.environ.get(WEBHOOK_ENV)
+        if not url:
+            return Watch(report, [], already, new)
+        for incident in new:
+            post(url, incident.message)
+            record(engine, incident)
+        return Watch(report, new, already, [])
+    finally:
+        engine.dispose()
