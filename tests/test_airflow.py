@@ -26,13 +26,15 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from dataops import project, schedules, verify
+from dataops import project, schedules, status, verify
 from dataops.sandbox import records, serve
 
 AIRFLOW_VENV = project.PROJECT_ROOT / "orchestrate" / "airflow" / ".venv" / "bin"
 DAGS = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags"
 TASK_ID = "meltano-schedule-run"
 WATCHDOG = "dataops-watchdog"
+# What a retry of a run triggered with {"streams": ["audits"], "full_refresh": true} adds.
+RESYNC_FLAGS = ["--force", "--select", "audits", "--full-refresh", "--state-strategy", "merge"]
 POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SEED = 5
 # Columns the project's select rules drop (meltano/extractors.meltano.yml).
@@ -42,7 +44,19 @@ DESELECTED = {"vendors": frozenset({"owners", "contact"})}
 # env settings), and write down what Airflow made of it.
 PARSE = """
 import json, os, sys
+from types import SimpleNamespace
 from airflow.dag_processing.dagbag import DagBag
+
+# A retry of a run triggered with these parameters.
+RESYNC = {
+    "ti": SimpleNamespace(try_number=2),
+    "params": {"streams": ["audits"], "full_refresh": True},
+}
+
+
+def rendered(t, template):
+    return t.render_template(template, RESYNC, jinja_env=t.dag.get_template_env())
+
 
 def task(t):
     seen = {
@@ -54,6 +68,8 @@ def task(t):
     }
     if seen["type"] == "BashOperator":
         seen |= {"bash_command": t.bash_command, "cwd": t.cwd}
+        if t.dag.params.get("streams") is not None:
+            seen["resync_command"] = rendered(t, t.bash_command)
     else:
         resources = t.container_resources
         seen |= {
@@ -71,6 +87,7 @@ def task(t):
             "in_cluster": t.in_cluster,
             "on_finish_action": t.on_finish_action.value,
             "durable": t.durable,
+            "resync_arguments": rendered(t, t.arguments),
         }
     return seen
 
@@ -225,7 +242,9 @@ def test_one_dag_per_schedule_running_meltano_locally(
                 "on_failure_callback": ["alert_on_failure"],
                 "execution_timeout": timeout,
                 "bash_command": f"exec /opt/meltano/bin/meltano schedule run {schedule.name}"
-                "{{ ' --force' if ti.try_number > 1 else '' }}",
+                "{{ shell_words(sync_flags(ti.try_number, params)) }}",
+                "resync_command": f"exec /opt/meltano/bin/meltano schedule run {schedule.name}"
+                f" {' '.join(RESYNC_FLAGS)}",
                 "cwd": "/project",
             }
         }
@@ -265,7 +284,8 @@ def test_kubernetes_runner_starts_one_pod_per_sync(
                 "image": "registry.example/meltano:1.2.3",
                 "namespace": "meltano",
                 "cmds": ["meltano", "--log-format=json", "schedule", "run", name],
-                "arguments": "{{ ['--force'] if ti.try_number > 1 else [] }}",
+                "arguments": "{{ sync_flags(ti.try_number, params) }}",
+                "resync_arguments": RESYNC_FLAGS,
                 "env_from": ["tap-secrets", "meltano-db"],
                 "env_vars": {"MELTANO_ENVIRONMENT": "production"},
                 "service_account_name": "meltano-sync",
@@ -396,6 +416,54 @@ def test_dags_test_syncs_zengrc_into_duckdb(airflow_db: dict[str, str], tmp_path
     ]
     assert [r.describe() for r in reports if not r.ok] == []
     assert {r.table for r in reports} == {f"tap_zengrc.{s}" for s in truth}
+
+
+def stored_bookmarks(env: dict[str, str], state_id: str) -> dict[str, Any]:
+    got = project.meltano("state", "get", state_id, env=env, capture=True)
+    return json.loads(got.stdout)["singer_state"]["bookmarks"]
+
+
+def test_a_resync_of_one_stream_from_airflow_reads_it_whole_and_keeps_other_bookmarks(
+    airflow_db: dict[str, str], tmp_path: Path
+) -> None:
+    env = sync_env(airflow_db, tmp_path)
+    with serve("zengrc", seed=SEED) as sandbox:  # the first sync, outside Airflow
+        project.meltano(
+            "schedule", "run", "zengrc-to-duckdb", env={**env, "TAP_ZENGRC_BASE_URL": sandbox.url}
+        )
+    before = stored_bookmarks(env, "zengrc-to-duckdb")
+
+    with serve("zengrc", seed=SEED, epoch=1) as sandbox:
+        env["TAP_ZENGRC_BASE_URL"] = sandbox.url
+        refused = airflow(
+            "dags",
+            "test",
+            "zengrc-to-duckdb",
+            "-c",
+            '{"streams": ["--exclude"]}',
+            env=env,
+            check=False,
+        )
+        assert refused.returncode != 0
+        assert len(stored_runs(env)) == 1  # nothing ran
+        resync = json.dumps({"streams": ["audits"], "full_refresh": True})
+        airflow("dags", "test", "zengrc-to-duckdb", "-c", resync, env=env)
+
+    after = stored_bookmarks(env, "zengrc-to-duckdb")
+    assert {s: m for s, m in after.items() if s != "audits"} == {
+        s: m for s, m in before.items() if s != "audits"
+    }
+    run = status.newest_run(env["MELTANO_DATABASE_URI"], "zengrc-to-duckdb")
+    assert run is not None
+    assert run.streams is not None
+    truth = records("zengrc", seed=SEED, epoch=1)
+    assert {s: c.records_sent for s, c in run.streams.items()} == {"audits": len(truth["audits"])}
+    path = Path(env["TARGET_DUCKDB_PATH"])
+    report = verify.compare_table(path, "tap_zengrc", "audits", truth["audits"], ["id"])
+    assert report.ok, report.describe()
+    untouched = records("zengrc", seed=SEED)["risks"]  # not read: still as epoch 0 left it
+    report = verify.compare_table(path, "tap_zengrc", "risks", untouched, ["id"])
+    assert report.ok, report.describe()
 
 
 class Webhook(BaseHTTPRequestHandler):

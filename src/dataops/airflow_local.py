@@ -2,7 +2,8 @@
 
 Starts the sandboxes the local (DuckDB) schedules read, writes the schedules file,
 then runs `airflow standalone` (scheduler, DAG processor, triggerer, UI) from Airflow's
-own venv in the foreground with AIRFLOW_HOME=output/airflow, until Ctrl-C. Each DAG
+own venv in the foreground with AIRFLOW_HOME=output/airflow, until Ctrl-C, SIGTERM or
+SIGHUP (a closed terminal), each of which stops Airflow and the sandboxes. Each DAG
 runs `meltano schedule run NAME` on this machine into output/warehouse.duckdb, with the
 demo's Meltano state (output/warehouse.meltano.db): the demo and Airflow continue each
 other's incremental runs.
@@ -24,6 +25,7 @@ AIRFLOW_PROJECT = project.PROJECT_ROOT / "orchestrate" / "airflow"
 AIRFLOW_BIN = AIRFLOW_PROJECT / ".venv" / "bin"
 AIRFLOW_HOME = project.PROJECT_ROOT / "output" / "airflow"
 STOP_GRACE_SECONDS = 20
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOCAL_PATTERN = "*-to-duckdb"  # the names of the schedules into project.LOCAL_LOADER
 
 
@@ -61,8 +63,17 @@ def airflow_env(sandbox_env: dict[str, str], port: int) -> dict[str, str]:
     return env
 
 
+class Stop(Exception):
+    """A stop signal arrived."""
+
+
+def request_stop(signum: int, frame: object) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
 def run_airflow(port: int, console: Console) -> None:
-    """Run Airflow standalone over the local schedules until Ctrl-C; then stop it all."""
+    """Run Airflow standalone over the local schedules until stopped (Ctrl-C, SIGTERM,
+    SIGHUP); then stop it all."""
     airflow = AIRFLOW_BIN / "airflow"
     if not airflow.exists():
         raise SystemExit(
@@ -82,24 +93,30 @@ def run_airflow(port: int, console: Console) -> None:
             f"Run a DAG now: the ▶ button, or `AIRFLOW_HOME={AIRFLOW_HOME} {airflow} dags "
             f"trigger {local[0]['name']}`. Ctrl-C stops Airflow and the sandboxes."
         )
-        standalone = subprocess.Popen(
-            [str(airflow), "standalone"],
-            cwd=project.PROJECT_ROOT,
-            env=airflow_env(sandbox_env, port),
-            start_new_session=True,  # its own process group, stopped by stop() below
-        )
+        previous = {signum: signal.signal(signum, request_stop) for signum in STOP_SIGNALS}
         try:
-            standalone.wait()
-        except KeyboardInterrupt:
-            console.print("stopping Airflow…")
-            stop(standalone)
+            standalone = subprocess.Popen(
+                [str(airflow), "standalone"],
+                cwd=project.PROJECT_ROOT,
+                env=airflow_env(sandbox_env, port),
+                start_new_session=True,  # its own process group, stopped by stop() below
+            )
+            try:
+                standalone.wait()
+            except Stop as received:
+                console.print(f"{received}: stopping Airflow…")
+                stop(standalone)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     console.print(f"Airflow stopped (exit {standalone.returncode}); sandboxes stopped.")
 
 
 def stop(standalone: subprocess.Popen[bytes]) -> None:
     """Ctrl-C to `airflow standalone`, which stops its components; then end whatever
     of its process group is left (a LocalExecutor shutdown can hang on its workers)."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C waits too
+    # A second stop signal waits for this one to finish.
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in STOP_SIGNALS}
     try:
         standalone.send_signal(signal.SIGINT)
         for escalation in (signal.SIGTERM, signal.SIGKILL):
@@ -111,7 +128,8 @@ def stop(standalone: subprocess.Popen[bytes]) -> None:
         signal_group(standalone, signal.SIGKILL)
         standalone.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def signal_group(leader: subprocess.Popen[bytes], signum: int) -> None:

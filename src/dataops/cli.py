@@ -11,10 +11,12 @@ from rich.console import Console
 from dataops import project
 from dataops.sandbox.cli import sandbox_app
 from dataops.schedules import schedules_app
+from dataops.state import state_app
 
 app = typer.Typer(help="data-ops-meltano: sandboxes, demo and operations.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(state_app, name="state")
 
 
 @app.command()
@@ -110,6 +112,33 @@ def watchdog(at: str | None = typer.Option(None, help=AT_HELP)) -> None:
         )
     if not (watched.posted or watched.already or watched.unposted):
         console.print("all schedules fresh, no failed run, no mismatch")
+
+
+@app.command()
+def resync(
+    schedule: str,
+    stream: list[str] = typer.Option(..., "--stream", help="A stream to read again (repeat)."),
+    full_refresh: bool = typer.Option(
+        True, "--full-refresh/--from-bookmark", help="From start_date (default), or on."
+    ),
+) -> None:
+    """Run SCHEDULE for these streams only, from their start_date: the other streams'
+    bookmarks stay as they are (`meltano schedule run … --select S --full-refresh
+    --state-strategy merge`, in the active environment and system database)."""
+    from dataops import state
+
+    console = Console()
+    try:
+        environment, schedules = state.environment_and_schedules(None)
+        state.known(schedule, schedules, {})
+    except state.StateError as error:
+        raise state.fail(console, error) from None
+    flags = state.resync_flags(stream, full_refresh)
+    console.print(f"meltano schedule run {schedule} {' '.join(flags)}", highlight=False)
+    done = project.meltano(
+        "schedule", "run", schedule, *flags, env=state.meltano_env(environment), check=False
+    )
+    raise typer.Exit(done.returncode)
 
 
 @app.command()

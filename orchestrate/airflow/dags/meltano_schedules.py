@@ -26,20 +26,24 @@ import fnmatch
 import json
 import logging
 import os
+import re
 import shlex
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from airflow.sdk import DAG, BaseOperator
+from airflow.sdk import DAG, BaseOperator, Param
 
 log = logging.getLogger(__name__)
 
 TASK_ID = "meltano-schedule-run"
-RETRY_FLAGS = "{{ ['--force'] if ti.try_number > 1 else [] }}"
+SYNC_FLAGS = "{{ sync_flags(ti.try_number, params) }}"
 """Extra arguments of `meltano schedule run` (a list: DAGs render templates natively)."""
+STREAM_NAME = "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+"""What a stream name in the run parameters may be (never a flag, nothing to quote)."""
 ALERT_TIMEOUT_SECONDS = 10
 SCHEDULE_KEYS = ("name", "extractor", "loader", "interval", "start_date", "timeout_seconds")
 WATCHDOG_DAG_ID = "dataops-watchdog"
@@ -112,6 +116,42 @@ def alert_on_failure(context: Any) -> None:
         log.warning("failure alert not delivered to DATAOPS_ALERT_WEBHOOK_URL: %s", reason)
 
 
+def sync_flags(try_number: int, params: Mapping[str, Any]) -> list[str]:
+    """The flags of one try of a sync: `--force` on a retry; the run's parameters
+    `streams` (`--select` each) and `full_refresh` (`--full-refresh`: read them from
+    their start_date), the state merged so that other streams' bookmarks stay."""
+    flags = ["--force"] if try_number > 1 else []
+    streams = list(params.get("streams") or [])
+    bad = [stream for stream in streams if not re.match(STREAM_NAME, str(stream))]
+    if bad:
+        raise ValueError(f"`streams` holds names that are not stream names: {bad}")
+    for stream in streams:
+        flags += ["--select", str(stream)]
+    if params.get("full_refresh"):
+        flags.append("--full-refresh")
+    if streams or params.get("full_refresh"):
+        flags += ["--state-strategy", "merge"]
+    return flags
+
+
+def shell_words(words: list[str]) -> str:
+    return "".join(" " + shlex.quote(word) for word in words)
+
+
+SYNC_PARAMS = {
+    "streams": Param(
+        [],
+        type="array",
+        items={"type": "string", "pattern": STREAM_NAME},
+        description="Only these streams (all when empty)",
+    ),
+    "full_refresh": Param(
+        False, type="boolean", description="Read from start_date, ignoring bookmarks"
+    ),
+}
+"""Run parameters of every sync DAG (checked when a run is triggered)."""
+
+
 def local_sync(name: str) -> BaseOperator:
     """`meltano schedule run NAME` on this machine, with the scheduler's environment."""
     from airflow.providers.standard.operators.bash import BashOperator
@@ -120,7 +160,7 @@ def local_sync(name: str) -> BaseOperator:
     command = shlex.join(["exec", meltano, "schedule", "run", name])
     return BashOperator(
         task_id=TASK_ID,
-        bash_command=command + "{{ ' --force' if ti.try_number > 1 else '' }}",
+        bash_command=command + "{{ shell_words(sync_flags(ti.try_number, params)) }}",
         cwd=os.environ.get("DATAOPS_PROJECT_ROOT", "/project"),
         skip_on_exit_code=None,
     )
@@ -150,7 +190,7 @@ def kubernetes_sync(name: str) -> BaseOperator:
         namespace=os.environ.get("DATAOPS_NAMESPACE", "meltano"),
         # JSON from the first line on, for the cluster's log collector.
         cmds=["meltano", "--log-format=json", "schedule", "run", name],
-        arguments=cast("list[str]", RETRY_FLAGS),  # a template rendering to the list
+        arguments=cast("list[str]", SYNC_FLAGS),  # a template rendering to the list
         service_account_name=os.environ.get("DATAOPS_SYNC_SERVICE_ACCOUNT", "meltano-sync"),
         env_vars=passed_through,
         env_from=[
@@ -183,7 +223,6 @@ def watchdog_dag() -> DAG:
     system database and posts to the webhook: no pod of its own). Params: `at`, an ISO
     time to judge freshness at instead of now (to rehearse an alert)."""
     from airflow.providers.standard.operators.bash import BashOperator
-    from airflow.sdk import Param
 
     dataops = os.environ.get("DATAOPS_CLI", "dataops")
     with DAG(
@@ -242,6 +281,8 @@ def build_dags() -> dict[str, DAG]:
             catchup=False,
             max_active_runs=1,
             render_template_as_native_obj=True,
+            user_defined_macros={"sync_flags": sync_flags, "shell_words": shell_words},
+            params=SYNC_PARAMS,
             default_args={**default_args, "execution_timeout": timeout},
             tags=["meltano", schedule["extractor"], schedule["loader"]],
         ) as dag:
