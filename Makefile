@@ -78,7 +78,7 @@ airflow: setup
 ## test: lint, type-check, then the whole test suite (+ the live Snowflake test when
 ## TARGET_SNOWFLAKE_ACCOUNT and its credentials are in the environment)
 test: setup lint typecheck
-	$(RUN) pytest -n 2 $(if $(TARGET_SNOWFLAKE_ACCOUNT),tests live_tests)
+	$(RUN) pytest -n 2 --dist worksteal $(if $(TARGET_SNOWFLAKE_ACCOUNT),tests live_tests)
 
 ## test-snowflake: only the live Snowflake test (needs TARGET_SNOWFLAKE_* credentials)
 test-snowflake: setup
