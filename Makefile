@@ -26,6 +26,13 @@ $(H2_JAR):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libh2-java
 
+# gitlab-ci-local (npm, pinned in deploy/ci/package-lock.json): .gitlab-ci.yml checked offline.
+GITLAB_CI_LOCAL := deploy/ci/node_modules/.bin/gitlab-ci-local
+
+$(GITLAB_CI_LOCAL): deploy/ci/package.json deploy/ci/package-lock.json
+	cd deploy/ci && npm ci --no-audit --no-fund
+	touch $@
+
 # Debian's Chromium and its driver: the status page is tested in a real browser.
 CHROMEDRIVER := /usr/bin/chromedriver
 
@@ -57,8 +64,8 @@ deploy-tools:
 	@command -v terraform >/dev/null || { echo "terraform not found: install Terraform 1.11+ (deploy/terraform/README.md)" >&2; exit 1; }
 	@command -v kubectl >/dev/null || { echo "kubectl not found: install kubectl 1.30+ (it renders deploy/kubernetes with kustomize)" >&2; exit 1; }
 
-## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver + Chromium + Airflow's and checkov's venvs
-setup: .venv/.synced install $(H2_JAR) $(CHROMEDRIVER) $(AIRFLOW)/.venv/.synced $(CHECKOV)/.venv/.synced deploy-tools
+## setup: Python venv (uv) + every Meltano plugin installed + the H2 JDBC driver + Chromium + gitlab-ci-local + Airflow's and checkov's venvs
+setup: .venv/.synced install $(H2_JAR) $(CHROMEDRIVER) $(GITLAB_CI_LOCAL) $(AIRFLOW)/.venv/.synced $(CHECKOV)/.venv/.synced deploy-tools
 
 install: .meltano/.installed
 
