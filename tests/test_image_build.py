@@ -454,6 +454,8 @@ def check_files(built: Built) -> None:
     project_dir = built.image.project
     schedules = json.loads((project_dir / "orchestrate/airflow/dags/schedules.json").read_text())
     assert {s["name"] for s in schedules["schedules"]} == declared_schedules()
+    # Meltano's logging config: without it the cluster's syncs would keep no run ledger.
+    assert (project_dir / "logging.yaml").read_bytes() == (ROOT / "logging.yaml").read_bytes()
     writable = [
         str(p.relative_to(project_dir))
         for p in project_dir.rglob("*")
