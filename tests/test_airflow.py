@@ -257,7 +257,8 @@ def test_one_dag_per_schedule_running_meltano_locally(
         "retry_delay": 300.0,
         "on_failure_callback": ["alert_on_failure"],
         "execution_timeout": 600.0,
-        "bash_command": "exec dataops watchdog{{ (' --at ' + params.at) if params.at else '' }}",
+        "bash_command": "exec dataops watchdog"
+        "{{ shell_words(['--at', params.at] if params.at else []) }}",
         "cwd": "/project",
     }
 
@@ -538,14 +539,15 @@ def test_the_watchdog_dag_posts_a_stale_schedule_once_and_nothing_when_all_is_fr
         )
     fresh = airflow("dags", "test", WATCHDOG, env=env)
     assert received == [], fresh.stdout[-2000:]
-    # Three days on (the DAG's `at` param, an injected clock) it is stale: one alert,
-    # and none more from the next watchdog runs of the same incident.
+    # Three days on (the DAG's `at` param, an injected clock: a rehearsal) it is stale:
+    # one alert, and none more from the next watchdog runs of the same incident.
     later = json.dumps({"at": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
     for _ in range(2):
         airflow("dags", "test", WATCHDOG, "-c", later, env=env)
     [(content_type, alert)] = received
     assert content_type == "application/json"
-    assert alert["text"].startswith("[ci] zengrc-to-duckdb is stale: last success ")
+    assert alert["text"].startswith("[rehearsal as of ")
+    assert "] [ci] zengrc-to-duckdb is stale: last success " in alert["text"]
     assert len(runs(WATCHDOG, "success", env)) == 3
 
 

@@ -97,6 +97,9 @@ def test_a_release_tag_builds_pushes_deploys_staging_and_offers_production(
     for job, environment in ((staging, "staging"), (production, "production")):
         assert job["variables"]["ENVIRONMENT"] == environment
         assert '.venv/bin/dataops deploy "$ENVIRONMENT" --image "$CI_COMMIT_TAG"' in job["script"]
+        # `dataops deploy` runs every `dataops check`: Terraform and checkov are there.
+        assert "make .venv/.synced deploy/checkov/.venv/.synced" in job["script"]
+        assert any("terraform_${TERRAFORM_VERSION}_SHA256SUMS" in line for line in job["script"])
         assert "GITLAB_OIDC_TOKEN" in job["id_tokens"]  # keyless Google access
 
 
@@ -104,7 +107,7 @@ def test_other_tags_release_nothing(repository: Path) -> None:
     assert list(jobs(repository, "CI_COMMIT_TAG=nightly")) == ["test"]
 
 
-def test_a_terraform_change_gets_a_plan_per_environment_as_an_artefact(
+def test_a_terraform_change_on_a_protected_ref_gets_a_plan_per_environment(
     repository: Path, tmp_path: Path
 ) -> None:
     changed = tmp_path / "changed"
@@ -129,7 +132,8 @@ def test_a_terraform_change_gets_a_plan_per_environment_as_an_artefact(
         file.write("\n# a change\n")
     git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
     subprocess.run([*git, "commit", "-q", "-am", "terraform"], cwd=changed, check=True)
-    found = jobs(changed)
+    assert list(jobs(changed, "CI_COMMIT_REF_PROTECTED=false")) == ["test"]
+    found = jobs(changed, "CI_COMMIT_REF_PROTECTED=true")
     assert set(found) == {"test", "terraform-plan-staging", "terraform-plan-production"}
     for environment in ("staging", "production"):
         plan = found[f"terraform-plan-{environment}"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dataops import project, status
+from dataops import ledger, project, status
 from dataops.sandbox import serve
 
 DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))
@@ -163,3 +163,22 @@ def test_an_slo_set_in_meltano_yml_wins_and_a_bad_one_says_where() -> None:
         status.slo_seconds(schedule, "schedules[3]", at)
     with pytest.raises(status.StatusError, match="freshness_slo"):
         status.slo_seconds({"interval": "@once"}, "schedules[4]", at)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"login failed for postgresql://meltano:{SECRET}@db:5432/meltano",
+        f"token refused: access_token={SECRET}&scope=read",
+        f"client_secret: {SECRET}",
+        f'{{"password": "{SECRET}", "user": "x"}}',
+        f"{{'api_key': '{SECRET}'}}",
+        f"TAP_ZENGRC_PASSWORD={SECRET} rejected",
+        f"Authorization: Bearer {SECRET}",
+        f"http://user:{SECRET}@with@at@127.0.0.1:1/api",
+    ],
+)
+def test_an_error_line_never_keeps_a_credential(line: str) -> None:
+    shown = ledger.masked(f"Traceback …\n{line}")
+    assert SECRET not in shown
+    assert "***" in shown

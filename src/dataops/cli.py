@@ -64,7 +64,7 @@ def status(
     try:
         report = statuses.report(moment(at), history=runs)
     except statuses.StatusError as error:
-        console.print(f"[red]{error}[/red]", highlight=False)
+        console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
@@ -93,10 +93,10 @@ def watchdog(at: str | None = typer.Option(None, help=AT_HELP)) -> None:
     try:
         watched = watchdogs.watch(moment(at))
     except (statuses.StatusError, sa.exc.SQLAlchemyError) as error:
-        console.print(f"[red]watchdog: {error}[/red]", highlight=False)
+        console.print(f"watchdog: {error}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except watchdogs.WebhookError as error:
-        console.print(f"[red]watchdog: {error}; tried again at the next run[/red]")
+        console.print(f"watchdog: {error}; tried again at the next run", style="red")
         raise typer.Exit(1) from None
     # The status in the task's log: what the Airflow UI shows of each watchdog run.
     status_views.print_report(watched.report, console, runs=1)

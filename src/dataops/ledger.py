@@ -49,6 +49,9 @@ runs_table = sa.Table(
     sa.Column("environment", sa.String(200)),
     sa.Column("last_error", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("complete", sa.Boolean, nullable=False, default=False),
+    # False while the run goes on, and for good when its process died or a write
+    # failed: its counts are partial (`dataops status` shows them as not recorded).
 )
 streams_table = sa.Table(
     "dataops_ledger_streams",
@@ -72,8 +75,17 @@ alerts_table = sa.Table(
 """Incidents `dataops watchdog` announced (one row each: it never announces one twice)."""
 
 _SECRETS = [
-    (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1***@"),
-    (re.compile(r"(?i)\b(password|passwd|secret|token|private_key)(\s*[=:]\s*)\S+"), r"\1\2***"),
+    # A URL's password (up to the last @ before the host: a password may hold @).
+    (re.compile(r"(://[^:/@\s]+:)\S*@"), r"\1***@"),
+    # key=value, key: value, "key": "value" for any key naming a credential
+    # (access_token, client_secret, api_key, TAP_X_PASSWORD, …).
+    (
+        re.compile(
+            r"(?i)([\w-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key)[\w-]*"
+            r"[\"']?\s*[=:]\s*[\"']?)[^\"'\s&,;}]+"
+        ),
+        r"\1***",
+    ),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
 ]
 
@@ -104,6 +116,8 @@ class RunTally:
     """The last error line a plugin printed."""
     meltano_error: str | None = None
     """The last error line of Meltano itself (used when no plugin said more)."""
+    complete: bool = False
+    """Written by the process's last flush: the counts are whole."""
 
     def take(self, event: dict[str, Any]) -> bool:
         """Count one log event of this run; whether it changed the tally."""
@@ -149,7 +163,7 @@ class LedgerHandler(logging.Handler):
         self._flushed_at = time.monotonic()
         self._engine: sa.Engine | None = None
         self._broken = False
-        atexit.register(self.flush)
+        atexit.register(self.finish)
 
     def emit(self, record: logging.LogRecord) -> None:
         event = record.msg
@@ -167,8 +181,16 @@ class LedgerHandler(logging.Handler):
                 due = time.monotonic() - self._flushed_at > FLUSH_SECONDS
             if due:
                 self.flush()
-        except Exception:  # a sync never fails because of its ledger
-            self._broken = True
+        except Exception as exc:  # a sync never fails because of its ledger
+            self._give_up(exc)
+
+    def finish(self) -> None:
+        """The process ends: write every run once more, marked complete."""
+        with self._lock:
+            for key, tally in self._runs.items():
+                tally.complete = True
+                self._dirty.add(key)
+        self.flush()
 
     def flush(self) -> None:
         """Write every run that changed since the last write (never raises)."""
@@ -181,14 +203,19 @@ class LedgerHandler(logging.Handler):
             try:
                 write(self._connect(), tallies)
             except Exception as exc:  # reported, never raised
-                self._broken = True
-                sys.stderr.write(
-                    f"dataops ledger: this run's counts could not be written "
-                    f"({type(exc).__name__}); `dataops status` shows them as unknown\n"
-                )
+                self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        """Stop writing (what was written stays incomplete); say so once."""
+        if not self._broken:
+            self._broken = True
+            sys.stderr.write(
+                f"dataops ledger: this run's counts could not be written "
+                f"({type(exc).__name__}); `dataops status` shows them as not recorded\n"
+            )
 
     def close(self) -> None:
-        self.flush()
+        self.finish()
         super().close()
 
     def _connect(self) -> sa.Engine:
@@ -214,6 +241,7 @@ def write(engine: sa.Engine, tallies: dict[str, RunTally]) -> None:
                     "environment": tally.environment,
                     "last_error": tally.last_error,
                     "updated_at": now,
+                    "complete": tally.complete,
                 }
                 for key, tally in tallies.items()
             ],

@@ -145,7 +145,8 @@ def confirm_change(
 
 
 def fail(console: Console, error: Exception) -> typer.Exit:
-    console.print(f"[red]{error}[/red]", highlight=False)
+    # One unwrapped line (a path or a command stays whole), never read as markup.
+    console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 

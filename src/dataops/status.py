@@ -67,6 +67,10 @@ class Run:
 
     @property
     def mismatched(self) -> list[str]:
+        """Streams whose loader received other than the tap sent, in a run that
+        succeeded (a failed run's counts differ by nature)."""
+        if self.status != "success":
+            return []
         return sorted(s for s, counts in (self.streams or {}).items() if counts.mismatch)
 
     def as_json(self) -> dict[str, Any]:
@@ -237,16 +241,19 @@ def read_runs(engine: sa.Engine, state_id: str, limit: int, at: datetime) -> lis
                 {"state_id": state_id, "limit": limit},
             ).fetchall()
             keys = [str(row.run_id).replace("-", "") for row in rows]
-            counts, errors = _ledger(connection, keys)
-    except sa.exc.OperationalError as exc:
-        if "runs" in str(exc).lower() and "no such table" in str(exc).lower():
+            counts, errors, complete = _ledger(connection, keys)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        missing = ("no such table", "does not exist")
+        if "runs" in str(exc).lower() and any(m in str(exc).lower() for m in missing):
             return []  # a database Meltano has not run in yet
         raise
     runs = []
     for row, key in zip(rows, keys, strict=True):
         payload = _json(row.payload)
         bookmarks = (payload.get("singer_state") or {}).get("bookmarks") or {}
-        streams = counts.get(key)
+        run_status = _status(row.state, payload, _utc(row.last_heartbeat_at), at)
+        # A finished run whose process never wrote its last counts: partial.
+        streams = counts.get(key) if run_status == "running" or key in complete else None
         if streams is not None:
             for name, stream in streams.items():
                 stream.bookmark = (bookmarks.get(name) or {}).get("replication_key_value")
@@ -256,7 +263,7 @@ def read_runs(engine: sa.Engine, state_id: str, limit: int, at: datetime) -> lis
         runs.append(
             Run(
                 run_id=key,
-                status=_status(row.state, payload, _utc(row.last_heartbeat_at), at),
+                status=run_status,
                 started_at=_utc(row.started_at) or at,
                 ended_at=_utc(row.ended_at),
                 error=error,
@@ -279,16 +286,22 @@ def newest_run(database_uri: str, state_id: str) -> Run | None:
 
 def _ledger(
     connection: sa.Connection, keys: list[str]
-) -> tuple[dict[str, dict[str, StreamRun]], dict[str, str]]:
-    """Per run: its streams' counts (runs the ledger has), and its last error line."""
+) -> tuple[dict[str, dict[str, StreamRun]], dict[str, str], set[str]]:
+    """Per run: its streams' counts (runs the ledger has), its last error line, and
+    which runs' counts are complete."""
     inspector = sa.inspect(connection)
     if not keys or not inspector.has_table(ledger.streams_table.name):
-        return {}, {}
+        return {}, {}, set()
     counts: dict[str, dict[str, StreamRun]] = {}
+    complete = set()
     for row in connection.execute(
-        sa.select(ledger.runs_table.c.run_id).where(ledger.runs_table.c.run_id.in_(keys))
+        sa.select(ledger.runs_table.c.run_id, ledger.runs_table.c.complete).where(
+            ledger.runs_table.c.run_id.in_(keys)
+        )
     ):
         counts[row.run_id] = {}
+        if row.complete:
+            complete.add(row.run_id)
     for row in connection.execute(
         sa.select(ledger.streams_table).where(ledger.streams_table.c.run_id.in_(keys))
     ):
@@ -303,7 +316,7 @@ def _ledger(
             )
         )
     }
-    return counts, errors
+    return counts, errors, complete
 
 
 def _status(state: str, payload: dict[str, Any], heartbeat: datetime | None, at: datetime) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from html import escape
 
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from dataops.status import Report, Run, ScheduleStatus
@@ -81,7 +82,7 @@ def print_report(report: Report, console: Console, runs: int) -> None:
             console.print(f"[red]{schedule.name}[/red] last error: ", end="")
             console.print(last.error, markup=False, highlight=False)
         if last and last.mismatched:
-            streams = ", ".join(last.mismatched)
+            streams = escape_markup(", ".join(last.mismatched))
             console.print(f"[red]{schedule.name}[/red]: sent ≠ loaded in {streams}")
         if last and last.streams:
             console.print(streams_table(schedule.name, last))
@@ -98,7 +99,7 @@ def streams_table(name: str, run: Run) -> Table:
     for stream, counts in sorted((run.streams or {}).items()):
         loaded = f"{counts.rows_loaded:,}"
         table.add_row(
-            stream,
+            escape_markup(stream),
             f"{counts.records_sent:,}",
             f"[red]{loaded} mismatch[/red]" if counts.mismatch else loaded,
             duration(counts.sync_seconds),
@@ -122,10 +123,6 @@ def history_table(schedule: ScheduleStatus, runs: int) -> Table:
             escape_markup(run.error or ""),
         )
     return table
-
-
-def escape_markup(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 # --- HTML --------------------------------------------------------------------------

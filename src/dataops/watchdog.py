@@ -24,6 +24,7 @@ from dataops.status_views import duration, when
 
 WEBHOOK_ENV = "DATAOPS_ALERT_WEBHOOK_URL"
 POST_TIMEOUT_SECONDS = 10
+HISTORY = 5
 
 
 class WebhookError(RuntimeError):
@@ -132,10 +133,19 @@ class Watch:
     """Found while no webhook is set (printed only, not recorded)."""
 
 
+def rehearsed(found: list[Incident], at: datetime) -> list[Incident]:
+    """Incidents judged at another time than now: posted as a rehearsal, remembered
+    apart (a rehearsal never hides the real incident later)."""
+    mark = f"rehearsal as of {at.isoformat()}"
+    return [Incident(f"{mark}|{i.key}", i.schedule, i.kind, f"[{mark}] {i.message}") for i in found]
+
+
 def watch(at: datetime | None = None) -> Watch:
-    """Post every new incident of the active environment (see the module docstring)."""
-    report = status.report(at, history=1)
-    found = incidents(report)
+    """Post every new incident of the active environment (see the module docstring);
+    `at`: judge as of then instead of now, a rehearsal."""
+    # Enough history that a run going on does not hide the finished one before it.
+    report = status.report(at, history=HISTORY)
+    found = incidents(report) if at is None else rehearsed(incidents(report), at)
     engine = sa.create_engine(status.database_uri())
     try:
         known = announced(engine, found) if found else set()

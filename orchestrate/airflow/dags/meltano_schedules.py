@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 TASK_ID = "meltano-schedule-run"
 SYNC_FLAGS = "{{ sync_flags(ti.try_number, params) }}"
 """Extra arguments of `meltano schedule run` (a list: DAGs render templates natively)."""
+ISO_MOMENT = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+"""The watchdog's `at`: an ISO date or date-time, nothing else reaches its command."""
 STREAM_NAME = "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 """What a stream name in the run parameters may be (never a flag, nothing to quote)."""
 ALERT_TIMEOUT_SECONDS = 10
@@ -232,7 +237,15 @@ def watchdog_dag() -> DAG:
         start_date=datetime(2024, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
-        params={"at": Param(None, type=["null", "string"], description="ISO time")},
+        params={
+            "at": Param(
+                None,
+                type=["null", "string"],
+                pattern=ISO_MOMENT,
+                description="Judge freshness as of this ISO time (a rehearsal)",
+            )
+        },
+        user_defined_macros={"shell_words": shell_words},
         default_args={
             "retries": 0,
             "execution_timeout": timedelta(minutes=10),
@@ -243,7 +256,7 @@ def watchdog_dag() -> DAG:
         BashOperator(
             task_id="watchdog",
             bash_command=shlex.join(["exec", dataops, "watchdog"])
-            + "{{ (' --at ' + params.at) if params.at else '' }}",
+            + "{{ shell_words(['--at', params.at] if params.at else []) }}",
             cwd=os.environ.get("DATAOPS_PROJECT_ROOT", "/project"),
         )
     return dag
