@@ -397,6 +397,17 @@ def sync_env(airflow_db: dict[str, str], tmp_path: Path, **settings: str) -> dic
     }
 
 
+def assert_zengrc_equals_truth(env: dict[str, str]) -> None:
+    reports = verify.compare_with_truth(
+        Path(env["TARGET_DUCKDB_PATH"]),
+        "zengrc",
+        "tap_zengrc",
+        seed=SEED,
+        dropped_fields=DESELECTED,
+    )
+    assert [r.describe() for r in reports if not r.ok] == []
+
+
 def stored_bookmarks(env: dict[str, str], state_id: str) -> dict[str, Any]:
     got = project.meltano("state", "get", state_id, env=env, capture=True)
     return json.loads(got.stdout)["singer_state"]["bookmarks"]
@@ -409,14 +420,7 @@ def test_a_dag_run_syncs_and_a_resync_of_one_stream_reads_it_whole_keeping_other
     with serve("zengrc", seed=SEED) as sandbox:  # a plain DAG run first: every stream
         env["TAP_ZENGRC_BASE_URL"] = sandbox.url
         airflow("dags", "test", "zengrc-to-duckdb", env=env)
-    reports = verify.compare_with_truth(
-        Path(env["TARGET_DUCKDB_PATH"]),
-        "zengrc",
-        "tap_zengrc",
-        seed=SEED,
-        dropped_fields=DESELECTED,
-    )
-    assert [r.describe() for r in reports if not r.ok] == []
+    assert_zengrc_equals_truth(env)
     before = stored_bookmarks(env, "zengrc-to-duckdb")
 
     with serve("zengrc", seed=SEED, epoch=1) as sandbox:
@@ -590,14 +594,7 @@ def test_a_killed_sync_is_retried_by_the_dag_and_converges(
     jobs = stored_runs(env)
     assert [state for _, state in jobs][-1] == "SUCCESS"
     assert len(jobs) == 2  # the killed run (still marked, or failed) and the retry
-    reports = verify.compare_with_truth(
-        Path(env["TARGET_DUCKDB_PATH"]),
-        "zengrc",
-        "tap_zengrc",
-        seed=SEED,
-        dropped_fields=DESELECTED,
-    )
-    assert [r.describe() for r in reports if not r.ok] == []
+    assert_zengrc_equals_truth(env)
 
 
 def stored_runs(env: dict[str, str]) -> list[tuple[str, str]]:

@@ -24,26 +24,32 @@ GITLAB_CI_LOCAL = (
 TAG = "v1.2.3"
 
 
+GIT = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+
+
+def gitlab_clone(source: Path, clone: Path) -> Path:
+    """A clone of `source` whose `origin/main` is its HEAD and whose origin looks like a
+    GitLab remote (gitlab-ci-local compares `changes:` with origin's default branch)."""
+    subprocess.run([*GIT, "clone", "-q", str(source), str(clone)], check=True)
+    mark_main(clone)
+    remote = "git@gitlab.com:data-team/data-ops-meltano.git"
+    subprocess.run([*GIT, "remote", "set-url", "origin", remote], cwd=clone, check=True)
+    return clone
+
+
+def mark_main(clone: Path) -> None:
+    subprocess.run([*GIT, "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=clone, check=True)
+
+
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clone of HEAD with this checkout's .gitlab-ci.yml, `origin/main` at it."""
-    clone = tmp_path_factory.mktemp("pipeline") / "repo"
-    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
-    subprocess.run(["git", "clone", "-q", str(project.PROJECT_ROOT), str(clone)], check=True)
+    clone = gitlab_clone(project.PROJECT_ROOT, tmp_path_factory.mktemp("pipeline") / "repo")
     pipeline = (project.PROJECT_ROOT / ".gitlab-ci.yml").read_text()
     (clone / ".gitlab-ci.yml").write_text(pipeline)
-    subprocess.run(["git", "add", ".gitlab-ci.yml"], cwd=clone, check=True)
-    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "pipeline"], cwd=clone, check=True)
-    subprocess.run(
-        ["git", "push", "-q", "--force", str(clone), "HEAD:refs/remotes/origin/main"],
-        cwd=clone,
-        check=True,
-    )
-    subprocess.run(
-        ["git", "remote", "set-url", "origin", "git@gitlab.com:data-team/data-ops-meltano.git"],
-        cwd=clone,
-        check=True,
-    )
+    subprocess.run([*GIT, "add", ".gitlab-ci.yml"], cwd=clone, check=True)
+    subprocess.run([*GIT, "commit", "-q", "--allow-empty", "-m", "pipeline"], cwd=clone, check=True)
+    mark_main(clone)
     return clone
 
 
@@ -110,28 +116,10 @@ def test_other_tags_release_nothing(repository: Path) -> None:
 def test_a_terraform_change_on_a_protected_ref_gets_a_plan_per_environment(
     repository: Path, tmp_path: Path
 ) -> None:
-    changed = tmp_path / "changed"
-    subprocess.run(["git", "clone", "-q", str(repository), str(changed)], check=True)
-    subprocess.run(
-        [
-            "git",
-            "fetch",
-            "-q",
-            str(repository),
-            "refs/remotes/origin/main:refs/remotes/origin/main",
-        ],
-        cwd=changed,
-        check=True,
-    )
-    subprocess.run(
-        ["git", "remote", "set-url", "origin", "git@gitlab.com:data-team/data-ops-meltano.git"],
-        cwd=changed,
-        check=True,
-    )
+    changed = gitlab_clone(repository, tmp_path / "changed")
     with (changed / "deploy" / "terraform" / "variables.tf").open("a") as file:
         file.write("\n# a change\n")
-    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
-    subprocess.run([*git, "commit", "-q", "-am", "terraform"], cwd=changed, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-am", "terraform"], cwd=changed, check=True)
     assert list(jobs(changed, "CI_COMMIT_REF_PROTECTED=false")) == ["test"]
     found = jobs(changed, "CI_COMMIT_REF_PROTECTED=true")
     assert set(found) == {"test", "terraform-plan-staging", "terraform-plan-production"}
@@ -143,13 +131,7 @@ def test_a_terraform_change_on_a_protected_ref_gets_a_plan_per_environment(
 
 
 def test_a_broken_pipeline_file_is_refused_by_the_schema(repository: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "broken"
-    subprocess.run(["git", "clone", "-q", str(repository), str(broken)], check=True)
-    subprocess.run(
-        ["git", "remote", "set-url", "origin", "git@gitlab.com:data-team/data-ops-meltano.git"],
-        cwd=broken,
-        check=True,
-    )
+    broken = gitlab_clone(repository, tmp_path / "broken")
     pipeline = (repository / ".gitlab-ci.yml").read_text()
     # A job named like a global keyword: GitLab reads it as the default image.
     (broken / ".gitlab-ci.yml").write_text(pipeline.replace("\nbuild-image:\n", "\nimage:\n"))

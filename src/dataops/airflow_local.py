@@ -57,9 +57,7 @@ def airflow_env(sandbox_env: dict[str, str], port: int) -> dict[str, str]:
         "TARGET_DUCKDB_PATH": str(project.WAREHOUSE),
     }
     # The demo's state database (see dataops.demo.run_demo), unless one is set.
-    env.setdefault(
-        "MELTANO_DATABASE_URI", f"sqlite:///{project.WAREHOUSE.with_suffix('.meltano.db')}"
-    )
+    env.setdefault("MELTANO_DATABASE_URI", project.demo_database_uri())
     return env
 
 

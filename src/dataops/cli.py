@@ -130,7 +130,7 @@ def resync(
     console = Console()
     try:
         environment, schedules = state.environment_and_schedules(None)
-        state.known(schedule, schedules, {})
+        state.known(schedule, schedules)
     except state.StateError as error:
         raise state.fail(console, error) from None
     flags = state.resync_flags(stream, full_refresh)

@@ -113,8 +113,9 @@ def guard(environment: str, spelled_out: str | None) -> None:
         raise StateError(msg)
 
 
-def known(state_id: str, schedules: list[str], stored: dict[str, Any]) -> None:
-    if state_id not in schedules and state_id not in stored:
+def known(state_id: str, schedules: list[str], has_state: bool = False) -> None:
+    """Refuse a name that is neither a schedule of the environment nor a stored state."""
+    if state_id not in schedules and not has_state:
         msg = (
             f"no schedule or stored state named {state_id!r}; schedules: "
             f"{', '.join(schedules) or 'none'} (`dataops state list` shows the stored ones)"
@@ -205,7 +206,7 @@ def reset(
         active, schedules = environment_and_schedules(environment)
         guard(active, environment)
         before = get(active, schedule)
-        known(schedule, schedules, {schedule: before} if before else {})
+        known(schedule, schedules, bool(before))
         after = json.loads(json.dumps(before))
         marks = bookmarks(after)
         missing = [s for s in stream if s not in marks]
@@ -242,7 +243,7 @@ def set_command(
         guard(active, environment)
         after = read_state_file(file)
         before = get(active, schedule)
-        known(schedule, schedules, {schedule: before} if before else {})
+        known(schedule, schedules, bool(before))
         if not confirm_change(console, schedule, before, after, yes):
             raise typer.Exit(0)
         put(active, schedule, after)
