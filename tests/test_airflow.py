@@ -26,7 +26,7 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from dataops import project, schedules, status, verify
+from dataops import check, meltano_files, project, render, schedules, status, verify
 from dataops.sandbox import records, serve
 
 AIRFLOW_VENV = project.PROJECT_ROOT / "orchestrate" / "airflow" / ".venv" / "bin"
@@ -46,6 +46,7 @@ PARSE = """
 import json, os, sys
 from types import SimpleNamespace
 from airflow.dag_processing.dagbag import DagBag
+from kubernetes.client import ApiClient
 
 # A retry of a run triggered with these parameters.
 RESYNC = {
@@ -77,8 +78,8 @@ def task(t):
             "namespace": t.namespace,
             "cmds": t.cmds,
             "arguments": t.arguments,
-            "env_from": [e.secret_ref.name for e in t.env_from],
-            "env_vars": t.env_vars,
+            "env_from": ApiClient().sanitize_for_serialization(t.env_from),
+            "env_vars": ApiClient().sanitize_for_serialization(t.env_vars),
             "service_account_name": t.service_account_name,
             "labels": t.labels,
             "requests": resources.requests,
@@ -89,6 +90,9 @@ def task(t):
             "durable": t.durable,
             "resync_arguments": rendered(t, t.arguments),
         }
+        # The pod it would start (its template merged in), as the API would get it.
+        pod = t.build_pod_request_obj(dry_run=True)
+        seen["pod"] = ApiClient().sanitize_for_serialization(pod)
     return seen
 
 def summary(bag):
@@ -115,16 +119,22 @@ for name, settings in json.load(open(sys.argv[2])).items():
 json.dump(parsed, open(sys.argv[3], "w"))
 """
 
+# What the production overlay mounts at /etc/dataops (`dataops render` writes both).
+GENERATED = project.PROJECT_ROOT / "deploy" / "kubernetes" / "overlays" / "production" / "generated"
+KUBERNETES = {
+    "DATAOPS_SYNC_RUNNER": "kubernetes",
+    "DATAOPS_IMAGE": "registry.example/meltano:1.2.3",
+    "DATAOPS_SCHEDULE_PATTERN": "*-to-snowflake",
+    "DATAOPS_SYNC_POD_TEMPLATE": str(GENERATED / "sync-pod.yaml"),
+    "DATAOPS_SYNC_ENV_FILE": str(GENERATED / "sync-env.json"),
+    "MELTANO_ENVIRONMENT": "production",
+}
 SCENARIOS: dict[str, dict[str, str]] = {
     "local": {"DATAOPS_MELTANO": "/opt/meltano/bin/meltano"},
     "kubernetes": {
-        "DATAOPS_SYNC_RUNNER": "kubernetes",
-        "DATAOPS_IMAGE": "registry.example/meltano:1.2.3",
-        "DATAOPS_SCHEDULE_PATTERN": "*-to-snowflake",
+        **KUBERNETES,
         "DATAOPS_SYNC_RETRIES": "3",
         "DATAOPS_SYNC_RETRY_DELAY_SECONDS": "60",
-        "DATAOPS_SYNC_POD_TEMPLATE": "/etc/dataops/sync-pod.yaml",
-        "MELTANO_ENVIRONMENT": "production",
     },
     "local-pattern": {"DATAOPS_SCHEDULE_PATTERN": "*-to-duckdb"},
 }
@@ -141,6 +151,19 @@ BAD_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     "bad-retries": (
         {"DATAOPS_SYNC_RETRIES": "once"},
         "DATAOPS_SYNC_RETRIES='once' is not an integer",
+    ),
+    "no-sync-env": (
+        {**KUBERNETES, "DATAOPS_SYNC_ENV_FILE": ""},
+        "DATAOPS_SYNC_RUNNER=kubernetes needs DATAOPS_SYNC_ENV_FILE",
+    ),
+}
+# Sync env files that cannot be used: content (None: no file), what the error says.
+BAD_SYNC_ENV: dict[str, tuple[str | None, str]] = {
+    "sync-env-missing": (None, "not found: run `dataops render` and deploy its overlay"),
+    "sync-env-not-json": ("secret: tap-secrets\n", "is malformed (JSONDecodeError"),
+    "sync-env-of-other-schedules": (
+        '{"secret": "tap-secrets", "schedules": {"zengrc-to-duckdb": []}}',
+        "has no schedule 'adaptive-to-snowflake': run `dataops render` and deploy its overlay",
     ),
 }
 # Schedules files that cannot be used: content (None: no file), what the error says.
@@ -183,8 +206,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[proje
 def parsed(
     tmp_path_factory: pytest.TempPathFactory, exported: tuple[Path, list[project.Schedule]]
 ) -> dict[str, dict[str, Any]]:
-    """Per scenario (SCENARIOS, BAD_SETTINGS, BAD_FILES): the DAG folder as a real DagBag
-    parses it."""
+    """Per scenario (SCENARIOS, BAD_SETTINGS, BAD_FILES, BAD_SYNC_ENV): the DAG folder as
+    a real DagBag parses it."""
     work = tmp_path_factory.mktemp("dagbag")
     scenarios = {
         name: {"DATAOPS_SCHEDULES_FILE": str(exported[0]), **settings}
@@ -197,6 +220,15 @@ def parsed(
         if content is not None:
             path.write_text(content)
         scenarios[name] = {"DATAOPS_SCHEDULES_FILE": str(path)}
+    for name, (content, _) in BAD_SYNC_ENV.items():
+        path = work / f"{name}.json"
+        if content is not None:
+            path.write_text(content)
+        scenarios[name] = {
+            "DATAOPS_SCHEDULES_FILE": str(exported[0]),
+            **KUBERNETES,
+            "DATAOPS_SYNC_ENV_FILE": str(path),
+        }
     (work / "scenarios.json").write_text(json.dumps(scenarios))
     done = subprocess.run(
         [
@@ -267,15 +299,23 @@ def exported_entries(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["schedules"]
 
 
+def secret_ref(key: str) -> dict[str, Any]:
+    """A pod env entry from tap-secrets' key of the same name."""
+    return {"name": key, "valueFrom": {"secretKeyRef": {"name": "tap-secrets", "key": key}}}
+
+
 def test_kubernetes_runner_starts_one_pod_per_sync(
     parsed: dict[str, dict[str, Any]], exported: tuple[Path, list[project.Schedule]]
 ) -> None:
     assert parsed["kubernetes"]["errors"] == []
     production = {s.name for s in exported[1] if s.loader == "target-snowflake"}
     timeouts = {s["name"]: s["timeout_seconds"] for s in exported_entries(exported[0])}
+    sync_keys = json.loads((GENERATED / "sync-env.json").read_text())["schedules"]
     assert set(parsed["kubernetes"]["dags"]) == {WATCHDOG, *production}
     for name in production:
-        assert parsed["kubernetes"]["dags"][name]["tasks"] == {
+        task = dict(parsed["kubernetes"]["dags"][name]["tasks"][TASK_ID])
+        task.pop("pod")
+        assert {TASK_ID: task} == {
             TASK_ID: {
                 "type": "KubernetesPodOperator",
                 "retries": 3,
@@ -287,18 +327,72 @@ def test_kubernetes_runner_starts_one_pod_per_sync(
                 "cmds": ["meltano", "--log-format=json", "schedule", "run", name],
                 "arguments": "{{ sync_flags(ti.try_number, params) }}",
                 "resync_arguments": RESYNC_FLAGS,
-                "env_from": ["tap-secrets", "meltano-db"],
-                "env_vars": {"MELTANO_ENVIRONMENT": "production"},
+                "env_from": [],  # no secret whole: only the keys its plugins use
+                "env_vars": [
+                    {"name": "MELTANO_ENVIRONMENT", "value": "production"},
+                    *(secret_ref(key) for key in sync_keys[name]),
+                ],
                 "service_account_name": "meltano-sync",
                 "labels": {"app.kubernetes.io/name": "meltano-sync", "dataops/schedule": name},
                 "requests": {"cpu": "1", "memory": "4Gi"},
                 "limits": {"memory": "8Gi"},
-                "pod_template_file": "/etc/dataops/sync-pod.yaml",
+                "pod_template_file": KUBERNETES["DATAOPS_SYNC_POD_TEMPLATE"],
                 "in_cluster": True,
                 "on_finish_action": "delete_succeeded_pod",
                 "durable": True,
             }
         }
+
+
+def test_a_sync_pod_gets_only_the_secrets_of_its_own_tap_and_loader(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    """The pods the DAGs would start in production (template merged in): zengrc's has
+    ZenGRC's and Snowflake's keys and Meltano's database, nothing of another tap; every
+    pod has each variable its plugins use, and no container receives a secret
+    `dataops check` would call unused."""
+    dags = parsed["kubernetes"]["dags"]
+    [base] = pod(dags, "zengrc-to-snowflake")["spec"]["containers"]
+    assert base["name"] == check.SYNC_CONTAINER
+    assert [e for e in base["envFrom"] if "secretRef" in e] == []
+    from_secrets = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in base["env"] if "valueFrom" in e
+    }
+    zengrc = [f"TAP_ZENGRC_{key}" for key in ("BASE_URL", "USERNAME", "PASSWORD")]
+    snowflake = [
+        f"TARGET_SNOWFLAKE_{key}"
+        for key in ("ACCOUNT", "USER", "PRIVATE_KEY", "ROLE", "DATABASE", "WAREHOUSE")
+    ]
+    assert from_secrets == {
+        "MELTANO_DATABASE_URI": "meltano-db",
+        **dict.fromkeys(zengrc + snowflake, "tap-secrets"),
+    }
+
+    tree = render.KubernetesTree()
+    used = render.schedule_variables(meltano_files.load(), "production")
+    templates = check.secret_template_keys(tree, "production")
+    shared = render.platform_env(tree)
+    for name in set(dags) - {WATCHDOG}:
+        spec = pod(dags, name)["spec"]
+        for container in [*spec["initContainers"], *spec["containers"]]:
+            allowed = check.SECRETS_USED[container["name"]]
+            if container["name"] == check.SYNC_CONTAINER:
+                allowed |= used[name]
+                assert used[name] - set(shared) <= {e["name"] for e in container["env"]}, name
+            assert check.unused_secrets(container, allowed, templates) == {}, name
+
+
+def pod(dags: dict[str, Any], name: str) -> dict[str, Any]:
+    built: dict[str, Any] = dags[name]["tasks"][TASK_ID]["pod"]
+    return built
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SYNC_ENV))
+def test_a_bad_sync_env_file_is_a_clear_error(parsed: dict[str, dict[str, Any]], name: str) -> None:
+    assert parsed[name]["dags"] == {}
+    [error] = parsed[name]["errors"]
+    assert "sync env file " in error
+    assert BAD_SYNC_ENV[name][1] in error
 
 
 def test_schedule_pattern_selects_the_local_schedules(

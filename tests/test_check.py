@@ -4,6 +4,7 @@ terraform and checkov)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -68,11 +69,12 @@ def test_a_new_variable_fails_until_rendered_and_in_the_env_file(checkout: Path)
     the secret's env file; `dataops check` fails until the render is done."""
     add_variable(checkout, "TAP_ZENGRC_PAGE_SIZE")
     wiring = problems(checkout, "every $VAR wired and in a secret template")
-    assert any(
-        "$TAP_ZENGRC_PAGE_SIZE is not wired into the scheduler's container of overlay production"
-        in p
-        for p in wiring
-    ), wiring
+    for schedule in ("zengrc-to-snowflake", "zengrc-to-duckdb"):
+        assert any(
+            f"$TAP_ZENGRC_PAGE_SIZE does not reach the sync pod of schedule {schedule} in "
+            "overlay production — run `dataops render`" in p
+            for p in wiring
+        ), wiring
     assert any("$TAP_ZENGRC_PAGE_SIZE is in no secret template of production" in p for p in wiring)
     assert all(p.startswith("meltano/environments/production.meltano.yml") for p in wiring)
     assert problems(checkout, "generated files current")
@@ -86,6 +88,148 @@ def test_a_new_variable_fails_until_rendered_and_in_the_env_file(checkout: Path)
     # Only production references it: staging's secret and pods do not get it.
     staging = (tree.secrets / "staging" / "tap-secrets.env.template").read_text()
     assert "TAP_ZENGRC_PAGE_SIZE" not in staging
+    # Only the pods of tap-zengrc's schedules get it.
+    getting = {
+        environment: {
+            schedule
+            for schedule, keys in sync_keys(checkout, environment).items()
+            if "TAP_ZENGRC_PAGE_SIZE" in keys
+        }
+        for environment in ("staging", "production")
+    }
+    assert getting == {"staging": set(), "production": {"zengrc-to-snowflake", "zengrc-to-duckdb"}}
+
+
+def sync_keys(root: Path, environment: str) -> dict[str, list[str]]:
+    """The keys of tap-secrets each schedule's pod gets, as rendered for `environment`."""
+    path = render.KubernetesTree(root).overlay(environment) / "generated" / render.SYNC_ENV
+    document = json.loads(path.read_text())
+    assert document["secret"] == "tap-secrets"
+    keys: dict[str, list[str]] = document["schedules"]
+    return keys
+
+
+UNUSED = "no container receives a secret it does not use"
+
+
+def test_the_project_gives_each_sync_only_its_own_plugins_keys() -> None:
+    assert problems(ROOT, UNUSED) == []
+    for environment in ("staging", "production"):
+        keys = sync_keys(ROOT, environment)
+        auth = "PRIVATE_KEY" if environment == "production" else "PASSWORD"
+        snowflake = [
+            f"TARGET_SNOWFLAKE_{name}"
+            for name in sorted(["ACCOUNT", "DATABASE", auth, "ROLE", "USER", "WAREHOUSE"])
+        ]
+        zengrc = ["TAP_ZENGRC_BASE_URL", "TAP_ZENGRC_PASSWORD", "TAP_ZENGRC_USERNAME"]
+        assert keys["zengrc-to-snowflake"] == zengrc + snowflake
+        assert keys["zengrc-to-duckdb"] == zengrc  # the DuckDB loader uses no secret
+        assert keys["edcast-to-snowflake"] == [
+            "TAP_EDCAST_PASSWORD",
+            "TAP_EDCAST_USERNAME",
+            *snowflake,
+        ]
+
+
+def test_a_container_receiving_a_secret_it_does_not_use(checkout: Path) -> None:
+    """The old wiring (the whole tap-secrets in the scheduler and in the sync pods), an
+    Airflow container given Meltano's database, a schedule given another tap's key: each
+    is named with its container and what to do."""
+    base = checkout / "deploy" / "kubernetes" / "base"
+    edits = {
+        "scheduler.yaml": (
+            "          command: [airflow, scheduler]\n          envFrom: *airflow-env\n",
+            "          command: [airflow, scheduler]\n          envFrom:\n"
+            "            - configMapRef: {name: platform-env}\n"
+            "            - secretRef: {name: tap-secrets}\n",
+        ),
+        "sync-pod.template.yaml": (
+            "        - configMapRef: {name: platform-env}\n",
+            "        - configMapRef: {name: platform-env}\n"
+            "        - secretRef: {name: tap-secrets}\n",
+        ),
+        "api-server.yaml": (
+            "            - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN\n",
+            "            - name: MELTANO_DATABASE_URI\n"
+            "              valueFrom:\n"
+            "                secretKeyRef: {name: meltano-db, key: MELTANO_DATABASE_URI}\n"
+            "            - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN\n",
+        ),
+    }
+    for name, (old, new) in edits.items():
+        text = (base / name).read_text()
+        assert text.count(old) == 1, name
+        (base / name).write_text(text.replace(old, new))
+    tree = render.KubernetesTree(checkout)
+    render.write(render.rendered(meltano_files.load(checkout), tree))
+    env = tree.overlay("production") / "generated" / render.SYNC_ENV
+    document = json.loads(env.read_text())
+    document["schedules"]["zengrc-to-snowflake"].append("TAP_EDCAST_PASSWORD")
+    env.write_text(json.dumps(document))
+
+    found = problems(checkout, UNUSED)
+    every_tap_key = ", ".join(
+        sorted(render.env_file(tree.secrets / "production" / "tap-secrets.env.template"))
+    )
+    assert "TAP_EDCAST_PASSWORD" in every_tap_key
+    for where in (
+        "Deployment/meltano-scheduler container scheduler",
+        "the sync pod template container base",
+    ):
+        assert (
+            f"overlay production: {where}: receives {every_tap_key} of secret tap-secrets, "
+            "which it does not use — remove it: each sync pod gets its own schedule's keys "
+            "from overlays/production/generated/sync-env.json (`dataops render`)"
+        ) in found, found
+    assert (
+        "overlay production: Deployment/airflow-api-server container api-server: receives "
+        "MELTANO_DATABASE_URI of secret meltano-db, which it does not use — remove it, or if "
+        "the container does use it, add it to SECRETS_USED in src/dataops/check.py with the "
+        "reason"
+    ) in found
+    assert (
+        "overlay production: the sync pod of schedule zengrc-to-snowflake: receives "
+        "TAP_EDCAST_PASSWORD of secret tap-secrets (sync-env.json), which its plugins do not "
+        "use in production — run `dataops render` (it lists only the keys of each schedule's "
+        "plugins)"
+    ) in found
+    assert len(found) == 7  # the first three in each overlay, the last in production
+
+
+def test_syncs_running_in_the_scheduler_are_refused(checkout: Path) -> None:
+    """The scheduler holds no tap's secret: a `local` runner in the cluster would run
+    every sync without credentials."""
+    platform = checkout / "deploy" / "kubernetes" / "base" / "platform.env"
+    platform.write_text(
+        platform.read_text().replace("DATAOPS_SYNC_RUNNER=kubernetes", "DATAOPS_SYNC_RUNNER=local")
+    )
+    assert problems(checkout, "every $VAR wired and in a secret template") == [
+        f"overlay {environment}: ConfigMap platform-env: DATAOPS_SYNC_RUNNER=local: syncs "
+        "would run in the scheduler's container, which gets no tap's or loader's secret — "
+        "set DATAOPS_SYNC_RUNNER=kubernetes in deploy/kubernetes/base/platform.env"
+        for environment in ("staging", "production")
+    ]
+
+
+def test_a_job_schedule_gets_its_jobs_plugins_keys(checkout: Path) -> None:
+    """A schedule that runs a job gets the keys of every plugin in the job's tasks."""
+    (checkout / "meltano" / "jobs.meltano.yml").write_text(
+        "jobs:\n  - name: two-taps\n    tasks: [tap-zengrc target-snowflake, "
+        "tap-edcast target-snowflake]\n"
+        "schedules:\n  - name: two-taps-nightly\n    job: two-taps\n"
+        "    interval: '0 3 * * *'\n    start_date: 2024-01-01\n"
+    )
+    edit_yaml(
+        checkout / "meltano.yml",
+        lambda doc: doc["include_paths"].append("./meltano/jobs.meltano.yml"),
+    )
+    render.write(render.rendered(meltano_files.load(checkout), render.KubernetesTree(checkout)))
+    keys = sync_keys(checkout, "production")
+    assert keys["two-taps-nightly"] == sorted(
+        set(keys["zengrc-to-snowflake"]) | set(keys["edcast-to-snowflake"])
+    )
+    assert problems(checkout, UNUSED) == []
+    assert problems(checkout, "every $VAR wired and in a secret template") == []
 
 
 def test_a_secret_reference_no_template_declares(checkout: Path) -> None:

@@ -2,11 +2,11 @@
 
 Each check returns problems that say which file and key to fix and how. Together they
 replace the runbook's "a name missed in one place fails only at run time": every
-`$VAR` meltano.yml uses in the cluster is wired into the rendered manifests and has a
-key in a secret template; schedules and jobs name existing plugins; every configured
-setting is declared; no secret value sits in plain text; the manifests validate
-against the Kubernetes schemas; Terraform is formatted; checkov finds nothing that is
-not explained in place.
+`$VAR` meltano.yml uses in the cluster reaches the sync pods of the schedules that use
+it and has a key in a secret template; no container receives a secret it does not use;
+schedules and jobs name existing plugins; every configured setting is declared; no
+secret value sits in plain text; the manifests validate against the Kubernetes
+schemas; Terraform is formatted; checkov finds nothing that is not explained in place.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,31 @@ CHECKOV = project.PROJECT_ROOT / "deploy" / "checkov" / ".venv" / "bin" / "check
 KUBERNETES_VERSION = "1.33.0"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|FERNET", re.IGNORECASE)
 REFERENCE_ONLY = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
+AIRFLOW_DB = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+FERNET_KEY = "AIRFLOW__CORE__FERNET_KEY"
+JWT_SECRET = "AIRFLOW__API_AUTH__JWT_SECRET"  # noqa: S105 (a key's name)
+WEBHOOK = "DATAOPS_ALERT_WEBHOOK_URL"
+MELTANO_DB = "MELTANO_DATABASE_URI"
+SYNC_CONTAINER = "base"
+"""The sync's container in its pod (KubernetesPodOperator's name for it)."""
+SECRETS_USED: dict[str, frozenset[str]] = {
+    # The Cloud SQL Auth Proxy sidecars: the instance they connect to.
+    "cloud-sql-proxy": frozenset({"CLOUD_SQL_INSTANCE"}),
+    # Migrations touch no connection, variable or token.
+    "airflow-db-migrate": frozenset({AIRFLOW_DB}),
+    # Signs the tokens of the tasks it runs (LocalExecutor); the tasks post failure
+    # alerts, and `dataops watchdog` reads Meltano's runs and posts to the webhook.
+    "scheduler": frozenset({AIRFLOW_DB, FERNET_KEY, JWT_SECRET, WEBHOOK, MELTANO_DB}),
+    # Parses the DAGs (its execution API is in-process: no token) and runs the failure
+    # callback of a task that died without reporting (the webhook).
+    "dag-processor": frozenset({AIRFLOW_DB, FERNET_KEY, WEBHOOK}),
+    # The UI and the tasks' execution API: signs and checks tokens.
+    "api-server": frozenset({AIRFLOW_DB, FERNET_KEY, JWT_SECRET}),
+    # What every sync uses; its schedule's plugins' keys come on top (sync-env.json).
+    SYNC_CONTAINER: frozenset({MELTANO_DB}),
+}
+"""The secret keys each container uses, by container name: `dataops check` fails when
+a container receives any other (docs/runbook.md, "Who gets which secret")."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +122,29 @@ def container_env(obj: dict[str, Any], container: str) -> tuple[set[str], set[st
     return names, maps
 
 
-def sync_pod(objects: list[dict[str, Any]]) -> dict[str, Any]:
+def sync_config(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """The ConfigMap the sync pods are made from: the template and sync-env.json."""
     (config_map,) = [o for o in objects if o["metadata"]["name"].startswith("meltano-sync-pod")]
-    return yaml.safe_load(config_map["data"]["sync-pod.yaml"])
+    data: dict[str, str] = config_map["data"]
+    return data
+
+
+def sync_pod(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    pod: dict[str, Any] = yaml.safe_load(sync_config(objects)["sync-pod.yaml"])
+    return pod
+
+
+def sync_env(objects: list[dict[str, Any]]) -> tuple[str, dict[str, list[str]]]:
+    """(secret, its keys per schedule) that the DAG gives each sync pod on top of the
+    template's env."""
+    document = json.loads(sync_config(objects)[render.SYNC_ENV])
+    return document["secret"], document["schedules"]
 
 
 def variables_are_wired(ctx: Context) -> Iterator[Problem]:
-    """Every $VAR reaches both places a sync can run, from a secret or the ConfigMap."""
+    """Every $VAR a schedule's plugins use reaches its sync pod (from the template, the
+    ConfigMap, or the schedule's keys in sync-env.json), and has a secret template
+    key unless the ConfigMap sets it; syncs run in pods of their own."""
     shared = render.platform_env(ctx.tree)
     for environment in CLUSTER_ENVIRONMENTS:
         templates = secret_template_keys(ctx.tree, environment)
@@ -111,30 +153,95 @@ def variables_are_wired(ctx: Context) -> Iterator[Problem]:
         maps = {
             o["metadata"]["name"]: o.get("data", {}) for o in objects if o["kind"] == "ConfigMap"
         }
-        (scheduler,) = [
-            o
-            for o in objects
-            if o["kind"] == "Deployment" and o["metadata"]["name"] == "meltano-scheduler"
-        ]
-        runners = {
-            "the scheduler's container": container_env(scheduler, "scheduler"),
-            "the sync pod template": container_env(sync_pod(objects), "base"),
-        }
-        for variable, places in ctx.meltano.references(environment).items():
-            for runner, (env_names, config_maps) in runners.items():
+        runner = maps.get("platform-env", {}).get("DATAOPS_SYNC_RUNNER")
+        if runner != "kubernetes":
+            yield Problem(
+                f"overlay {environment}: ConfigMap platform-env",
+                f"DATAOPS_SYNC_RUNNER={runner}: syncs would run in the scheduler's container, "
+                "which gets no tap's or loader's secret",
+                f"set DATAOPS_SYNC_RUNNER=kubernetes in {ctx.rel(ctx.tree.base / 'platform.env')}",
+            )
+        env_names, config_maps = container_env(sync_pod(objects), SYNC_CONTAINER)
+        _, keys = sync_env(objects)
+        references = ctx.meltano.references(environment)
+        for schedule, variables in render.schedule_variables(ctx.meltano, environment).items():
+            for variable in sorted(variables):
                 from_maps = any(variable in maps.get(name, {}) for name in config_maps)
-                if variable not in env_names and not from_maps:
+                if variable not in env_names | set(keys.get(schedule, [])) and not from_maps:
                     yield Problem(
-                        places[0],
-                        f"${variable} is not wired into {runner} of overlay {environment}",
-                        "run `dataops render` (it wires every $VAR from the tap-secrets secret)",
+                        references[variable][0],
+                        f"${variable} does not reach the sync pod of schedule {schedule} "
+                        f"in overlay {environment}",
+                        "run `dataops render` (it lists each schedule's keys in "
+                        f"overlays/{environment}/generated/{render.SYNC_ENV})",
                     )
+        for variable, places in references.items():
             if variable not in secret_keys and variable not in shared:
                 yield Problem(
                     places[0],
                     f"${variable} is in no secret template of {environment} "
                     f"({ctx.rel(ctx.tree.secrets)}/{environment}/*.env.template)",
                     "run `dataops render`, then add the key to your env file for `dataops secrets`",
+                )
+
+
+def received_secrets(
+    container: dict[str, Any], templates: dict[str, set[str]]
+) -> dict[str, set[str]]:
+    """The keys a container receives, per secret: its secretKeyRefs, and every key of a
+    secret it takes whole through envFrom (of a secret no template declares: "(every
+    key)")."""
+    found: dict[str, set[str]] = {}
+    for entry in container.get("env") or []:
+        ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            found.setdefault(ref["name"], set()).add(ref["key"])
+    for source in container.get("envFrom") or []:
+        if "secretRef" in source:
+            name = source["secretRef"]["name"]
+            found.setdefault(name, set()).update(templates.get(name) or {"(every key)"})
+    return found
+
+
+def unused_secrets(
+    container: dict[str, Any], used: AbstractSet[str], templates: dict[str, set[str]]
+) -> dict[str, list[str]]:
+    """Per secret, the keys `container` receives but does not use."""
+    unused = {
+        secret: sorted(keys - used)
+        for secret, keys in received_secrets(container, templates).items()
+    }
+    return {secret: keys for secret, keys in sorted(unused.items()) if keys}
+
+
+def no_secret_goes_unused(ctx: Context) -> Iterator[Problem]:
+    """Least privilege: each container receives only the secret keys it uses
+    (SECRETS_USED), and each sync pod only its own schedule's plugins' keys."""
+    for environment, objects in ctx.manifests.items():
+        templates = secret_template_keys(ctx.tree, environment)
+        for name, container in containers(environment, objects):
+            used = SECRETS_USED.get(container["name"], frozenset())
+            for secret, unused in unused_secrets(container, used, templates).items():
+                yield Problem(
+                    f"{name} container {container['name']}",
+                    f"receives {', '.join(unused)} of secret {secret}, which it does not use",
+                    "remove it: each sync pod gets its own schedule's keys from "
+                    f"overlays/{environment}/generated/{render.SYNC_ENV} "
+                    "(`dataops render`)"
+                    if secret == render.TAP_SECRET
+                    else "remove it, or if the container does use it, add it to "
+                    "SECRETS_USED in src/dataops/check.py with the reason",
+                )
+        sync_secret, per_schedule = sync_env(objects)
+        variables = render.schedule_variables(ctx.meltano, environment)
+        for schedule, given in per_schedule.items():
+            extra = sorted(set(given) - variables.get(schedule, set()))
+            if extra:
+                yield Problem(
+                    f"overlay {environment}: the sync pod of schedule {schedule}",
+                    f"receives {', '.join(extra)} of secret {sync_secret} "
+                    f"({render.SYNC_ENV}), which its plugins do not use in {environment}",
+                    "run `dataops render` (it lists only the keys of each schedule's plugins)",
                 )
 
 
@@ -351,6 +458,7 @@ def checkov_run(framework: str, where: list[str]) -> Iterator[Problem]:
 CHECKS: dict[str, Callable[[Context], Iterator[Problem]]] = {
     "generated files current": generated_files_are_current,
     "every $VAR wired and in a secret template": variables_are_wired,
+    "no container receives a secret it does not use": no_secret_goes_unused,
     "every secret reference in a template": secret_references_exist,
     "schedules and jobs name declared plugins": plugins_exist,
     "every schedule has an interval and a start_date": schedules_are_complete,

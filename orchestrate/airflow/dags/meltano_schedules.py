@@ -23,6 +23,7 @@ its delay. A first try does not force: a sync started outside Airflow still bloc
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import logging
 import os
@@ -171,8 +172,53 @@ def local_sync(name: str) -> BaseOperator:
     )
 
 
+@functools.cache
+def sync_env(path: str) -> tuple[str, dict[str, list[str]]]:
+    """(secret, its keys per schedule) from the file `dataops render` writes per
+    environment (deploy/kubernetes/overlays/ENV/generated/sync-env.json)."""
+    remedy = "run `dataops render` and deploy its overlay"
+    try:
+        document = json.loads(Path(path).read_text())
+        return str(document["secret"]), dict(document["schedules"])
+    except FileNotFoundError:
+        raise SchedulesConfigError(f"sync env file {path} not found: {remedy}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SchedulesConfigError(
+            f"sync env file {path} is malformed ({type(exc).__name__}: {exc}): {remedy}"
+        ) from None
+
+
+def sync_secret_env(name: str) -> list[Any]:
+    """The env entries of schedule `name`'s pod that come from a secret: one
+    secretKeyRef per key its extractor and loader use (never a whole secret)."""
+    from kubernetes.client import models as k8s
+
+    path = os.environ.get("DATAOPS_SYNC_ENV_FILE")
+    if not path:
+        raise SchedulesConfigError(
+            "DATAOPS_SYNC_RUNNER=kubernetes needs DATAOPS_SYNC_ENV_FILE: the keys of "
+            "tap-secrets each schedule's pod gets (generated/sync-env.json of the overlay)"
+        )
+    secret, schedules = sync_env(path)
+    if name not in schedules:
+        raise SchedulesConfigError(
+            f"sync env file {path} has no schedule {name!r}: run `dataops render` and "
+            "deploy its overlay with this image"
+        )
+    return [
+        k8s.V1EnvVar(
+            name=key,
+            value_from=k8s.V1EnvVarSource(
+                secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key)
+            ),
+        )
+        for key in schedules[name]
+    ]
+
+
 def kubernetes_sync(name: str) -> BaseOperator:
-    """`meltano schedule run NAME` in a pod of its own, from the project's image."""
+    """`meltano schedule run NAME` in a pod of its own, from the project's image, with
+    only the secret keys its plugins use (the pod template adds what every sync uses)."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
@@ -197,10 +243,9 @@ def kubernetes_sync(name: str) -> BaseOperator:
         cmds=["meltano", "--log-format=json", "schedule", "run", name],
         arguments=cast("list[str]", SYNC_FLAGS),  # a template rendering to the list
         service_account_name=os.environ.get("DATAOPS_SYNC_SERVICE_ACCOUNT", "meltano-sync"),
-        env_vars=passed_through,
-        env_from=[
-            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))
-            for secret in ("tap-secrets", "meltano-db")
+        env_vars=[
+            *(k8s.V1EnvVar(name=key, value=value) for key, value in passed_through.items()),
+            *sync_secret_env(name),
         ],
         container_resources=k8s.V1ResourceRequirements(
             requests={
