@@ -9,10 +9,13 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -121,3 +124,30 @@ def records_sent() -> Callable[[dict[str, str], str, str], Counter[str]]:
         return Counter({name: counts.records_sent for name, counts in run.streams.items()})
 
     return read
+
+
+class Webhook(BaseHTTPRequestHandler):
+    """Records every POST it receives on the server's `received` list."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.headers["Content-Type"], json.loads(body)))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    """A local alert webhook: its URL and the (content type, JSON body) it received."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/alert", server.received  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,12 +12,10 @@ import os
 import socket
 import sqlite3
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -548,33 +546,6 @@ def test_a_dag_run_syncs_and_a_resync_of_one_stream_reads_it_whole_keeping_other
     untouched = records("zengrc", seed=SEED)["risks"]  # not read: still as epoch 0 left it
     report = verify.compare_table(path, "tap_zengrc", "risks", untouched, ["id"])
     assert report.ok, report.describe()
-
-
-class Webhook(BaseHTTPRequestHandler):
-    """Records every POST it receives on the server's `received` list."""
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((self.headers["Content-Type"], json.loads(body)))  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
-    """A local alert webhook: its URL and the (content type, JSON body) it received."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
-    server.received = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/alert", server.received  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_failed_sync_posts_one_alert(

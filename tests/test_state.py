@@ -115,6 +115,16 @@ def test_reset_one_streams_bookmark_then_only_it_is_read_whole(env: dict[str, st
     )
     assert report.ok, report.describe()
 
+    # A name that matches no stream selects nothing: the run fails and says which exist.
+    with serve("zengrc", seed=SEED, epoch=2) as sandbox:
+        done = dataops(
+            {**env, "TAP_ZENGRC_BASE_URL": sandbox.url}, "resync", SCHEDULE, "--stream", "riskz"
+        )
+    assert done.returncode != 0
+    assert "no stream is selected" in done.stdout + done.stderr
+    assert "audits, " in done.stdout + done.stderr
+    assert stored(env)["singer_state"]["bookmarks"] == after
+
 
 def test_set_from_a_file_and_the_guards(env: dict[str, str], tmp_path: Path) -> None:
     schedule_run(env, epoch=0)

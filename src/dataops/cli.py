@@ -80,9 +80,9 @@ def status(
 
 @app.command()
 def watchdog(at: str | None = typer.Option(None, help=AT_HELP)) -> None:
-    """Post stale schedules, failed or abandoned runs and tap/loader count mismatches to
-    DATAOPS_ALERT_WEBHOOK_URL, each incident once (the Airflow DAG dataops-watchdog
-    runs this every hour). Exit 1 when the webhook did not take an alert."""
+    """Post stale schedules, failed or abandoned runs, tap/loader count mismatches and
+    schema changes to DATAOPS_ALERT_WEBHOOK_URL, each incident once (the Airflow DAG
+    dataops-watchdog runs this every hour). Exit 1 when the webhook did not take an alert."""
     import sqlalchemy as sa
 
     from dataops import status as statuses
@@ -111,7 +111,7 @@ def watchdog(at: str | None = typer.Option(None, help=AT_HELP)) -> None:
             highlight=False,
         )
     if not (watched.posted or watched.already or watched.unposted):
-        console.print("all schedules fresh, no failed run, no mismatch")
+        console.print("all schedules fresh, no failed run, no mismatch, no schema change")
 
 
 @app.command()

@@ -7,10 +7,12 @@ it runs, so every sync is seen however it was started (the demo, a DAG, a manual
 `meltano run`): `LedgerHandler`, a logging handler installed there, reads the Singer
 SDK metrics Meltano parses from the plugins' output (`structured-logging` is declared
 on every plugin) and keeps, per run and stream, the records the tap sent, the rows
-the loader loaded (their `record_count` metrics) and the stream's sync time, and per
-run its last error line (credentials in it masked). It writes them to tables of its
-own in the same database — SQLite locally, PostgreSQL in the cluster — with a schema
-version, every few seconds while the run goes on and when the process ends.
+the loader loaded (their `record_count` metrics) and the stream's sync time; the
+schema each stream was read with and what changed in it (the taps' `dataops_schema`
+events, see tapkit.schemas); and per run its last error line (credentials in it
+masked). It writes them to tables of its own in the same database — SQLite locally,
+PostgreSQL in the cluster — with a schema version, every few seconds while the run goes
+on and when the process ends.
 
 Writing never fails a sync: an error is reported once on stderr and the run keeps no
 counts, which `dataops status` shows as unknown rather than as zero.
@@ -19,6 +21,7 @@ counts, which `dataops status` shows as unknown rather than as zero.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import re
@@ -32,10 +35,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: runs and streams; 2: adds the schemas table (older databases are upgraded)."""
 FLUSH_SECONDS = 5.0
 """The longest a tally waits in memory while its run goes on."""
 ERROR_CHARS = 500
+SCHEMA_EVENT = "dataops_schema"
+"""The taps' per-stream schema report (tapkit.schemas.EVENT)."""
 
 METADATA = sa.MetaData()
 schema_table = sa.Table(
@@ -61,6 +67,17 @@ streams_table = sa.Table(
     sa.Column("records_sent", sa.BigInteger, nullable=False),
     sa.Column("rows_loaded", sa.BigInteger, nullable=False),
     sa.Column("sync_seconds", sa.Float),
+)
+schemas_table = sa.Table(
+    "dataops_ledger_schemas",
+    METADATA,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("stream", sa.String(500), primary_key=True),
+    sa.Column("policy", sa.String(20)),
+    sa.Column("description", sa.Text, nullable=False),
+    # JSON {"key": [...], "columns": {name: type}} as the tap read the stream
+    sa.Column("changes", sa.Text, nullable=False),
+    # JSON list of what changed since the stream's last sync ("retyped x: integer → string")
 )
 
 alerts_table = sa.Table(
@@ -112,6 +129,8 @@ class RunTally:
     sent: Counter[str] = field(default_factory=Counter)
     loaded: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per stream, the tap's schema report (description, changes, policy)."""
     plugin_error: str | None = None
     """The last error line a plugin printed."""
     meltano_error: str | None = None
@@ -121,6 +140,10 @@ class RunTally:
 
     def take(self, event: dict[str, Any]) -> bool:
         """Count one log event of this run; whether it changed the tally."""
+        report = event.get(SCHEMA_EVENT)
+        if isinstance(report, dict) and report.get("stream") and _role(event) == "extractor":
+            self.schemas[str(report["stream"])] = report
+            return True
         metric = event.get("metric_info")
         if isinstance(metric, dict):
             stream = (metric.get("tags") or {}).get("stream")
@@ -230,7 +253,8 @@ def write(engine: sa.Engine, tallies: dict[str, RunTally]) -> None:
     with engine.begin() as connection:
         ensure_schema(connection)
         keys = list(tallies)
-        connection.execute(streams_table.delete().where(streams_table.c.run_id.in_(keys)))
+        for table in (streams_table, schemas_table):
+            connection.execute(table.delete().where(table.c.run_id.in_(keys)))
         connection.execute(runs_table.delete().where(runs_table.c.run_id.in_(keys)))
         connection.execute(
             runs_table.insert(),
@@ -259,6 +283,19 @@ def write(engine: sa.Engine, tallies: dict[str, RunTally]) -> None:
         ]
         if rows:
             connection.execute(streams_table.insert(), rows)
+        schemas = [
+            {
+                "run_id": key,
+                "stream": stream,
+                "policy": report.get("policy"),
+                "description": json.dumps(report.get("schema") or {}),
+                "changes": json.dumps(list(report.get("changes") or [])),
+            }
+            for key, tally in tallies.items()
+            for stream, report in sorted(tally.schemas.items())
+        ]
+        if schemas:
+            connection.execute(schemas_table.insert(), schemas)
 
 
 def ensure_schema(connection: sa.Connection) -> None:
@@ -268,6 +305,8 @@ def ensure_schema(connection: sa.Connection) -> None:
     found = connection.execute(sa.select(schema_table.c.version)).scalar()
     if found is None:
         connection.execute(schema_table.insert(), [{"version": SCHEMA_VERSION}])
+    elif found < SCHEMA_VERSION:  # every upgrade so far only adds tables
+        connection.execute(schema_table.update().values(version=SCHEMA_VERSION))
     elif found > SCHEMA_VERSION:
         msg = f"the ledger tables are version {found}; this dataops knows {SCHEMA_VERSION}"
         raise RuntimeError(msg)

@@ -91,8 +91,11 @@ def bookmarks(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def bookmark_value(bookmark: Any) -> str:
+    """The bookmark in short (a stream's accepted schema, tapkit's `schema` key, left out)."""
     if isinstance(bookmark, dict) and "replication_key_value" in bookmark:
         return str(bookmark["replication_key_value"])
+    if isinstance(bookmark, dict):
+        bookmark = {key: value for key, value in bookmark.items() if key != "schema"}
     return json.dumps(bookmark, default=str)[:80]
 
 

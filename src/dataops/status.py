@@ -60,6 +60,10 @@ class Run:
     streams: dict[str, StreamRun] | None
     """None: the ledger holds no counts for this run (not recorded)."""
     trigger: str | None = None
+    schema_changes: dict[str, list[str]] = field(default_factory=dict)
+    """Per stream whose schema changed since its last sync, what changed."""
+    schema_policy: str | None = None
+    """evolve or freeze, as the tap read it (None: no schema report)."""
 
     @property
     def seconds(self) -> float | None:
@@ -85,6 +89,8 @@ class Run:
             "counts_recorded": self.streams is not None,
             "streams": {name: asdict(counts) for name, counts in (self.streams or {}).items()},
             "mismatched_streams": self.mismatched,
+            "schema_policy": self.schema_policy,
+            "schema_changes": self.schema_changes,
         }
 
 
@@ -110,13 +116,18 @@ class ScheduleStatus:
         return next((r for r in self.runs if r.status != "running"), None)
 
     @property
+    def last_schema_change(self) -> Run | None:
+        """The newest run (of those read) that found a schema change."""
+        return next((r for r in self.runs if r.schema_changes), None)
+
+    @property
     def healthy(self) -> bool:
         """Fresh, and its last finished run succeeded (what exit code 0 means)."""
         finished = self.last_finished
         return not self.stale and finished is not None and finished.status == "success"
 
     def as_json(self, runs: int) -> dict[str, Any]:
-        last = self.last_run
+        last, changed = self.last_run, self.last_schema_change
         return {
             "name": self.name,
             "extractor": self.extractor,
@@ -127,6 +138,15 @@ class ScheduleStatus:
             "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
             "next_due": self.next_due.isoformat() if self.next_due else None,
             "last_run": last.as_json() if last else None,
+            "last_schema_change": {
+                "run_id": changed.run_id,
+                "started_at": changed.started_at.isoformat(),
+                "status": changed.status,
+                "policy": changed.schema_policy,
+                "streams": changed.schema_changes,
+            }
+            if changed
+            else None,
             "runs": [run.as_json() for run in self.runs[:runs]],
         }
 
@@ -242,6 +262,7 @@ def read_runs(engine: sa.Engine, state_id: str, limit: int, at: datetime) -> lis
             ).fetchall()
             keys = [str(row.run_id).replace("-", "") for row in rows]
             counts, errors, complete = _ledger(connection, keys)
+            schemas = _schemas(connection, keys)
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
         missing = ("no such table", "does not exist")
         if "runs" in str(exc).lower() and any(m in str(exc).lower() for m in missing):
@@ -257,6 +278,7 @@ def read_runs(engine: sa.Engine, state_id: str, limit: int, at: datetime) -> lis
         if streams is not None:
             for name, stream in streams.items():
                 stream.bookmark = (bookmarks.get(name) or {}).get("replication_key_value")
+        changes, policy = schemas.get(key, ({}, None))
         error = errors.get(key) or (
             ledger.masked(payload["error"]) if payload.get("error") else None
         )
@@ -269,6 +291,8 @@ def read_runs(engine: sa.Engine, state_id: str, limit: int, at: datetime) -> lis
                 error=error,
                 streams=streams,
                 trigger=row.trigger,
+                schema_changes=changes,
+                schema_policy=policy,
             )
         )
     return runs
@@ -317,6 +341,25 @@ def _ledger(
         )
     }
     return counts, errors, complete
+
+
+def _schemas(
+    connection: sa.Connection, keys: list[str]
+) -> dict[str, tuple[dict[str, list[str]], str | None]]:
+    """Per run: the streams whose schema changed (with what changed), and the policy."""
+    if not keys or not sa.inspect(connection).has_table(ledger.schemas_table.name):
+        return {}
+    found: dict[str, tuple[dict[str, list[str]], str | None]] = {}
+    table = ledger.schemas_table
+    for row in connection.execute(
+        sa.select(table).where(table.c.run_id.in_(keys)).order_by(table.c.stream)
+    ):
+        changes, _ = found.get(row.run_id, ({}, None))
+        changed = json.loads(row.changes)
+        if changed:
+            changes[row.stream] = changed
+        found[row.run_id] = (changes, row.policy)
+    return found
 
 
 def _status(state: str, payload: dict[str, Any], heartbeat: datetime | None, at: datetime) -> str:

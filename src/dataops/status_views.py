@@ -84,10 +84,24 @@ def print_report(report: Report, console: Console, runs: int) -> None:
         if last and last.mismatched:
             streams = escape_markup(", ".join(last.mismatched))
             console.print(f"[red]{schedule.name}[/red]: sent ≠ loaded in {streams}")
+        changed = schedule.last_schema_change
+        if changed:
+            console.print(
+                f"[yellow]{schedule.name}[/yellow]: schema changed in the run of "
+                f"{when(changed.started_at)} ({changed.status}, policy "
+                f"{changed.schema_policy or '?'}):"
+            )
+            for line in schema_lines(changed):
+                console.print("  " + line, markup=False, highlight=False)
         if last and last.streams:
             console.print(streams_table(schedule.name, last))
         if runs > 1 and schedule.runs:
             console.print(history_table(schedule, runs))
+
+
+def schema_lines(run: Run) -> list[str]:
+    """One line per stream whose schema changed in `run`: `stream: what changed`."""
+    return [f"{stream}: {'; '.join(changes)}" for stream, changes in run.schema_changes.items()]
 
 
 def streams_table(name: str, run: Run) -> Table:
@@ -110,7 +124,7 @@ def streams_table(name: str, run: Run) -> Table:
 
 def history_table(schedule: ScheduleStatus, runs: int) -> Table:
     table = Table(title=f"{schedule.name}: last {min(runs, len(schedule.runs))} runs")
-    for column in ("started", "status", "took", "sent → loaded"):
+    for column in ("started", "status", "took", "sent → loaded", "schema"):
         table.add_column(column)
     table.add_column("error (in full above, or with --json)", no_wrap=True, overflow="ellipsis")
     for run in schedule.runs[:runs]:
@@ -120,6 +134,7 @@ def history_table(schedule: ScheduleStatus, runs: int) -> Table:
             f"[{style}]{run.status}[/{style}]",
             duration(run.seconds),
             totals(run),
+            "[yellow]changed[/yellow]" if run.schema_changes else "",
             escape_markup(run.error or ""),
         )
     return table
@@ -137,6 +152,7 @@ th{background:#f0f0f0}.num{text-align:right}
 .fresh{color:#2e7d32}.stale{color:#c62828;font-weight:bold}.bad{color:#c62828}
 .charts{display:flex;gap:2rem;flex-wrap:wrap}figure{margin:0}figcaption{font-size:.8rem;color:#555}
 .error{font-family:monospace;font-size:.8rem;color:#c62828;max-width:60rem}
+.drift{background:#fff8e1;border-left:4px solid #f9a825;padding:.4rem .8rem}
 """
 
 
@@ -204,6 +220,16 @@ def schedule_section(schedule: ScheduleStatus, runs: int) -> str:
         )
     elif last:
         streams = "<p>Counts of the last run were not recorded.</p>"
+    changed = schedule.last_schema_change
+    drift = (
+        f"<div class='drift' data-run='{escape(changed.run_id)}'><p>Schema changed in the run "
+        f"of {when(changed.started_at)} ({escape(changed.status)}, policy "
+        f"{escape(changed.schema_policy or '?')}):</p><ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in schema_lines(changed))
+        + "</ul></div>"
+        if changed
+        else ""
+    )
     loaded = [
         (run, float(sum(s.rows_loaded for s in (run.streams or {}).values()))) for run in shown
     ]
@@ -220,7 +246,7 @@ def schedule_section(schedule: ScheduleStatus, runs: int) -> str:
         f"<p>{escape(schedule.extractor)} → {escape(schedule.loader)}, "
         f"interval <code>{escape(schedule.interval)}</code>, last success "
         f"{when(schedule.last_success_at)}, {escape(freshness(schedule))}</p>"
-        f"{streams}{charts}</section>"
+        f"{drift}{streams}{charts}</section>"
     )
 
 

@@ -1,10 +1,12 @@
 """`dataops watchdog`: announce what needs attention on the alert webhook, once per
 incident — a stale schedule, a failed or abandoned run, a stream whose loader received
-other than its tap sent.
+other than its tap sent, a stream whose schema changed.
 
 An incident lasts until it is over: a schedule stale (or failing) since its last
 success at T is one incident however long it goes on, and a new one only after another
-success; a mismatch belongs to the run that had it. Announced incidents are kept in the
+success; a mismatch belongs to the run that had it; a schema change is one incident per
+stream and change (under `schema_policy: freeze` every run finds it again until it is
+accepted: it is still announced once). Announced incidents are kept in the
 system database (`dataops_alerts`, beside the run ledger), so a watchdog run every hour,
 from any pod, posts each once. An incident is recorded only once the webhook accepted
 it: one that could not be posted is tried again next time.
@@ -12,6 +14,7 @@ it: one that could not be posted is tried again next time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +40,7 @@ class Incident:
     """Its identity: the same key is the same incident."""
     schedule: str
     kind: str
-    """stale, failed, abandoned or mismatch."""
+    """stale, failed, abandoned, mismatch or schema."""
     message: str
 
 
@@ -82,6 +85,28 @@ def incidents(report: status.Report) -> list[Incident]:
                     f"the tap sent in {', '.join(finished.mismatched)}",
                 )
             )
+    return found + [i for s in report.schedules for i in schema_incidents(report, s)]
+
+
+def schema_incidents(report: status.Report, schedule: status.ScheduleStatus) -> list[Incident]:
+    """One incident per stream of the newest run that found its schema changed."""
+    run = schedule.last_schema_change
+    if run is None:
+        return []
+    found = []
+    for stream, changes in run.schema_changes.items():
+        what = "; ".join(changes)
+        digest = hashlib.sha256(what.encode()).hexdigest()[:16]
+        outcome = "stopped (freeze)" if run.schema_policy == "freeze" else "loaded (evolve)"
+        found.append(
+            Incident(
+                f"{schedule.name}|schema|{stream}|{digest}",
+                schedule.name,
+                "schema",
+                f"[{report.environment}] {schedule.name}: the schema of {stream} changed "
+                f"in the run of {when(run.started_at)}, {outcome}: {what}",
+            )
+        )
     return found
 
 

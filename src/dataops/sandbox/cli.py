@@ -63,6 +63,12 @@ def serve(
             min=1, help="zengrc, edcast: move the data to the next epoch after N data requests."
         ),
     ] = None,
+    drift_at: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="edcast: from this epoch on, rename one users column, retype another."
+        ),
+    ] = None,
 ) -> None:
     """Serve VENDOR until SIGINT/SIGTERM. Line 1 of stdout: its base URL; line 2: JSON info."""
     stop = threading.Event()
@@ -90,6 +96,7 @@ def serve(
             token_ttl_seconds=token_ttl_seconds,
             max_result_rows=max_result_rows,
             move_after=move_after,
+            drift_at=drift_at,
         )
     except (ValueError, OSError) as error:
         raise _fail(str(error)) from None

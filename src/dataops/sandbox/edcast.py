@@ -26,6 +26,8 @@ With ``move_after=N``: once the app has answered N data requests (token requests
 excluded, 401s included), every later request reads epoch + 1 (once; ``moved`` tells
 whether it did) — the datasets changed while a sync reads them. Each request reads the
 data as they are when it arrives: every epoch is its own engine, with its own cache.
+With ``drift_at=E``: the users dataset's schema drifts from epoch E on (a column
+renamed, one retyped; see :mod:`dataops.sandbox.edcast_data`).
 Data, deletions (from epoch 2) and ground truth: :mod:`dataops.sandbox.edcast_data`.
 """
 
@@ -146,6 +148,7 @@ class EdCastApp:
         token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
         max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
         move_after: int | None = None,
+        drift_at: int | None = None,
     ) -> None:
         for name, value in [
             ("page size", max_list_limit),
@@ -155,9 +158,11 @@ class EdCastApp:
         ]:
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        self._engine = engine(params)
+        self._engine = engine(params, drift_at)
         self._next_engine = (
-            None if move_after is None else engine(replace(params, epoch=params.epoch + 1))
+            None
+            if move_after is None
+            else engine(replace(params, epoch=params.epoch + 1), drift_at)
         )
         self.move_after = move_after
         self.moved = False
@@ -344,13 +349,14 @@ def wire_table(params: DataParams, dataset: str = EVENTS) -> pa.Table:
     return engine(params).wire_table(_dataset_name(dataset))
 
 
-def truth_table(params: DataParams, stream: str) -> pa.Table:
-    """A stream's clean rows (one per key, the tap-order winner), sorted by key.
+def truth_table(params: DataParams, stream: str, drift_at: int | None = None) -> pa.Table:
+    """A stream's clean rows (one per key, the tap-order winner), sorted by key, as
+    served with ``drift_at``.
 
     Types: int64, float64, bool, string, date32, timestamp[us, UTC].
     """
     if stream == DATASETS_STREAM:
-        catalogue = sorted(engine(params).datasets, key=lambda d: d.id)
+        catalogue = sorted(engine(params, drift_at).datasets, key=lambda d: d.id)
         rows = []
         for dataset in catalogue:
             row: dict[str, Any] = dataset.to_json()
@@ -358,7 +364,7 @@ def truth_table(params: DataParams, stream: str) -> pa.Table:
                 row[name] = datetime.fromisoformat(row[name])
             rows.append(row)
         return pa.Table.from_pylist(rows)
-    return engine(params).truth_table(_dataset_name(stream))
+    return engine(params, drift_at).truth_table(_dataset_name(stream))
 
 
 def generate(params: DataParams) -> Dataset:
@@ -384,9 +390,15 @@ def _make_app(
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
     max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
     move_after: int | None = None,
+    drift_at: int | None = None,
 ) -> EdCastApp:
     return EdCastApp(
-        params, page_size or MAX_LIST_LIMIT, token_ttl_seconds, max_result_rows, move_after
+        params,
+        page_size or MAX_LIST_LIMIT,
+        token_ttl_seconds,
+        max_result_rows,
+        move_after,
+        drift_at,
     )
 
 
@@ -405,7 +417,7 @@ VENDOR = Vendor(
     key_properties=KEY_PROPERTIES,
     generate=generate,
     make_app=_make_app,
-    options=frozenset({"token_ttl_seconds", "max_result_rows", "move_after"}),
+    options=frozenset({"token_ttl_seconds", "max_result_rows", "move_after", "drift_at"}),
     faults={
         "query-error": VendorFault(
             "HTTP 400 'Error creating query' (query endpoint only)",

@@ -35,6 +35,12 @@ The catalogue entry says so (``rows`` is the live count, ``updatedAt`` and
 two catalogue-only datasets per epoch from epoch 2 on (deleted by their owners; never
 the two datasets above), drawn from (seed, epoch). Epochs 0 and 1 are as before.
 
+Schema drift, only when served with ``drift_at=E`` (the option is off by default): from
+epoch ``E`` on, ``EdCastUsers`` serves its column ``Full Name`` as ``Display Name``
+(renamed, same values) and declares ``Sign-in Count`` STRING instead of LONG (retyped:
+the same wire text, blanks now kept as ``""``) — what a dataset owner's edit in Domo
+does to a tap that types its streams from Domo's metadata.
+
 Engine settings: ``default_null_order = 'nulls_first'`` (an ascending sort puts NULL
 first, matching the truth's explicit ``DESC NULLS LAST`` reversal), file access off.
 Columns serving ``""`` next to numbers are text in the engine, so they sort as text.
@@ -272,20 +278,21 @@ def _event_columns(seed: int) -> list[Column]:
     ]
 
 
-def _user_columns(seed: int) -> list[Column]:
+def _user_columns(seed: int, *, drifted: bool = False) -> list[Column]:
+    """The users' columns; ``drifted``: after the schema drift (see the module docstring)."""
     h = _Hashes(seed)
     user = _user_sql(h)
     version = "u * 1000 + v"
     ascii_name = f"lower(strip_accents(replace({user['Full Name']}, '''', '')))"
     return [
         Column("User ID", "DOUBLE", user["User ID"]),
-        Column("Full Name", "STRING", user["Full Name"]),
+        Column("Display Name" if drifted else "Full Name", "STRING", user["Full Name"]),
         Column("Email", "STRING", f"replace({ascii_name}, ' ', '.') || u || '@example.com'"),
         Column("is_manager", "STRING", _boolean(f"{h(70, version)} % 5 = 0", h(71, version))),
         Column("hire_date", "DATE", user["hire_date"]),
         Column(
             "Sign-in Count",
-            "LONG",
+            "STRING" if drifted else "LONG",
             _mess(f"(v * 40 + {h(72, 'u')} % 40)::VARCHAR", h(73, version), 0, 5),
         ),
         Column("Updated At", "DATETIME", "updated"),
@@ -425,12 +432,15 @@ OWNERS = [(1, "Domo Admin"), (27, "EdCast Integration"), (311, "People Analytics
 
 
 class Engine:
-    """One DuckDB database with every dataset of (seed, scale, epoch); thread-safe reads."""
+    """One DuckDB database with every dataset of (seed, scale, epoch); thread-safe reads.
+    ``drift_at``: the epoch the users' schema drifts from (None: never)."""
 
-    def __init__(self, params: DataParams) -> None:
+    def __init__(self, params: DataParams, drift_at: int | None = None) -> None:
         self.params = params
         self._con = duckdb.connect(config=ENGINE_CONFIG)
-        events, users = _event_columns(params.seed), _user_columns(params.seed)
+        drifted = drift_at is not None and params.epoch >= drift_at
+        events = _event_columns(params.seed)
+        users = _user_columns(params.seed, drifted=drifted)
         self._con.execute(f"CREATE TABLE events AS {_events_sql(params, events)}")
         self._con.execute(f"CREATE TABLE users AS {_users_sql(params, users)}")
         self.datasets = [
@@ -566,6 +576,6 @@ def _utc(table: pa.Table) -> pa.Table:
 
 
 @functools.lru_cache(maxsize=2)
-def engine(params: DataParams) -> Engine:
+def engine(params: DataParams, drift_at: int | None = None) -> Engine:
     """The engine of ``params`` (cached: built once per process)."""
-    return Engine(params)
+    return Engine(params, drift_at)

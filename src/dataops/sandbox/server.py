@@ -303,6 +303,7 @@ def serve(
     token_ttl_seconds: int | None = None,
     max_result_rows: int | None = None,
     move_after: int | None = None,
+    drift_at: int | None = None,
 ) -> Sandbox:
     """Start a sandbox in background threads; ``port=0`` picks a free port.
 
@@ -312,7 +313,8 @@ def serve(
     them): ``token_ttl_seconds`` and ``max_result_rows`` (edcast); ``move_after``
     (zengrc, edcast): after the app has answered that many data requests (faults the
     server injects do not count) the data moves on to the next epoch, while a sync is
-    reading it (``Sandbox.moved`` tells whether it did).
+    reading it (``Sandbox.moved`` tells whether it did); ``drift_at`` (edcast): the epoch
+    from which the users dataset's schema has drifted (a column renamed, one retyped).
     Raises ValueError (unknown vendor, bad fault spec, option or parameters) and OSError (bind).
     """
     spec = get_vendor(vendor)
@@ -326,6 +328,7 @@ def serve(
         "token_ttl_seconds": token_ttl_seconds,
         "max_result_rows": max_result_rows,
         "move_after": move_after,
+        "drift_at": drift_at,
     }
     options = {name: value for name, value in given.items() if value is not None}
     if unknown := sorted(set(options) - spec.options):

@@ -20,6 +20,7 @@ from tap_adaptive.plan_data import PLAN_DATA_EXPORTS, PlanDataStream
 from tap_adaptive.streams import EXPORTS, ExportStream
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
+from tapkit.schemas import schema_policy_setting
 
 if t.TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -95,6 +96,7 @@ class TapAdaptive(ConcurrentTap):
         ),
         th.Property("request_timeout", th.IntegerType, default=300),
         *retry_settings(what="call"),
+        schema_policy_setting(),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

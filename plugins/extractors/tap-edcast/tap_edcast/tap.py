@@ -14,6 +14,7 @@ from tap_edcast.normalise import classify
 from tap_edcast.streams import DatasetSpec, DatasetsStream, DatasetStream, catalogue
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
+from tapkit.schemas import schema_policy_setting
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -102,6 +103,7 @@ class TapEdCast(ConcurrentTap):
         ),
         th.Property("request_timeout", th.IntegerType, default=300),
         *retry_settings(),
+        schema_policy_setting(),
     ).to_dict()
 
     @cached_property

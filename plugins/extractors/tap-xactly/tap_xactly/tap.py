@@ -21,6 +21,7 @@ from tap_xactly.keyset import identifier
 from tap_xactly.streams import Column, Table, TableStream
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
+from tapkit.schemas import schema_policy_setting
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -117,6 +118,7 @@ class TapXactly(ConcurrentTap):
             description="Tables read at once, one connection each (1 = one after another).",
         ),
         *retry_settings(5, 2.0, "page (each on a new connection)"),
+        schema_policy_setting(),
         th.Property(
             "query_timeout_seconds",
             th.IntegerType,

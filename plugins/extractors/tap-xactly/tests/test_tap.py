@@ -252,7 +252,17 @@ def _start(tmp_path: Path, config: dict[str, Any], state: dict | None = None) ->
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
         args += ["--state", str(tmp_path / "state.json")]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with (tmp_path / "stderr.log").open("w") as stderr:
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True)
+
+
+def _finish(process: subprocess.Popen[str], tmp_path: Path) -> tuple[str, str]:
+    """The rest of the tap's stdout (read through the same buffer as the lines before:
+    `communicate` would skip what that buffer holds) and its whole stderr."""
+    assert process.stdout is not None
+    out = process.stdout.read()
+    process.wait(timeout=120)
+    return out, (tmp_path / "stderr.log").read_text()
 
 
 def _stream_records(process: subprocess.Popen[str], count: int) -> list[dict]:
@@ -312,7 +322,7 @@ def test_a_broken_connection_is_reopened_and_nothing_is_lost(tmp_path: Path) -> 
         tap = _start(tmp_path, config_for(sandbox, page_size=20, max_parallel_streams=1))
         messages = _stream_records(tap, 60)
         assert sandbox.abort_sessions() >= 1
-        out, err = tap.communicate(timeout=120)
+        out, err = _finish(tap, tmp_path)
     assert tap.returncode == 0, err[-3000:]
     messages += [json.loads(line) for line in out.splitlines()]
     assert "reconnecting" in err
@@ -330,7 +340,7 @@ def test_retries_are_bounded_then_fail_clearly(tmp_path: Path) -> None:
         _stream_records(tap, 40)
     finally:
         sandbox.close()  # the database goes away for good
-    _, err = tap.communicate(timeout=120)
+    _, err = _finish(tap, tmp_path)
     assert tap.returncode == 1
     assert "failed (3 attempts)" in err
     assert "(retry 2 of 2)" in err

@@ -15,6 +15,7 @@ from singer_sdk import typing as th
 from tap_zengrc.streams import COLLECTIONS, collection_stream
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
+from tapkit.schemas import schema_policy_setting
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -47,6 +48,7 @@ class TapZenGRC(ConcurrentTap):
             description="Seconds to wait for one HTTP response before retrying.",
         ),
         *retry_settings(),
+        schema_policy_setting(),
         th.Property(
             "lookback_seconds",
             th.IntegerType,

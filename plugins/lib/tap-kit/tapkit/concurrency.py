@@ -22,6 +22,8 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib import SingerMessageType
 
+from tapkit.schemas import SchemaChanged, check_schemas
+
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
     from singer_sdk.singerlib import Message
@@ -96,6 +98,7 @@ class ConcurrentTap(Tap):
 
     When one stream fails the others stop at their next record (fail fast); a
     :class:`FatalAPIError` is reported as its clear message (:meth:`clear_failure`).
+    Before any stream starts, the schemas are checked for drift (:mod:`tapkit.schemas`).
     """
 
     message_writer_class = LockedWriter
@@ -120,11 +123,18 @@ class ConcurrentTap(Tap):
             workers = self.parallel_streams()
         self._reset_state_progress_markers()
         self._set_compatible_replication_methods()
+        streams = [s for s in self.streams.values() if s.selected or s.has_selected_descendents]
+        with self.clear_failure():  # also creates each stream's state entry before threads start
+            if not streams:
+                msg = (
+                    f"{self.name}: no stream is selected. A name given to `--select` (or to a "
+                    f"DAG run's `streams`) that matches no stream selects nothing; the streams "
+                    f"are: {', '.join(sorted(self.streams))}"
+                )
+                raise ConfigValidationError(msg, errors=[msg])
+            check_schemas(self.name, streams, str(self.config.get("schema_policy", "evolve")))
         if self.state:
             self._state_writer.write_state(self.state)
-        streams = [s for s in self.streams.values() if s.selected or s.has_selected_descendents]
-        for stream in streams:
-            _ = stream.stream_state  # create each stream's state entry before threads start
 
         def sync_one(stream: Stream) -> None:
             try:
@@ -154,10 +164,11 @@ class ConcurrentTap(Tap):
 
     @contextmanager
     def clear_failure(self) -> Iterator[None]:
-        """A :class:`FatalAPIError` or :class:`ConfigValidationError` is already a clear
-        message (which stream or setting, what to check): logged, exit 1, no traceback."""
+        """A :class:`FatalAPIError`, :class:`ConfigValidationError` or
+        :class:`SchemaChanged` is already a clear message (which stream or setting, what to
+        check): logged, exit 1, no traceback."""
         try:
             yield
-        except (FatalAPIError, ConfigValidationError) as exc:
+        except (FatalAPIError, ConfigValidationError, SchemaChanged) as exc:
             self.logger.error("%s failed: %s", self.name, exc)
             raise SystemExit(1) from exc
