@@ -126,6 +126,8 @@ def test_a_terraform_change_on_a_protected_ref_gets_a_plan_per_environment(
     for environment in ("staging", "production"):
         plan = found[f"terraform-plan-{environment}"]
         assert plan["variables"]["ENVIRONMENT"] == environment
+        # The environment's own identity variables apply; no deployment is recorded.
+        assert plan["environment"] == {"name": environment, "action": "prepare"}
         assert plan["artifacts"]["paths"] == ["$ENVIRONMENT.tfplan", "$ENVIRONMENT.tfplan.txt"]
         assert any("terraform plan" in line for line in plan["script"])
 

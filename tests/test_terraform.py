@@ -244,7 +244,7 @@ def test_workload_identity(module: dict[str, Any]) -> None:
     node = one(resource(module, "google_container_node_pool", "meltano")["node_config"])
     assert one(node["workload_metadata_config"])["mode"] == "GKE_METADATA"
 
-    binding = one(of_type(module, "google_service_account_iam_member"))
+    binding = resource(module, "google_service_account_iam_member", "runtime_workload_identity")
     assert binding["role"] == "roles/iam.workloadIdentityUser"
     assert binding["service_account_id"] == "${google_service_account.runtime.name}"
     assert binding["for_each"] == "${local.kubernetes_service_accounts}"
@@ -387,6 +387,36 @@ def test_every_reference_resolves(module: dict[str, Any]) -> None:
     declared = {f"{t}.{n}" for t, n in module["resource"]}
     referenced = set(re.findall(r"\b((?:google|terraform)_\w+\.\w+)", text))
     assert referenced <= declared, referenced - declared
+
+
+def test_the_release_pipeline_gets_a_keyless_identity_for_protected_refs_only(
+    module: dict[str, Any],
+) -> None:
+    provider = resource(module, "google_iam_workload_identity_pool_provider", "gitlab")
+    condition = provider["attribute_condition"]
+    assert 'assertion.project_path == "${var.gitlab_project_path}"' in condition
+    assert 'assertion.ref_protected == "true"' in condition
+    assert one(provider["oidc"])["issuer_uri"] == "${var.gitlab_url}"
+    binding = resource(module, "google_service_account_iam_member", "release_workload_identity")
+    assert binding["service_account_id"] == "${google_service_account.release.name}"
+    assert binding["member"].startswith("principalSet://iam.googleapis.com/")
+    assert binding["member"].endswith("/attribute.project_path/${var.gitlab_project_path}")
+    roles = set(
+        re.findall(
+            r"roles/[\w.]+", resource(module, "google_project_iam_member", "release")["for_each"]
+        )
+    )
+    assert not {"roles/viewer", "roles/editor", "roles/owner"} & roles  # no basic role
+    assert "roles/container.developer" in roles
+    push = resource(module, "google_artifact_registry_repository_iam_member", "release_push")
+    assert push["role"] == "roles/artifactregistry.writer"
+    assert push["member"] == "${each.value}"
+    assert "var.image_pushers" in push["for_each"]
+    assert not of_type(module, "google_service_account_key")  # never a key
+    outputs = module["output"]
+    assert outputs["release_service_account_email"]["value"] == (
+        "${google_service_account.release.email}"
+    )
 
 
 def test_outputs_for_the_kubernetes_overlays(module: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ resource "google_project_service" "apis" {
     "iamcredentials.googleapis.com", # Workload Identity token exchange
     "servicenetworking.googleapis.com",
     "sqladmin.googleapis.com", # the Cloud SQL Auth Proxy talks to it
+    "sts.googleapis.com",      # the release pipeline's OIDC token exchange
     "storage.googleapis.com",  # the vendor-drivers bucket
   ])
 

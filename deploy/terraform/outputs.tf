@@ -39,3 +39,13 @@ output "airflow_logs_bucket" {
   description = "Bucket of Airflow's task logs (the overlays' AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER)."
   value       = google_storage_bucket.airflow_logs.name
 }
+
+output "release_workload_identity_provider" {
+  description = "The GitLab CI/CD variable GCP_WORKLOAD_IDENTITY_PROVIDER (projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/gitlab)."
+  value       = google_iam_workload_identity_pool_provider.gitlab.name
+}
+
+output "release_service_account_email" {
+  description = "The GitLab CI/CD variable GCP_RELEASE_SERVICE_ACCOUNT."
+  value       = google_service_account.release.email
+}

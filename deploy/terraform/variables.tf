@@ -115,3 +115,25 @@ variable "airflow_log_retention_days" {
   type        = number
   default     = 90
 }
+
+variable "gitlab_url" {
+  description = "GitLab instance whose OIDC tokens the release pipeline presents (its issuer)."
+  type        = string
+  default     = "https://gitlab.com"
+}
+
+variable "gitlab_project_path" {
+  description = "GitLab project (group/name) whose pipelines on protected refs may act as the release service account."
+  type        = string
+}
+
+variable "terraform_state_bucket" {
+  description = "Bucket of this environment's Terraform state (environments/<env>.gcs.tfbackend): the release pipeline's plans read it and take its lock."
+  type        = string
+}
+
+variable "image_pushers" {
+  description = "Other members (serviceAccount:…) that may push images to this environment's repository: production lists staging's release service account, which builds each release once for both."
+  type        = list(string)
+  default     = []
+}

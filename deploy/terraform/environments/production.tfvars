@@ -26,3 +26,12 @@ image_repository = {
   location = "us-central1"
   name     = "data-ops-meltano"
 }
+
+# The release pipeline (.gitlab-ci.yml): the GitLab project allowed to act as this
+# environment's release service account, and the state bucket its plans read
+# (environments/production.gcs.tfbackend).
+gitlab_project_path    = "data-team/data-ops-meltano"
+terraform_state_bucket = "data-ops-meltano-production-terraform-state"
+# The tag pipeline's build job runs as staging's release account and pushes the one
+# image it builds to both repositories.
+image_pushers = ["serviceAccount:meltano-release-staging@data-ops-meltano-staging.iam.gserviceaccount.com"]

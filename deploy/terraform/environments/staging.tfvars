@@ -25,3 +25,9 @@ image_repository = {
   location = "us-central1"
   name     = "data-ops-meltano"
 }
+
+# The release pipeline (.gitlab-ci.yml): the GitLab project allowed to act as this
+# environment's release service account, and the state bucket its plans read
+# (environments/staging.gcs.tfbackend).
+gitlab_project_path    = "data-team/data-ops-meltano"
+terraform_state_bucket = "data-ops-meltano-staging-terraform-state"
