@@ -33,6 +33,14 @@ TASK_ID = "meltano-schedule-run"
 WATCHDOG = "dataops-watchdog"
 # What a retry of a run triggered with {"streams": ["audits"], "full_refresh": true} adds.
 RESYNC_FLAGS = ["--force", "--select", "audits", "--full-refresh", "--state-strategy", "merge"]
+# What a first try of a run triggered with {"streams": ["audits"], "start_date": "2024-05-01"}
+# passes: its flags, and the date in the extractor's backfill_from variable.
+BACKFILL_FLAGS = ["--select", "audits", "--state-strategy", "merge"]
+BACKFILL_FROM = "{{ backfill_from(params) }}"
+REFUSED = (
+    "`start_date` (a backfill: older rows kept) and `full_refresh` (everything read again, "
+    "rows gone from the source removed) exclude each other"
+)
 POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SEED = 5
 # Columns the project's select rules drop (meltano/extractors.meltano.yml).
@@ -53,8 +61,26 @@ RESYNC = {
 }
 
 
-def rendered(t, template):
-    return t.render_template(template, RESYNC, jinja_env=t.dag.get_template_env())
+BACKFILL = {
+    "ti": SimpleNamespace(try_number=1),
+    "params": {"streams": ["audits"], "full_refresh": False, "start_date": "2024-05-01"},
+}
+BOTH = {
+    "ti": SimpleNamespace(try_number=1),
+    "params": {"full_refresh": True, "start_date": "2024-05-01"},
+}
+
+
+def rendered(t, template, context=RESYNC):
+    return t.render_template(template, context, jinja_env=t.dag.get_template_env())
+
+
+def refusal(t, template):
+    try:
+        rendered(t, template, BOTH)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def task(t):
@@ -69,6 +95,10 @@ def task(t):
         seen |= {"bash_command": t.bash_command, "cwd": t.cwd}
         if t.dag.params.get("streams") is not None:
             seen["resync_command"] = rendered(t, t.bash_command)
+            seen["env"] = t.env
+            seen["backfill_command"] = rendered(t, t.bash_command, BACKFILL)
+            seen["backfill_env"] = rendered(t, t.env, BACKFILL)
+            seen["refused"] = refusal(t, t.bash_command)
     else:
         resources = t.container_resources
         seen |= {
@@ -87,6 +117,11 @@ def task(t):
             "on_finish_action": t.on_finish_action.value,
             "durable": t.durable,
             "resync_arguments": rendered(t, t.arguments),
+            "backfill_arguments": rendered(t, t.arguments, BACKFILL),
+            "backfill_env_vars": ApiClient().sanitize_for_serialization(
+                rendered(t, t.env_vars, BACKFILL)
+            ),
+            "refused": refusal(t, t.arguments),
         }
         # The pod it would start (its template merged in), as the API would get it.
         pod = t.build_pod_request_obj(dry_run=True)
@@ -159,11 +194,10 @@ BAD_SETTINGS: dict[str, tuple[dict[str, str], str]] = {
 BAD_SYNC_ENV: dict[str, tuple[str | None, str]] = {
     "sync-env-missing": (None, "not found: run `dataops render` and deploy its overlay"),
     "sync-env-not-json": ("secret: tap-secrets\n", "is malformed (JSONDecodeError"),
-    "sync-env-of-other-schedules": (
-        '{"secret": "tap-secrets", "schedules": {"zengrc-to-duckdb": []}}',
-        "has no schedule 'adaptive-to-snowflake': run `dataops render` and deploy its overlay",
-    ),
 }
+# A sync env file without this overlay's schedules: their DAGs are left out (each logs
+# why), the watchdog stays and reports them stale.
+OTHER_SCHEDULES = '{"secret": "tap-secrets", "schedules": {"zengrc-to-duckdb": []}}'
 # Schedules files that cannot be used: content (None: no file), what the error says.
 BAD_FILES: dict[str, tuple[str | None, str]] = {
     "missing": (None, "not found"),
@@ -218,7 +252,7 @@ def parsed(
         if content is not None:
             path.write_text(content)
         scenarios[name] = {"DATAOPS_SCHEDULES_FILE": str(path)}
-    for name, (content, _) in BAD_SYNC_ENV.items():
+    for name, (content, _) in [*BAD_SYNC_ENV.items(), ("other-schedules", (OTHER_SCHEDULES, ""))]:
         path = work / f"{name}.json"
         if content is not None:
             path.write_text(content)
@@ -275,6 +309,11 @@ def test_one_dag_per_schedule_running_meltano_locally(
                 "{{ shell_words(sync_flags(ti.try_number, params)) }}",
                 "resync_command": f"exec /opt/meltano/bin/meltano schedule run {schedule.name}"
                 f" {' '.join(RESYNC_FLAGS)}",
+                "env": {backfill_variable(schedule.extractor): BACKFILL_FROM},
+                "backfill_command": f"exec /opt/meltano/bin/meltano schedule run "
+                f"{schedule.name} {' '.join(BACKFILL_FLAGS)}",
+                "backfill_env": {backfill_variable(schedule.extractor): "2024-05-01"},
+                "refused": REFUSED,
                 "cwd": "/project",
             }
         }
@@ -291,6 +330,11 @@ def test_one_dag_per_schedule_running_meltano_locally(
         "{{ shell_words(['--at', params.at] if params.at else []) }}",
         "cwd": "/project",
     }
+
+
+def backfill_variable(extractor: str) -> str:
+    """The variable Meltano maps to the extractor's backfill_from setting."""
+    return f"{extractor.upper().replace('-', '_')}_BACKFILL_FROM"
 
 
 def exported_entries(path: Path) -> list[dict[str, Any]]:
@@ -310,9 +354,12 @@ def test_kubernetes_runner_starts_one_pod_per_sync(
     timeouts = {s["name"]: s["timeout_seconds"] for s in exported_entries(exported[0])}
     sync_keys = json.loads((GENERATED / "sync-env.json").read_text())["schedules"]
     assert set(parsed["kubernetes"]["dags"]) == {WATCHDOG, *production}
+    extractors = {s.name: s.extractor for s in exported[1]}
     for name in production:
         task = dict(parsed["kubernetes"]["dags"][name]["tasks"][TASK_ID])
         task.pop("pod")
+        backfill = backfill_variable(extractors[name])
+        assert {"name": backfill, "value": "2024-05-01"} in task.pop("backfill_env_vars")
         assert {TASK_ID: task} == {
             TASK_ID: {
                 "type": "KubernetesPodOperator",
@@ -325,9 +372,12 @@ def test_kubernetes_runner_starts_one_pod_per_sync(
                 "cmds": ["meltano", "--log-format=json", "schedule", "run", name],
                 "arguments": "{{ sync_flags(ti.try_number, params) }}",
                 "resync_arguments": RESYNC_FLAGS,
+                "backfill_arguments": BACKFILL_FLAGS,
+                "refused": REFUSED,
                 "env_from": [],  # no secret whole: only the keys its plugins use
                 "env_vars": [
                     {"name": "MELTANO_ENVIRONMENT", "value": "production"},
+                    {"name": backfill, "value": BACKFILL_FROM},
                     *(secret_ref(key) for key in sync_keys[name]),
                 ],
                 "service_account_name": "meltano-sync",
@@ -383,6 +433,13 @@ def test_a_sync_pod_gets_only_the_secrets_of_its_own_tap_and_loader(
 def pod(dags: dict[str, Any], name: str) -> dict[str, Any]:
     built: dict[str, Any] = dags[name]["tasks"][TASK_ID]["pod"]
     return built
+
+
+def test_schedules_missing_from_the_sync_env_file_get_no_dag_and_the_watchdog_stays(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    assert parsed["other-schedules"]["errors"] == []
+    assert list(parsed["other-schedules"]["dags"]) == [WATCHDOG]
 
 
 @pytest.mark.parametrize("name", sorted(BAD_SYNC_ENV))
@@ -473,8 +530,14 @@ def airflow(*args: str, env: dict[str, str], check: bool = True) -> subprocess.C
 
 
 def runs(dag_id: str, state: str, env: dict[str, str]) -> list[dict[str, Any]]:
-    """The DAG's runs in `state`, as the metadata DB recorded them."""
-    listed = airflow("dags", "list-runs", dag_id, "--state", state, "-o", "json", env=env)
+    """The DAG's runs in `state`, as the metadata DB recorded them (none while no run
+    has put the DAG in it: the tests sharing a database run in any order)."""
+    listed = airflow(
+        "dags", "list-runs", dag_id, "--state", state, "-o", "json", env=env, check=False
+    )
+    if listed.returncode and "does not exist in 'dag' table" in listed.stderr:
+        return []
+    assert listed.returncode == 0, (listed.stdout + listed.stderr)[-4000:]
     return json.loads(listed.stdout.splitlines()[-1])  # after any warnings
 
 

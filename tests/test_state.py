@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from dataops import project, status, verify
 from dataops.sandbox import records, serve
+from tapkit.backfill import instant
 
 DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))
 SCHEDULE = "zengrc-to-duckdb"
@@ -124,6 +126,36 @@ def test_reset_one_streams_bookmark_then_only_it_is_read_whole(env: dict[str, st
     assert "no stream is selected" in done.stdout + done.stderr
     assert "audits, " in done.stdout + done.stderr
     assert stored(env)["singer_state"]["bookmarks"] == after
+
+    # A backfill of audits from a date (after a run at this epoch): only the audits
+    # updated since then are read, incrementally; no older row is removed.
+    schedule_run(env, epoch=2)
+    before = stored(env)["singer_state"]["bookmarks"]
+    audits = records("zengrc", seed=SEED, epoch=2)["audits"]
+    since = sorted(audit["updated_at"] for audit in audits)[len(audits) // 2][:10]
+    with serve("zengrc", seed=SEED, epoch=2) as sandbox:
+        done = dataops(
+            {**env, "TAP_ZENGRC_BASE_URL": sandbox.url},
+            *("resync", SCHEDULE, "--stream", "audits", "--start-date", since),
+        )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"TAP_ZENGRC_BACKFILL_FROM={since}" in done.stdout
+    run = status.newest_run(env["MELTANO_DATABASE_URI"], SCHEDULE)
+    assert run is not None
+    assert run.streams is not None
+    newer = [a for a in audits if datetime.fromisoformat(a["updated_at"]) >= instant(since)]
+    assert 0 < len(newer) < len(audits)
+    assert {s: c.records_sent for s, c in run.streams.items()} == {"audits": len(newer)}
+    after = stored(env)["singer_state"]["bookmarks"]
+    assert {s: m for s, m in after.items() if s != "audits"} == {
+        s: m for s, m in before.items() if s != "audits"
+    }
+    mark = "replication_key_value"
+    assert after["audits"][mark] == before["audits"][mark]  # where it was: nothing skipped
+    report = verify.compare_table(
+        Path(env["TARGET_DUCKDB_PATH"]), "tap_zengrc", "audits", audits, ["id"]
+    )
+    assert report.ok, report.describe()
 
 
 def test_set_from_a_file_and_the_guards(env: dict[str, str], tmp_path: Path) -> None:

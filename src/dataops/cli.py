@@ -121,22 +121,38 @@ def resync(
     full_refresh: bool = typer.Option(
         True, "--full-refresh/--from-bookmark", help="From start_date (default), or on."
     ),
+    start_date: str | None = typer.Option(
+        None,
+        "--start-date",
+        help="Backfill instead: read again from this ISO date on, keeping older rows.",
+    ),
 ) -> None:
     """Run SCHEDULE for these streams only, from their start_date: the other streams'
     bookmarks stay as they are (`meltano schedule run … --select S --full-refresh
-    --state-strategy merge`, in the active environment and system database)."""
+    --state-strategy merge`, in the active environment and system database). With
+    `--start-date`, a backfill: an incremental read from that date (or the bookmark, if
+    earlier) on, no full read, rows older than it kept."""
     from dataops import state
 
     console = Console()
     try:
         environment, schedules = state.environment_and_schedules(None)
         state.known(schedule, schedules)
+        backfill = state.backfill_env(schedule, start_date) if start_date else {}
     except state.StateError as error:
         raise state.fail(console, error) from None
-    flags = state.resync_flags(stream, full_refresh)
-    console.print(f"meltano schedule run {schedule} {' '.join(flags)}", highlight=False)
+    flags = state.resync_flags(stream, full_refresh and not backfill)
+    shown = " ".join(f"{name}={value}" for name, value in backfill.items())
+    console.print(
+        f"{shown} meltano schedule run {schedule} {' '.join(flags)}".strip(), highlight=False
+    )
     done = project.meltano(
-        "schedule", "run", schedule, *flags, env=state.meltano_env(environment), check=False
+        "schedule",
+        "run",
+        schedule,
+        *flags,
+        env={**state.meltano_env(environment), **backfill},
+        check=False,
     )
     raise typer.Exit(done.returncode)
 

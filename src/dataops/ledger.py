@@ -35,8 +35,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
-"""1: runs and streams; 2: adds the schemas table (older databases are upgraded)."""
+SCHEMA_VERSION = 1
+"""Raised only when a reader of the older version would misread the tables: a table
+added (as the schemas table was) leaves it at 1, so an image rolled back still writes."""
 FLUSH_SECONDS = 5.0
 """The longest a tally waits in memory while its run goes on."""
 ERROR_CHARS = 500
@@ -305,8 +306,6 @@ def ensure_schema(connection: sa.Connection) -> None:
     found = connection.execute(sa.select(schema_table.c.version)).scalar()
     if found is None:
         connection.execute(schema_table.insert(), [{"version": SCHEMA_VERSION}])
-    elif found < SCHEMA_VERSION:  # every upgrade so far only adds tables
-        connection.execute(schema_table.update().values(version=SCHEMA_VERSION))
     elif found > SCHEMA_VERSION:
         msg = f"the ledger tables are version {found}; this dataops knows {SCHEMA_VERSION}"
         raise RuntimeError(msg)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +48,17 @@ def run_state(environment: str, *args: str) -> str:
 
 
 def everything(environment: str) -> dict[str, dict[str, Any]]:
-    """Every state id's state (`meltano state export`: its completed state with the
-    bookmarks of a partial one on top, as Meltano merges them for the next run)."""
+    """Every state id's state (`meltano state export`: its completed state with a
+    partial one merged on top by Meltano's own merge, key by key, as the next run gets
+    it)."""
+    from meltano.core.utils import merge
+
     exported = json.loads(run_state(environment, "export") or "{}")
     states = {}
     for state_id, value in exported.items():
         completed, partial = _state(value.get("completed")), _state(value.get("partial"))
-        singer = {
-            **(completed.get("singer_state") or {}),
-            "bookmarks": {**bookmarks(completed), **bookmarks(partial)},
-        }
-        states[state_id] = {"singer_state": singer}
+        merged = merge(partial.get("singer_state") or {}, completed.get("singer_state") or {})
+        states[state_id] = {"singer_state": merged}
     return states
 
 
@@ -263,6 +264,26 @@ def resync_flags(streams: list[str], full_refresh: bool) -> list[str]:
     if full_refresh:
         flags.append("--full-refresh")
     return [*flags, "--state-strategy", "merge"]
+
+
+def backfill_env(schedule: str, start_date: str) -> dict[str, str]:
+    """The env of a backfill run of `schedule`: its extractor's `backfill_from` setting
+    (read again from `start_date` on, incrementally, older rows kept; tapkit.backfill).
+    The DAGs' `start_date` parameter sets the same variable."""
+    try:
+        date.fromisoformat(start_date)
+    except ValueError:
+        raise StateError(
+            f"--start-date must be an ISO date such as 2024-05-01, got {start_date!r}"
+        ) from None
+    extractors = [
+        s.value.get("extractor", "")
+        for s in meltano_files.load().schedules
+        if s.value.get("name") == schedule
+    ]
+    if not extractors or not extractors[0]:
+        raise StateError(f"schedule {schedule!r} names no extractor to backfill")
+    return {extractors[0].upper().replace("-", "_") + "_BACKFILL_FROM": start_date}
 
 
 def read_state_file(path: Path) -> dict[str, Any]:

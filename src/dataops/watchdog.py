@@ -4,9 +4,10 @@ other than its tap sent, a stream whose schema changed.
 
 An incident lasts until it is over: a schedule stale (or failing) since its last
 success at T is one incident however long it goes on, and a new one only after another
-success; a mismatch belongs to the run that had it; a schema change is one incident per
-stream and change (under `schema_policy: freeze` every run finds it again until it is
-accepted: it is still announced once). Announced incidents are kept in the
+success; a mismatch belongs to the run that had it; so does a schema change a run loaded
+(`evolve`), per stream, while a change that stopped runs (`freeze`) is one incident per
+stream and change until the schedule's next success (every run finds it again until it
+is accepted). Announced incidents are kept in the
 system database (`dataops_alerts`, beside the run ledger), so a watchdog run every hour,
 from any pod, posts each once. An incident is recorded only once the webhook accepted
 it: one that could not be posted is tried again next time.
@@ -89,24 +90,30 @@ def incidents(report: status.Report) -> list[Incident]:
 
 
 def schema_incidents(report: status.Report, schedule: status.ScheduleStatus) -> list[Incident]:
-    """One incident per stream of the newest run that found its schema changed."""
-    run = schedule.last_schema_change
-    if run is None:
-        return []
+    """One incident per stream whose schema changed, in every run read (see the module
+    docstring for their identity)."""
+    since = schedule.last_success_at.isoformat() if schedule.last_success_at else "never"
     found = []
-    for stream, changes in run.schema_changes.items():
-        what = "; ".join(changes)
-        digest = hashlib.sha256(what.encode()).hexdigest()[:16]
-        outcome = "stopped (freeze)" if run.schema_policy == "freeze" else "loaded (evolve)"
-        found.append(
-            Incident(
-                f"{schedule.name}|schema|{stream}|{digest}",
-                schedule.name,
-                "schema",
-                f"[{report.environment}] {schedule.name}: the schema of {stream} changed "
-                f"in the run of {when(run.started_at)}, {outcome}: {what}",
-            )
+    for run in schedule.runs:
+        stopped = run.schema_policy == "freeze" and run.status in {"failed", "abandoned"}
+        outcome = {"success": "loaded (evolve)", "running": "being loaded (evolve)"}.get(
+            run.status, f"run {run.status}"
         )
+        for stream, changes in run.schema_changes.items():
+            what = "; ".join(changes)
+            digest = hashlib.sha256(what.encode()).hexdigest()[:16]
+            found.append(
+                Incident(
+                    f"{schedule.name}|schema|{stream}|{digest}|{since}"
+                    if stopped
+                    else f"{schedule.name}|schema|{stream}|{run.run_id}",
+                    schedule.name,
+                    "schema",
+                    f"[{report.environment}] {schedule.name}: the schema of {stream} changed "
+                    f"in the run of {when(run.started_at)}, "
+                    f"{'stopped (freeze)' if stopped else outcome}: {what}",
+                )
+            )
     return found
 
 

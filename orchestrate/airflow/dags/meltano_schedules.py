@@ -4,7 +4,8 @@ The file (`schedules.json` beside this one, or `$DATAOPS_SCHEDULES_FILE`) is mad
 build time by `dataops schedules export` from meltano.yml: parsing never calls
 `meltano`. Each DAG has one task that runs `meltano schedule run NAME`, either on the
 scheduler's machine (`DATAOPS_SYNC_RUNNER=local`) or in a pod of its own
-(`kubernetes`). docs/airflow.md lists every setting.
+(`kubernetes`). docs/airflow.md lists every setting. Run parameters: `streams`,
+`full_refresh` (a resync) and `start_date` (a backfill), see :func:`sync_flags`.
 
 Each sync gets an `execution_timeout`: the shortest wait between two of its cron times
 (a sync still going when the next is due is hung; it fails, and the failure alerts).
@@ -31,7 +32,7 @@ import re
 import shlex
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -50,6 +51,8 @@ ISO_MOMENT = (
 """The watchdog's `at`: an ISO date or date-time, nothing else reaches its command."""
 STREAM_NAME = "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 """What a stream name in the run parameters may be (never a flag, nothing to quote)."""
+ISO_DATE = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"
+"""The run parameter `start_date`: an ISO date, or empty."""
 ALERT_TIMEOUT_SECONDS = 10
 SCHEDULE_KEYS = ("name", "extractor", "loader", "interval", "start_date", "timeout_seconds")
 WATCHDOG_DAG_ID = "dataops-watchdog"
@@ -57,6 +60,11 @@ WATCHDOG_DAG_ID = "dataops-watchdog"
 
 class SchedulesConfigError(RuntimeError):
     """The schedules file or a DATAOPS_* setting cannot be used; the message says why."""
+
+
+class ScheduleNotDeployed(SchedulesConfigError):
+    """One schedule cannot run here (its DAG is left out; the others and the watchdog,
+    which reports it stale, stay)."""
 
 
 def env_int(name: str, default: int) -> int:
@@ -125,8 +133,10 @@ def alert_on_failure(context: Any) -> None:
 def sync_flags(try_number: int, params: Mapping[str, Any]) -> list[str]:
     """The flags of one try of a sync: `--force` on a retry; the run's parameters
     `streams` (`--select` each) and `full_refresh` (`--full-refresh`: read them from
-    their start_date), the state merged so that other streams' bookmarks stay."""
+    their start_date), the state merged so that other streams' bookmarks stay (also
+    for a backfill, `start_date`: see :func:`backfill_from`)."""
     flags = ["--force"] if try_number > 1 else []
+    backfill = backfill_from(params)  # checked first: a bad start_date fails every try
     streams = list(params.get("streams") or [])
     bad = [stream for stream in streams if not re.match(STREAM_NAME, str(stream))]
     if bad:
@@ -135,9 +145,30 @@ def sync_flags(try_number: int, params: Mapping[str, Any]) -> list[str]:
         flags += ["--select", str(stream)]
     if params.get("full_refresh"):
         flags.append("--full-refresh")
-    if streams or params.get("full_refresh"):
+    if streams or params.get("full_refresh") or backfill:
         flags += ["--state-strategy", "merge"]
     return flags
+
+
+def backfill_from(params: Mapping[str, Any]) -> str:
+    """The run parameter `start_date` ("" when empty), checked: the tap setting
+    `backfill_from` of the run (read again from that date on, incrementally, older rows
+    kept; tapkit.backfill). A full refresh already reads from the configured start_date
+    and removes what the source no longer has: the two are refused together."""
+    start = str(params.get("start_date") or "")
+    if not re.match(ISO_DATE, start):
+        raise ValueError(f"`start_date` must be an ISO date such as 2024-05-01, got {start!r}")
+    if start and params.get("full_refresh"):
+        raise ValueError(
+            "`start_date` (a backfill: older rows kept) and `full_refresh` (everything "
+            "read again, rows gone from the source removed) exclude each other"
+        )
+    return start
+
+
+def backfill_variable(extractor: str) -> str:
+    """The env var Meltano maps to the extractor's `backfill_from` setting."""
+    return extractor.upper().replace("-", "_") + "_BACKFILL_FROM"
 
 
 def shell_words(words: list[str]) -> str:
@@ -154,11 +185,20 @@ SYNC_PARAMS = {
     "full_refresh": Param(
         False, type="boolean", description="Read from start_date, ignoring bookmarks"
     ),
+    "start_date": Param(
+        "",
+        type="string",
+        pattern=ISO_DATE,
+        description="Backfill: read again from this ISO date on, keeping older rows",
+    ),
 }
 """Run parameters of every sync DAG (checked when a run is triggered)."""
 
 
-def local_sync(name: str) -> BaseOperator:
+BACKFILL_FROM = "{{ backfill_from(params) }}"
+
+
+def local_sync(name: str, extractor: str) -> BaseOperator:
     """`meltano schedule run NAME` on this machine, with the scheduler's environment."""
     from airflow.providers.standard.operators.bash import BashOperator
 
@@ -167,6 +207,8 @@ def local_sync(name: str) -> BaseOperator:
     return BashOperator(
         task_id=TASK_ID,
         bash_command=command + "{{ shell_words(sync_flags(ti.try_number, params)) }}",
+        env={backfill_variable(extractor): BACKFILL_FROM},
+        append_env=True,
         cwd=os.environ.get("DATAOPS_PROJECT_ROOT", "/project"),
         skip_on_exit_code=None,
     )
@@ -201,7 +243,7 @@ def sync_secret_env(name: str) -> list[Any]:
         )
     secret, schedules = sync_env(path)
     if name not in schedules:
-        raise SchedulesConfigError(
+        raise ScheduleNotDeployed(
             f"sync env file {path} has no schedule {name!r}: run `dataops render` and "
             "deploy its overlay with this image"
         )
@@ -216,7 +258,7 @@ def sync_secret_env(name: str) -> list[Any]:
     ]
 
 
-def kubernetes_sync(name: str) -> BaseOperator:
+def kubernetes_sync(name: str, extractor: str) -> BaseOperator:
     """`meltano schedule run NAME` in a pod of its own, from the project's image, with
     only the secret keys its plugins use (the pod template adds what every sync uses)."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -245,6 +287,7 @@ def kubernetes_sync(name: str) -> BaseOperator:
         service_account_name=os.environ.get("DATAOPS_SYNC_SERVICE_ACCOUNT", "meltano-sync"),
         env_vars=[
             *(k8s.V1EnvVar(name=key, value=value) for key, value in passed_through.items()),
+            k8s.V1EnvVar(name=backfill_variable(extractor), value=BACKFILL_FROM),
             *sync_secret_env(name),
         ],
         container_resources=k8s.V1ResourceRequirements(
@@ -330,26 +373,45 @@ def build_dags() -> dict[str, DAG]:
         if not fnmatch.fnmatchcase(name, pattern):
             continue
         timeout = timedelta(seconds=int(schedule["timeout_seconds"]))
-        with DAG(
-            dag_id=name,
-            description=f"meltano schedule run {name}: {schedule['extractor']} → "
-            f"{schedule['loader']}",
-            schedule=schedule["interval"],
-            start_date=schedule["start_date"],
-            catchup=False,
-            max_active_runs=1,
-            render_template_as_native_obj=True,
-            user_defined_macros={"sync_flags": sync_flags, "shell_words": shell_words},
-            params=SYNC_PARAMS,
-            default_args={**default_args, "execution_timeout": timeout},
-            tags=["meltano", schedule["extractor"], schedule["loader"]],
-        ) as dag:
-            runner(name)
-        dags[name] = dag
+        try:
+            dags[name] = sync_dag(schedule, runner, {**default_args, "execution_timeout": timeout})
+        except ScheduleNotDeployed as error:
+            log.error("no DAG for schedule %s: %s", name, error)
     if not dags:
         log.warning("no schedule in %s matches DATAOPS_SCHEDULE_PATTERN=%r", path, pattern)
     dags[WATCHDOG_DAG_ID] = watchdog_dag()
     return dags
+
+
+def sync_dag(
+    schedule: dict[str, Any],
+    runner: Callable[[str, str], BaseOperator],
+    default_args: dict[str, Any],
+) -> DAG:
+    """The DAG of one schedule: one task, `runner`'s."""
+    name = schedule["name"]
+    with DAG(
+        dag_id=name,
+        description=f"meltano schedule run {name}: {schedule['extractor']} → {schedule['loader']}",
+        schedule=schedule["interval"],
+        start_date=schedule["start_date"],
+        catchup=False,
+        max_active_runs=1,
+        render_template_as_native_obj=True,
+        user_defined_macros={
+            "sync_flags": sync_flags,
+            "shell_words": shell_words,
+            "backfill_from": backfill_from,
+        },
+        params=SYNC_PARAMS,
+        default_args=default_args,
+        tags=["meltano", schedule["extractor"], schedule["loader"]],
+        # Registered by build_dags only once whole (a context manager registers a DAG
+        # even when its block raised).
+        auto_register=False,
+    ) as dag:
+        runner(name, schedule["extractor"])
+    return dag
 
 
 globals().update(build_dags())

@@ -575,7 +575,11 @@ def _utc(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
-@functools.lru_cache(maxsize=2)
 def engine(params: DataParams, drift_at: int | None = None) -> Engine:
     """The engine of ``params`` (cached: built once per process)."""
+    return _engine(params, drift_at)
+
+
+@functools.lru_cache(maxsize=2)
+def _engine(params: DataParams, drift_at: int | None) -> Engine:
     return Engine(params, drift_at)

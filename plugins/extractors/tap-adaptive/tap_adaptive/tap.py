@@ -18,6 +18,7 @@ from singer_sdk import typing as th
 from tap_adaptive.client import AdaptiveClient
 from tap_adaptive.plan_data import PLAN_DATA_EXPORTS, PlanDataStream
 from tap_adaptive.streams import EXPORTS, ExportStream
+from tapkit.backfill import backfill_setting
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
 from tapkit.schemas import schema_policy_setting
@@ -97,6 +98,7 @@ class TapAdaptive(ConcurrentTap):
         th.Property("request_timeout", th.IntegerType, default=300),
         *retry_settings(what="call"),
         schema_policy_setting(),
+        backfill_setting(),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typing as t
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -16,11 +18,12 @@ from singer_sdk.helpers._batch import BaseBatchFileEncoding, JSONLinesEncoding, 
 from tap_edcast.keyset import KeyOrder, backticked, domo_datetime
 from tap_edcast.normalise import sql_literal
 from tap_edcast.paging import Dataset, KeysetReader
+from tapkit.backfill import backfill_from, instant
 from tapkit.concurrency import SYNC_LOCK
 from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     import pyarrow as pa
     from singer_sdk.helpers import types
@@ -126,6 +129,8 @@ class Read:
     """Read the rows after this point (None: from the window's start)."""
     rows: int
     """How many there were when counted."""
+    since: datetime | None = None
+    """A backfill's start: the rows read are those of the window from here on."""
 
 
 class DatasetStream(VersionedStream):
@@ -142,6 +147,11 @@ class DatasetStream(VersionedStream):
     has. A run that did not finish (killed, failed) leaves ``unfinished_read_version``
     in the state, and the next run is a full read: the loader may hold rows it sent
     after its last STATE, and one the source deleted since would be seen by no count.
+
+    A backfill (``tapkit.backfill``) from a moment before the bookmark, in a run that
+    would read incrementally, reads the rows from that moment on instead; the rows
+    before it count as held (the count just matched), so the three keys agree again
+    once the first page is passed on.
     """
 
     is_sorted = True
@@ -172,10 +182,15 @@ class DatasetStream(VersionedStream):
     ) -> None:
         """Not per record: the bookmark moves when a whole page was passed on."""
 
-    def _reader(self) -> KeysetReader:
+    def _reader(self, since: datetime | None = None) -> KeysetReader:
+        """A reader of the window ``[start_date, end_date)``, or from ``since`` on."""
         key = backticked(self.spec.replication_key)
+        start = str(self.config["start_date"])
+        floor = instant(start)
+        if since is not None and floor is not None and since > floor:
+            start = since.isoformat()
         window = (
-            f"{key} >= {sql_literal(domo_datetime(self.config['start_date']))}"
+            f"{key} >= {sql_literal(domo_datetime(start))}"
             f" AND {key} < {sql_literal(domo_datetime(self.config['end_date']))}"
         )
         dataset = Dataset(
@@ -220,7 +235,18 @@ class DatasetStream(VersionedStream):
                 state[LAST_KEY] = None
                 state[ROWS_HELD] = 0
         if not full:
-            return Read(full=False, after=bookmark, rows=total - below)
+            since = backfill_from(self.config)
+            marked = instant(state.get(REPLICATION_KEY_VALUE))
+            if since is None or marked is None or since >= marked:
+                return Read(full=False, after=bookmark, rows=total - below)
+            with self._reader(since) as window:
+                rows, _ = window.count(None)
+            with SYNC_LOCK:
+                state[REPLICATION_KEY_VALUE] = None
+                state[LAST_KEY] = None
+                state[ROWS_HELD] = total - rows  # the rows before `since`, held
+            self.logger.info("%s: backfill: reading the %d rows from %s on", self.name, rows, since)
+            return Read(full=False, after=None, rows=rows, since=since)
         if unfinished:
             reason = "the last run did not finish"
         elif bookmark is None:
@@ -229,6 +255,17 @@ class DatasetStream(VersionedStream):
             reason = f"{below} source rows up to the bookmark where {held} were passed on"
         self.logger.info("%s: reading every row (%s)", self.name, reason)
         return Read(full=True, after=None, rows=total)
+
+    @contextmanager
+    def _read(self, context: Context | None) -> Iterator[tuple[KeysetReader, Read]]:
+        """This run's read (:meth:`_start`) and the reader of its window."""
+        with self._reader() as reader:
+            read = self._start(context, reader)
+            if read.since is None:
+                yield reader, read
+                return
+        with self._reader(read.since) as reader:
+            yield reader, read
 
     def _passed_on(self, context: Context | None, page: Page[t.Any]) -> None:
         """A page's rows have all been sent: the bookmark moves to its last row."""
@@ -245,8 +282,7 @@ class DatasetStream(VersionedStream):
         def to_arrow(answer: Answer) -> pa.Table:
             return answer.connection.sql(answer.select()).to_arrow_table()
 
-        with self._reader() as reader:
-            read = self._start(context, reader)
+        with self._read(context) as (reader, read):
             for page in reader.pages(read.after, read.rows, to_arrow):
                 yield from page.result.to_pylist()
                 self._passed_on(context, page)
@@ -281,8 +317,7 @@ class DatasetStream(VersionedStream):
         file_encoding: BaseBatchFileEncoding = (
             ParquetEncoding(compression=codec) if parquet else JSONLinesEncoding(compression=codec)
         )
-        with self._reader() as reader, self.get_record_counter() as counter:
-            read = self._start(context, reader)
+        with self._read(context) as (reader, read), self.get_record_counter() as counter:
             for page in reader.pages(read.after, read.rows, to_file):
                 counter.increment(page.rows)
                 self._passed_on(context, page)

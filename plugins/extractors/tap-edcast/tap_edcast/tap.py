@@ -12,6 +12,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from tap_edcast.client import DomoClient, decoded_json
 from tap_edcast.normalise import classify
 from tap_edcast.streams import DatasetSpec, DatasetsStream, DatasetStream, catalogue
+from tapkit.backfill import backfill_setting
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
 from tapkit.schemas import schema_policy_setting
@@ -104,6 +105,7 @@ class TapEdCast(ConcurrentTap):
         th.Property("request_timeout", th.IntegerType, default=300),
         *retry_settings(),
         schema_policy_setting(),
+        backfill_setting(),
     ).to_dict()
 
     @cached_property

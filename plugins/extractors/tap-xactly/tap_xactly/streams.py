@@ -39,6 +39,7 @@ from tap_xactly.jdbc import (
     value_of,
 )
 from tap_xactly.keyset import PageQuery, page_query
+from tapkit.backfill import rewound
 from tapkit.concurrency import SYNC_LOCK
 from tapkit.retry import Backoff
 from tapkit.versions import VersionedStream
@@ -218,12 +219,14 @@ class TableStream(VersionedStream):
             yield from self._pages(order, f"{rk.sql} >= ?", (param,))
 
     def _since(self, bookmark: str | None) -> str | None:
-        """Where reading starts: the bookmark less ``lookback_seconds`` (never before
-        ``start_date``), or ``start_date`` without a bookmark (None: every row)."""
+        """Where reading starts: the bookmark less ``lookback_seconds``, or earlier under
+        a backfill (``tapkit.backfill``), never before ``start_date``; ``start_date``
+        without a bookmark (None: every row)."""
         start = self.config.get("start_date")
         if bookmark is None:
             return start
-        since = parse_instant(bookmark) - timedelta(seconds=int(self.config["lookback_seconds"]))
+        lookback = timedelta(seconds=int(self.config["lookback_seconds"]))
+        since = rewound(parse_instant(bookmark) - lookback, self.config)
         if start is not None:
             since = max(since, parse_instant(start))
         return iso_instant(since)

@@ -19,6 +19,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from tap_xactly.jdbc import ConnectionPool, Driver, error_text, is_permanent, kind_of
 from tap_xactly.keyset import identifier
 from tap_xactly.streams import Column, Table, TableStream
+from tapkit.backfill import backfill_setting
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
 from tapkit.schemas import schema_policy_setting
@@ -119,6 +120,7 @@ class TapXactly(ConcurrentTap):
         ),
         *retry_settings(5, 2.0, "page (each on a new connection)"),
         schema_policy_setting(),
+        backfill_setting(),
         th.Property(
             "query_timeout_seconds",
             th.IntegerType,

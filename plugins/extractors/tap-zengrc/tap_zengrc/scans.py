@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_zengrc.client import BASE_URL_HINT, ZenGRCStream, server_clock
+from tapkit.backfill import rewound
 from tapkit.concurrency import SYNC_LOCK
 
 if t.TYPE_CHECKING:
@@ -127,7 +128,9 @@ class CollectionStream(ZenGRCStream):
         floor = parse_instant(self.config.get("start_date"))
         since = None if full else self.get_starting_timestamp(context)
         if since is not None:
-            since -= timedelta(seconds=float(self.config["lookback_seconds"]))
+            since = rewound(
+                since - timedelta(seconds=float(self.config["lookback_seconds"])), self.config
+            )
         known_up_to = None if last is None else last.max_id  # above it: new since
         seen: set[int] = set()
         self._first_page_pending = True

@@ -13,6 +13,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_zengrc.streams import COLLECTIONS, collection_stream
+from tapkit.backfill import backfill_setting
 from tapkit.concurrency import ConcurrentTap
 from tapkit.retry import retry_settings
 from tapkit.schemas import schema_policy_setting
@@ -49,6 +50,7 @@ class TapZenGRC(ConcurrentTap):
         ),
         *retry_settings(),
         schema_policy_setting(),
+        backfill_setting(),
         th.Property(
             "lookback_seconds",
             th.IntegerType,

@@ -22,6 +22,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib import SingerMessageType
 
+from tapkit.backfill import backfill_from
 from tapkit.schemas import SchemaChanged, check_schemas
 
 if t.TYPE_CHECKING:
@@ -121,10 +122,13 @@ class ConcurrentTap(Tap):
         """Sync the selected streams, several at a time."""
         with self.clear_failure():
             workers = self.parallel_streams()
+            backfill_from(self.config)  # a bad value fails before anything is read
         self._reset_state_progress_markers()
         self._set_compatible_replication_methods()
         streams = [s for s in self.streams.values() if s.selected or s.has_selected_descendents]
-        with self.clear_failure():  # also creates each stream's state entry before threads start
+        for stream in streams:
+            _ = stream.stream_state  # create each stream's state entry before threads start
+        with self.clear_failure():
             if not streams:
                 msg = (
                     f"{self.name}: no stream is selected. A name given to `--select` (or to a "

@@ -33,7 +33,10 @@ EVENT = "dataops_schema"
 POLICIES = ("evolve", "freeze")
 
 Description = dict[str, t.Any]
-"""``{"key": [column, …], "columns": {column: type text, …}}``."""
+"""``{"key": [column, …], "columns": [[column, type text], …]}``. Lists, not a mapping:
+Meltano merges a partial state (a run with ``--select``, ``--full-refresh`` or
+``--state-strategy merge``) into the stored one key by key, so a mapping would keep
+the columns a newer description no longer has; a list is replaced whole."""
 
 
 class SchemaChanged(Exception):
@@ -69,18 +72,18 @@ def describe(stream: Stream) -> Description:
     properties = stream.schema.get("properties", {})
     return {
         "key": list(stream.primary_keys or []),
-        "columns": {
-            name: type_text(prop)
+        "columns": [
+            [name, type_text(prop)]
             for name, prop in properties.items()
             if stream.mask.get(("properties", name), True)
-        },
+        ],
     }
 
 
 def changes(before: Description, now: Description) -> list[str]:
     """What differs from ``before`` to ``now``, one phrase per change, in column order."""
     found = []
-    old, new = before.get("columns", {}), now.get("columns", {})
+    old, new = dict(before.get("columns", [])), dict(now.get("columns", []))
     for name, kind in new.items():
         if name not in old:
             found.append(f"added {name} ({kind})")
@@ -120,9 +123,10 @@ def check_schemas(tap_name: str, streams: list[Stream], policy: str) -> None:
     if policy == "freeze" and drifted:
         listed = "; ".join(f"{name}: {', '.join(changed)}" for name, changed in drifted.items())
         msg = (
-            f"schema changed and schema_policy is freeze, so nothing was loaded — {listed}. "
-            f"To accept it: resync the stream (`dataops resync SCHEDULE --stream NAME`), or "
-            f"run once with {tap_name.upper().replace('-', '_')}_SCHEMA_POLICY=evolve"
+            f"{tap_name}: schema changed and schema_policy is freeze, so nothing was loaded — "
+            f"{listed}. To accept it, resync the stream (`dataops resync SCHEDULE --stream "
+            f"NAME`, or the DAG's streams and full_refresh parameters): it takes the schema "
+            f"it finds"
         )
         raise SchemaChanged(msg)
     for stream in streams:
