@@ -427,7 +427,7 @@ def test_a_sync_pod_gets_only_the_secrets_of_its_own_tap_and_loader(
             if container["name"] == check.SYNC_CONTAINER:
                 allowed |= used[name]
                 assert used[name] - set(shared) <= {e["name"] for e in container["env"]}, name
-            assert check.unused_secrets(container, allowed, templates) == {}, name
+            assert check.unused_secrets(container, allowed, templates, spec) == {}, name
 
 
 def pod(dags: dict[str, Any], name: str) -> dict[str, Any]:

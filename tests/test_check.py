@@ -196,6 +196,34 @@ def test_a_container_receiving_a_secret_it_does_not_use(checkout: Path) -> None:
     assert len(found) == 7  # the first three in each overlay, the last in production
 
 
+def test_a_secret_mounted_as_a_volume_counts_too(checkout: Path) -> None:
+    """A secret reaches a container through a (projected) volume as well as the env."""
+    path = checkout / "deploy" / "kubernetes" / "base" / "api-server.yaml"
+    text = path.read_text()
+    mounts = "            - {name: airflow-home, mountPath: /opt/airflow}\n"
+    volumes = "        - {name: airflow-home, emptyDir: {sizeLimit: 1Gi}}\n"
+    assert text.count(mounts) == 1
+    assert text.count(volumes) == 1
+    text = text.replace(
+        mounts, mounts + "            - {name: keys, mountPath: /keys, readOnly: true}\n"
+    )
+    text = text.replace(
+        volumes,
+        volumes + "        - name: keys\n          projected:\n            sources:\n"
+        "              - secret: {name: meltano-db, items: [{key: MELTANO_DATABASE_URI, "
+        "path: uri}]}\n",
+    )
+    path.write_text(text)
+    found = sorted(problems(checkout, UNUSED))
+    assert found == [
+        f"overlay {environment}: Deployment/airflow-api-server container api-server: "
+        "receives MELTANO_DATABASE_URI of secret meltano-db, which it does not use — remove "
+        "it, or if the container does use it, add it to SECRETS_USED in src/dataops/check.py "
+        "with the reason"
+        for environment in ("production", "staging")
+    ]
+
+
 def test_syncs_running_in_the_scheduler_are_refused(checkout: Path) -> None:
     """The scheduler holds no tap's secret: a `local` runner in the cluster would run
     every sync without credentials."""
@@ -345,3 +373,37 @@ def test_a_broken_overlay_is_a_clear_error(checkout: Path) -> None:
     )
     with pytest.raises(SystemExit, match="overlays/staging: kustomize failed"):
         check.context(checkout)
+
+
+def test_batch_files_a_loader_cannot_read_are_refused(checkout: Path) -> None:
+    """The dev environment once turned Parquet batches on for tap-edcast whatever the
+    loader: `meltano run tap-edcast target-postgres` then failed mid-run."""
+    parquet = {"encoding": {"format": "parquet"}, "storage": {"root": "file:///tmp/b"}}
+
+    def batch_in_dev(doc: Any) -> None:
+        edcast = next(
+            p
+            for p in doc["environments"][0]["config"]["plugins"]["extractors"]
+            if p["name"] == "tap-edcast"
+        )
+        edcast["config"]["batch_config"] = parquet
+
+    edit_yaml(checkout / "meltano" / "environments" / "dev.meltano.yml", batch_in_dev)
+    edit_yaml(
+        checkout / "meltano" / "schedules.meltano.yml",
+        lambda doc: doc["schedules"][2].update(
+            {"env": {"TAP_EDCAST_BATCH_CONFIG": json.dumps(parquet)}}
+        ),
+    )
+    found = problems(checkout, "every BATCH file readable by its loader")
+    dev = "meltano/environments/dev.meltano.yml: environments[0](dev).config.plugins."
+    assert found == [
+        f"{dev}extractors[1](tap-edcast).config: tap-edcast writes parquet BATCH files with "
+        f"every loader, and {loader} reads only {formats} — set batch_config in the env of "
+        "the schedules whose loader reads it"
+        for loader, formats in (("target-postgres", "jsonl"), ("target-snowflake", "arrow, jsonl"))
+    ] + [
+        "meltano/schedules.meltano.yml: schedules[2](edcast-to-snowflake): env "
+        "TAP_EDCAST_BATCH_CONFIG makes tap-edcast write parquet BATCH files, which "
+        "target-snowflake does not read — use one of arrow, jsonl, or no batch_config (records)"
+    ]

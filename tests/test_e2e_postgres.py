@@ -166,3 +166,24 @@ def test_run_as_in_the_cluster_logs_json_and_changes_no_project_file(
     assert "deployed as read-only" in refused.stderr
     assert not (project.PROJECT_ROOT / ".env").exists()
     assert project_files == {p: p.read_bytes() for p in project_files}
+
+
+def test_edcast_into_postgres_runs_in_dev_as_a_new_user_would_run_it(
+    postgres_database: Callable[[str], str], isolated: dict[str, str]
+) -> None:
+    """`meltano run tap-edcast target-postgres` in `dev`, no setting added: the tap's
+    Parquet fast path is the DuckDB schedule's only, so PostgreSQL gets records."""
+    warehouse = postgres_database("warehouse").replace("postgresql://", "postgresql+psycopg://")
+    env = {**isolated, "MELTANO_ENVIRONMENT": "dev", "TARGET_POSTGRES_SQLALCHEMY_URL": warehouse}
+    binding = SANDBOX_FOR_EXTRACTOR["tap-edcast"]
+    with serve(binding.vendor, seed=SEED, epoch=1) as sandbox:
+        result = project.meltano(
+            "run",
+            "tap-edcast",
+            "target-postgres",
+            env={**env, **binding.env(sandbox)},
+            capture=True,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert_warehouse_equals_truth(env, "edcast", 1)

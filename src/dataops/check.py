@@ -26,7 +26,13 @@ import kubernetes_validate
 import yaml
 
 from dataops import project, render
-from dataops.meltano_files import CLUSTER_ENVIRONMENTS, MeltanoProject, flatten, load
+from dataops.meltano_files import (
+    CLUSTER_ENVIRONMENTS,
+    MeltanoProject,
+    dataops_annotations,
+    flatten,
+    load,
+)
 
 CHECKOV = project.PROJECT_ROOT / "deploy" / "checkov" / ".venv" / "bin" / "checkov"
 KUBERNETES_VERSION = "1.33.0"
@@ -186,12 +192,27 @@ def variables_are_wired(ctx: Context) -> Iterator[Problem]:
 
 
 def received_secrets(
-    container: dict[str, Any], templates: dict[str, set[str]]
+    container: dict[str, Any], templates: dict[str, set[str]], pod: dict[str, Any]
 ) -> dict[str, set[str]]:
-    """The keys a container receives, per secret: its secretKeyRefs, and every key of a
-    secret it takes whole through envFrom (of a secret no template declares: "(every
-    key)")."""
+    """The keys a container receives, per secret: its secretKeyRefs, every key of a
+    secret it takes whole through envFrom, and the keys of the secret (or projected)
+    volumes of `pod` it mounts (all of a secret's keys unless `items` names some; of a
+    secret no template declares: "(every key)")."""
     found: dict[str, set[str]] = {}
+    mounted = {mount["name"] for mount in container.get("volumeMounts") or []}
+    for volume in pod.get("volumes") or []:
+        if volume["name"] not in mounted:
+            continue
+        sources = [volume["secret"]] if "secret" in volume else []
+        sources += [
+            source["secret"]
+            for source in (volume.get("projected") or {}).get("sources") or []
+            if "secret" in source
+        ]
+        for source in sources:
+            name = source.get("secretName") or source.get("name")
+            keys = {item["key"] for item in source.get("items") or []}
+            found.setdefault(name, set()).update(keys or templates.get(name) or {"(every key)"})
     for entry in container.get("env") or []:
         ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
         if ref:
@@ -204,12 +225,15 @@ def received_secrets(
 
 
 def unused_secrets(
-    container: dict[str, Any], used: AbstractSet[str], templates: dict[str, set[str]]
+    container: dict[str, Any],
+    used: AbstractSet[str],
+    templates: dict[str, set[str]],
+    pod: dict[str, Any],
 ) -> dict[str, list[str]]:
-    """Per secret, the keys `container` receives but does not use."""
+    """Per secret, the keys `container` (of `pod`) receives but does not use."""
     unused = {
         secret: sorted(keys - used)
-        for secret, keys in received_secrets(container, templates).items()
+        for secret, keys in received_secrets(container, templates, pod).items()
     }
     return {secret: keys for secret, keys in sorted(unused.items()) if keys}
 
@@ -219,9 +243,9 @@ def no_secret_goes_unused(ctx: Context) -> Iterator[Problem]:
     (SECRETS_USED), and each sync pod only its own schedule's plugins' keys."""
     for environment, objects in ctx.manifests.items():
         templates = secret_template_keys(ctx.tree, environment)
-        for name, container in containers(environment, objects):
+        for name, container, pod in containers(environment, objects):
             used = SECRETS_USED.get(container["name"], frozenset())
-            for secret, unused in unused_secrets(container, used, templates).items():
+            for secret, unused in unused_secrets(container, used, templates, pod).items():
                 yield Problem(
                     f"{name} container {container['name']}",
                     f"receives {', '.join(unused)} of secret {secret}, which it does not use",
@@ -251,7 +275,7 @@ def secret_references_exist(ctx: Context) -> Iterator[Problem]:
     for environment, objects in ctx.manifests.items():
         templates = ctx.tree.secret_templates(environment)
         keys = secret_template_keys(ctx.tree, environment)
-        for name, container in containers(environment, objects):
+        for name, container, _ in containers(environment, objects):
             for entry in container.get("env", []):
                 ref = entry.get("valueFrom", {}).get("secretKeyRef")
                 if ref and ref["key"] not in keys.get(ref["name"], set()):
@@ -286,6 +310,55 @@ def plugins_exist(ctx: Context) -> Iterator[Problem]:
             for step in str(task).split():
                 if step.partition(":")[0] not in types:
                     yield Problem(job.where(), f"task step {step!r} names no plugin", "declare it")
+
+
+def batch_format(config: Any) -> str | None:
+    """The BATCH file format a tap's `batch_config` (a mapping or its JSON) asks for."""
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except json.JSONDecodeError:
+            return None
+    encoding = config.get("encoding") if isinstance(config, dict) else None
+    return str(encoding.get("format")) if isinstance(encoding, dict) else None
+
+
+def batch_files_are_readable(ctx: Context) -> Iterator[Problem]:
+    """A tap writes BATCH files only in a format its loader reads (the loader's
+    `annotations.dataops.batch_formats`): a `batch_config` in a plugin or environment
+    config reaches every loader the tap may run with (`meltano run TAP LOADER` too), one
+    in a schedule's `env` only that schedule's loader."""
+    readable = {
+        name: set(dataops_annotations(p.value).get("batch_formats") or [])
+        for name, p in ctx.meltano.plugins.items()
+        if ctx.meltano.plugin_types[name] == "loaders"
+    }
+    seen: set[tuple[str, str]] = set()
+    for environment in ctx.meltano.environments:
+        for plugin, config in ctx.meltano.configs(environment):
+            written = batch_format(config.value.get("batch_config"))
+            for loader, formats in sorted(readable.items()):
+                if written is None or written in formats or (config.where(), loader) in seen:
+                    continue
+                seen.add((config.where(), loader))
+                yield Problem(
+                    config.where(),
+                    f"{plugin} writes {written} BATCH files with every loader, and {loader} "
+                    f"reads only {', '.join(sorted(formats)) or 'none'}",
+                    "set batch_config in the env of the schedules whose loader reads it",
+                )
+    for schedule in ctx.meltano.schedules:
+        extractor, loader = schedule.value.get("extractor"), schedule.value.get("loader")
+        variable = f"{str(extractor).upper().replace('-', '_')}_BATCH_CONFIG"
+        written = batch_format((schedule.value.get("env") or {}).get(variable))
+        if written is not None and written not in readable.get(str(loader), set()):
+            yield Problem(
+                schedule.where(),
+                f"env {variable} makes {extractor} write {written} BATCH files, which "
+                f"{loader} does not read",
+                f"use one of {', '.join(sorted(readable.get(str(loader), set()))) or 'none'}, "
+                "or no batch_config (records)",
+            )
 
 
 def schedules_are_complete(ctx: Context) -> Iterator[Problem]:
@@ -351,7 +424,7 @@ def secrets_not_in_plain_text(ctx: Context) -> Iterator[Problem]:
             name = f"overlay {environment}: {obj['kind']}/{obj['metadata']['name']}"
             if obj["kind"] == "Secret":
                 yield Problem(name, "a Secret in the manifests", "create it with `dataops secrets`")
-        for name, container in containers(environment, objects):
+        for name, container, _ in containers(environment, objects):
             for entry in container.get("env", []):
                 if "value" in entry and SECRET_NAME.search(entry["name"]):
                     yield Problem(
@@ -361,8 +434,11 @@ def secrets_not_in_plain_text(ctx: Context) -> Iterator[Problem]:
                     )
 
 
-def containers(environment: str, objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict]]:
-    """(object, container) for every container of the Deployments and the sync pod."""
+def containers(
+    environment: str, objects: list[dict[str, Any]]
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(object, container, its pod spec) for every container of the Deployments and the
+    sync pod."""
     pods = [
         (f"{o['kind']}/{o['metadata']['name']}", o["spec"]["template"]["spec"])
         for o in objects
@@ -371,7 +447,7 @@ def containers(environment: str, objects: list[dict[str, Any]]) -> Iterator[tupl
     pods.append(("the sync pod template", sync_pod(objects)["spec"]))
     for name, spec in pods:
         for container in [*spec.get("initContainers", []), *spec["containers"]]:
-            yield f"overlay {environment}: {name}", container
+            yield f"overlay {environment}: {name}", container, spec
 
 
 def manifests_are_valid(ctx: Context) -> Iterator[Problem]:
@@ -462,6 +538,7 @@ CHECKS: dict[str, Callable[[Context], Iterator[Problem]]] = {
     "every secret reference in a template": secret_references_exist,
     "schedules and jobs name declared plugins": plugins_exist,
     "every schedule has an interval and a start_date": schedules_are_complete,
+    "every BATCH file readable by its loader": batch_files_are_readable,
     "every configured setting declared": settings_are_declared,
     "no secret in plain text": secrets_not_in_plain_text,
     "manifests valid (strict schemas)": manifests_are_valid,

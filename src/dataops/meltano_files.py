@@ -84,6 +84,11 @@ class MeltanoProject:
         }
 
 
+def dataops_annotations(definition: dict[str, Any]) -> dict[str, Any]:
+    """A plugin's or schedule's `annotations.dataops` (empty when it has none)."""
+    return dict((definition.get("annotations") or {}).get("dataops") or {})
+
+
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Leaves of a nested mapping as (dotted key, value)."""
     if isinstance(value, dict):

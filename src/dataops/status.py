@@ -201,7 +201,7 @@ def cron_gaps(interval: str, since: datetime) -> list[int]:
 
 
 def slo_seconds(schedule: dict[str, Any], where: str, at: datetime) -> int:
-    annotations = (schedule.get("annotations") or {}).get("dataops") or {}
+    annotations = meltano_files.dataops_annotations(schedule)
     if "freshness_slo" in annotations:
         return parse_duration(annotations["freshness_slo"], f"{where}.annotations.dataops")
     gaps = cron_gaps(str(schedule.get("interval", "")), at)

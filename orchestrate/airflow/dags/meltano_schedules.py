@@ -24,7 +24,6 @@ its delay. A first try does not force: a sync started outside Airflow still bloc
 from __future__ import annotations
 
 import fnmatch
-import functools
 import json
 import logging
 import os
@@ -35,11 +34,12 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from airflow.sdk import DAG, BaseOperator, Param
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TASK_ID = "meltano-schedule-run"
 SYNC_FLAGS = "{{ sync_flags(ti.try_number, params) }}"
@@ -76,25 +76,35 @@ def env_int(name: str, default: int) -> int:
         raise SchedulesConfigError(f"{name}={value!r} is not an integer") from None
 
 
+def read_generated(path: Path, what: str, remedy: str, parse: Callable[[Any], T]) -> T:
+    """`parse` of the JSON file `path` (a file a dataops command generates), or a
+    SchedulesConfigError naming the file and `remedy`."""
+    try:
+        return parse(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise SchedulesConfigError(f"{what} {path} not found: {remedy}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SchedulesConfigError(
+            f"{what} {path} is malformed ({type(exc).__name__}: {exc}): {remedy}"
+        ) from None
+
+
 def load_schedules(path: Path) -> list[dict[str, Any]]:
     """The schedules in `path`, as written by `dataops schedules export`, with each
     start_date parsed (ISO date or datetime; UTC unless it says otherwise)."""
-    remedy = "run `dataops schedules export` (or `make airflow`) to write it"
-    try:
-        schedules: list[dict[str, Any]] = json.loads(path.read_text())["schedules"]
+
+    def parse(document: Any) -> list[dict[str, Any]]:
+        schedules: list[dict[str, Any]] = document["schedules"]
         for schedule in schedules:
             lacks = [key for key in SCHEDULE_KEYS if not schedule.get(key)]
             if lacks:
                 raise ValueError(f"{schedule.get('name', schedule)} lacks {', '.join(lacks)}")
             start = datetime.fromisoformat(schedule["start_date"])
             schedule["start_date"] = start if start.tzinfo else start.replace(tzinfo=UTC)
-    except FileNotFoundError:
-        raise SchedulesConfigError(f"schedules file {path} not found: {remedy}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SchedulesConfigError(
-            f"schedules file {path} is malformed ({type(exc).__name__}: {exc}): {remedy}"
-        ) from None
-    return schedules
+        return schedules
+
+    remedy = "run `dataops schedules export` (or `make airflow`) to write it"
+    return read_generated(path, "schedules file", remedy, parse)
 
 
 def alert_on_failure(context: Any) -> None:
@@ -214,20 +224,15 @@ def local_sync(name: str, extractor: str) -> BaseOperator:
     )
 
 
-@functools.cache
 def sync_env(path: str) -> tuple[str, dict[str, list[str]]]:
     """(secret, its keys per schedule) from the file `dataops render` writes per
     environment (deploy/kubernetes/overlays/ENV/generated/sync-env.json)."""
-    remedy = "run `dataops render` and deploy its overlay"
-    try:
-        document = json.loads(Path(path).read_text())
-        return str(document["secret"]), dict(document["schedules"])
-    except FileNotFoundError:
-        raise SchedulesConfigError(f"sync env file {path} not found: {remedy}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SchedulesConfigError(
-            f"sync env file {path} is malformed ({type(exc).__name__}: {exc}): {remedy}"
-        ) from None
+    return read_generated(
+        Path(path),
+        "sync env file",
+        "run `dataops render` and deploy its overlay",
+        lambda document: (str(document["secret"]), dict(document["schedules"])),
+    )
 
 
 def sync_secret_env(name: str) -> list[Any]:
