@@ -2,7 +2,7 @@
 
 uv run python -m bench.run [scenario …]
 (scenarios: zengrc_latency, loader, postgres_loader, edcast_million, xactly_sync,
-adaptive_plan_data)
+adaptive_plan_data, memory_growth)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bench import (
     adaptive_plan_data,
     edcast_million,
     loader_throughput,
+    memory_growth,
     postgres_loader,
     xactly_sync,
     zengrc_latency,
@@ -31,6 +32,7 @@ SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "edcast_million": edcast_million.run,
     "xactly_sync": xactly_sync.run,
     "adaptive_plan_data": adaptive_plan_data.run,
+    "memory_growth": memory_growth.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -109,6 +109,16 @@ class TargetDuckDB(Target):
                 " that leaves the file; loading it again is harmless, the merge is idempotent)."
             ),
         ),
+        th.Property(
+            "memory_limit",
+            th.StringType,
+            title="DuckDB memory limit",
+            description=(
+                "DuckDB's memory_limit (e.g. 256MB): it spills and evicts beyond it. Empty:"
+                " DuckDB's default (80% of RAM). Lower peaks cost some speed"
+                " (docs/benchmarks.md, memory_growth)."
+            ),
+        ),
     ).to_dict()
     default_sink_class = DuckDBSink
     message_reader_class = FloatJSONReader
@@ -123,7 +133,7 @@ class TargetDuckDB(Target):
 
     @cached_property
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.config["path"])
+        return Warehouse(self.config["path"], self.config.get("memory_limit"))
 
     def _process_state_message(self, message_dict: dict) -> None:
         """Pass a STATE on as soon as a full batch has been committed since the last one.
