@@ -333,8 +333,7 @@ def test_one_dag_per_schedule_running_meltano_locally(
 
 
 def backfill_variable(extractor: str) -> str:
-    """The variable Meltano maps to the extractor's backfill_from setting."""
-    return f"{extractor.upper().replace('-', '_')}_BACKFILL_FROM"
+    return meltano_files.setting_variable(extractor, "backfill_from")
 
 
 def exported_entries(path: Path) -> list[dict[str, Any]]:

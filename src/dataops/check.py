@@ -31,7 +31,9 @@ from dataops.meltano_files import (
     MeltanoProject,
     dataops_annotations,
     flatten,
+    job_steps,
     load,
+    setting_variable,
 )
 
 CHECKOV = project.PROJECT_ROOT / "deploy" / "checkov" / ".venv" / "bin" / "checkov"
@@ -305,11 +307,9 @@ def plugins_exist(ctx: Context) -> Iterator[Problem]:
         if job is not None and job not in {j.value["name"] for j in ctx.meltano.jobs}:
             yield Problem(schedule.where(), f"job {job!r} does not exist", "add it under jobs")
     for job in ctx.meltano.jobs:
-        tasks = job.value.get("tasks", [])
-        for task in tasks if isinstance(tasks, list) else [tasks]:
-            for step in str(task).split():
-                if step.partition(":")[0] not in types:
-                    yield Problem(job.where(), f"task step {step!r} names no plugin", "declare it")
+        for step in job_steps(job.value):
+            if step.partition(":")[0] not in types:
+                yield Problem(job.where(), f"task step {step!r} names no plugin", "declare it")
 
 
 def batch_format(config: Any) -> str | None:
@@ -333,14 +333,16 @@ def batch_files_are_readable(ctx: Context) -> Iterator[Problem]:
         for name, p in ctx.meltano.plugins.items()
         if ctx.meltano.plugin_types[name] == "loaders"
     }
-    seen: set[tuple[str, str]] = set()
-    for environment in ctx.meltano.environments:
-        for plugin, config in ctx.meltano.configs(environment):
-            written = batch_format(config.value.get("batch_config"))
-            for loader, formats in sorted(readable.items()):
-                if written is None or written in formats or (config.where(), loader) in seen:
-                    continue
-                seen.add((config.where(), loader))
+    # A plugin's own config comes with every environment's: each place once.
+    configs = {
+        config.where(): (plugin, config)
+        for environment in ctx.meltano.environments
+        for plugin, config in ctx.meltano.configs(environment)
+    }
+    for plugin, config in configs.values():
+        written = batch_format(config.value.get("batch_config"))
+        for loader, formats in sorted(readable.items()):
+            if written is not None and written not in formats:
                 yield Problem(
                     config.where(),
                     f"{plugin} writes {written} BATCH files with every loader, and {loader} "
@@ -349,7 +351,7 @@ def batch_files_are_readable(ctx: Context) -> Iterator[Problem]:
                 )
     for schedule in ctx.meltano.schedules:
         extractor, loader = schedule.value.get("extractor"), schedule.value.get("loader")
-        variable = f"{str(extractor).upper().replace('-', '_')}_BATCH_CONFIG"
+        variable = setting_variable(str(extractor), "batch_config")
         written = batch_format((schedule.value.get("env") or {}).get(variable))
         if written is not None and written not in readable.get(str(loader), set()):
             yield Problem(

@@ -7,6 +7,7 @@ Every value keeps the file it came from, so a check can say which file to fix.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,15 +67,21 @@ class MeltanoProject:
                     found.append((entry["name"], Located(entry.get("config") or {}, env.file, key)))
         return found
 
-    def references(self, environment: str) -> dict[str, list[str]]:
-        """Every `$VAR` the plugins' config uses in `environment` (but Meltano's own),
-        with the places that use it."""
-        used: dict[str, list[str]] = {}
+    def variable_uses(self, environment: str) -> Iterator[tuple[str, str, str]]:
+        """(plugin, `$VAR`, place) for every `$VAR` the plugins' config uses in
+        `environment` (but Meltano's own)."""
         for plugin, config in self.configs(environment):
             for key, value in flatten(config.value):
                 for variable in REFERENCE.findall(str(value)):
                     if not is_provided_by_meltano(variable):
-                        used.setdefault(variable, []).append(f"{config.file}: {plugin}.{key}")
+                        yield plugin, variable, f"{config.file}: {plugin}.{key}"
+
+    def references(self, environment: str) -> dict[str, list[str]]:
+        """Every `$VAR` the plugins' config uses in `environment` (but Meltano's own),
+        with the places that use it."""
+        used: dict[str, list[str]] = {}
+        for _, variable, place in self.variable_uses(environment):
+            used.setdefault(variable, []).append(place)
         return used
 
     def environment_env(self, environment: str) -> dict[str, str]:
@@ -82,6 +89,19 @@ class MeltanoProject:
         return {
             k: str(v) for k, v in (self.environments[environment].value.get("env") or {}).items()
         }
+
+
+def setting_variable(plugin: str, setting: str) -> str:
+    """The env var Meltano maps to `plugin`'s `setting` (tap-edcast, batch_config →
+    TAP_EDCAST_BATCH_CONFIG)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", f"{plugin}_{setting}").upper()
+
+
+def job_steps(job: dict[str, Any]) -> list[str]:
+    """The steps of a job's tasks, in order (`tap-x`, `target-y`, `dbt:run`…)."""
+    tasks = job.get("tasks", [])
+    listed = tasks if isinstance(tasks, list) else [tasks]
+    return [step for task in listed for step in str(task).split()]
 
 
 def dataops_annotations(definition: dict[str, Any]) -> dict[str, Any]:

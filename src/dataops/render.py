@@ -27,13 +27,7 @@ import yaml
 from dotenv import dotenv_values
 
 from dataops import project
-from dataops.meltano_files import (
-    CLUSTER_ENVIRONMENTS,
-    REFERENCE,
-    MeltanoProject,
-    flatten,
-    is_provided_by_meltano,
-)
+from dataops.meltano_files import CLUSTER_ENVIRONMENTS, MeltanoProject, job_steps
 
 TAP_SECRET = "tap-secrets"  # noqa: S105 (the secret's name)
 SYNC_ENV = "sync-env.json"
@@ -96,11 +90,8 @@ def secret_variables(
 def plugin_variables(meltano: MeltanoProject, environment: str) -> dict[str, set[str]]:
     """The `$VAR`s each plugin's config uses in `environment` (but Meltano's own)."""
     used: dict[str, set[str]] = {}
-    for plugin, config in meltano.configs(environment):
-        for _, value in flatten(config.value):
-            for variable in REFERENCE.findall(str(value)):
-                if not is_provided_by_meltano(variable):
-                    used.setdefault(plugin, set()).add(variable)
+    for plugin, variable, _ in meltano.variable_uses(environment):
+        used.setdefault(plugin, set()).add(variable)
     return used
 
 
@@ -109,9 +100,7 @@ def schedule_plugins(meltano: MeltanoProject, schedule: dict[str, Any]) -> list[
     named = [schedule.get("extractor"), schedule.get("loader")]
     for job in meltano.jobs:
         if job.value.get("name") == schedule.get("job"):
-            tasks = job.value.get("tasks", [])
-            for task in tasks if isinstance(tasks, list) else [tasks]:
-                named += [step.partition(":")[0] for step in str(task).split()]
+            named += [step.partition(":")[0] for step in job_steps(job.value)]
     return sorted({name for name in named if name})
 
 

@@ -39,6 +39,7 @@ from rich.table import Table
 
 from dataops import project, verify, warehouse
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
+from dataops.meltano_files import setting_variable
 from dataops.sandbox import records, serve
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -152,9 +153,8 @@ def draw(
     scale = 1 + int(rng.random() ** 3 * largest)  # mostly small, some large
     scale = min(scale, largest)
     settings = _tap_settings(rng, vendor, loader)
-    target = LOADERS[loader].upper().replace("-", "_")
     sizes = [50, 1000, 100_000] if loader == "duckdb" else [500, 10_000]  # PG: slow per batch
-    settings[f"{target}_BATCH_SIZE_ROWS"] = str(rng.choice(sizes))
+    settings[setting_variable(LOADERS[loader], "batch_size_rows")] = str(rng.choice(sizes))
     faults = ""
     if vendor != "xactly" and rng.random() < 0.8:
         kinds = rng.sample(HTTP_FAULTS + VENDOR_FAULTS.get(vendor, ()), k=rng.randint(1, 4))

@@ -283,7 +283,7 @@ def backfill_env(schedule: str, start_date: str) -> dict[str, str]:
     ]
     if not extractors or not extractors[0]:
         raise StateError(f"schedule {schedule!r} names no extractor to backfill")
-    return {extractors[0].upper().replace("-", "_") + "_BACKFILL_FROM": start_date}
+    return {meltano_files.setting_variable(extractors[0], "backfill_from"): start_date}
 
 
 def read_state_file(path: Path) -> dict[str, Any]:

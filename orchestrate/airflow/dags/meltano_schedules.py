@@ -177,8 +177,9 @@ def backfill_from(params: Mapping[str, Any]) -> str:
 
 
 def backfill_variable(extractor: str) -> str:
-    """The env var Meltano maps to the extractor's `backfill_from` setting."""
-    return extractor.upper().replace("-", "_") + "_BACKFILL_FROM"
+    """The env var Meltano maps to the extractor's `backfill_from` setting (as
+    dataops.meltano_files.setting_variable names it; this file cannot import dataops)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", f"{extractor}_backfill_from").upper()
 
 
 def shell_words(words: list[str]) -> str:
