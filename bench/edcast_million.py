@@ -1,4 +1,6 @@
-"""1,000,000 EdCast events from the Domo sandbox into DuckDB, four ways, in one run.
+"""1,000,000 EdCast events from the Domo sandbox into DuckDB, each way in one run.
+
+Ways (``--ways``, default all):
 
 - stock: tap-edcast in record mode with one page at a time, into PyPI target-duckdb
   0.8.0 (SDK defaults, record messages: the stack this project replaces);
@@ -6,7 +8,11 @@
   target-duckdb;
 - batch: tap-edcast writing Parquet BATCH files from Domo's answers, target-duckdb
   reading them natively;
-- limit: DuckDB loading the same rows from one local Parquet file (no API, no Singer).
+- limit: the two floors of any pipeline on this machine, measured apart. The source
+  floor downloads every page of the dataset from the sandbox with the tap's parallelism
+  and page size and discards it (no parsing, no Singer); the load floor is DuckDB
+  creating the table from one local Parquet file of the same rows. The limit is the
+  slower of the two, and a way's ``share of limit`` is limit time / its time.
 
 The sandbox runs in its own process (`dataops sandbox serve edcast`), so the figures
 count the tap and target, plus the sandbox's share of the machine's 2 cores.
@@ -19,18 +25,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import typing as t
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
+from rich.console import Console
 
 from bench.loader_throughput import rows_loaded, stock_target
 from bench.measure import run_pipeline
 from dataops.sandbox import edcast
 from dataops.sandbox.vendor import DataParams
+
+if t.TYPE_CHECKING:
+    import requests
+
+    from tap_edcast.streams import DatasetStream
 
 BIN = Path(sys.executable).parent
 STREAM = "glue_groups_g3_group_performance_data_explorer"
@@ -80,10 +95,10 @@ def measure_way(
     return {
         "events": events,
         "rows_loaded": rows_loaded(db, STREAM),
-        "wall_s": round(measured.wall_s, 1),
+        "wall_s": round(measured.wall_s, 2),
         "events_per_s": round(events / measured.wall_s),
-        "tap_peak_rss_mib": round(measured.tap_peak_rss_mib),
-        "target_peak_rss_mib": round(measured.target_peak_rss_mib),
+        "tap peak RSS MiB": round(measured.tap_peak_rss_mib),
+        "target peak RSS MiB": round(measured.target_peak_rss_mib),
     }
 
 
@@ -97,58 +112,147 @@ def batch_settings(work: Path) -> dict[str, Any]:
     }
 
 
-def run(scale: int = SCALE) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Pipeline:
+    """One `tap-edcast | target` way of loading the events."""
+
+    description: str
+    tap_settings: dict[str, Any]
+    target: Callable[[], str]
+    """The target's executable (a function: the stock one is installed on first use)."""
+    target_settings: dict[str, Any]
+    exact: bool = True
+    """Must load exactly the truth's rows (the stock target is known not to)."""
+
+
+def pipelines(work: Path) -> dict[str, Pipeline]:
+    ours = str(BIN / "target-duckdb")
+    return {
+        "stock": Pipeline(
+            "tap-edcast records, one page at a time → PyPI target-duckdb 0.8.0",
+            {"max_parallel_pages": 1},
+            stock_target,
+            {},
+            exact=False,
+        ),
+        "records": Pipeline(
+            "tap-edcast records → target-duckdb",
+            {},
+            lambda: ours,
+            {**OUR_TARGET, "validate_records": False},
+        ),
+        "batch": Pipeline(
+            "tap-edcast Parquet BATCH files → target-duckdb",
+            batch_settings(work),
+            lambda: ours,
+            OUR_TARGET,
+        ),
+    }
+
+
+WAYS = ("stock", "records", "batch", "limit")
+
+
+def source_floor(source: dict[str, str], events: int) -> float:
+    """Seconds to download every page of the stream as the tap asks for them (its page
+    size, order and parallelism), each answer read whole and discarded."""
+    from tap_edcast.tap import TapEdCast  # the tap's own discovery and client
+
+    tap = TapEdCast(config=source)
+    stream = t.cast("DatasetStream", tap.streams[STREAM])
+    page_size, workers = int(tap.config["page_size"]), int(tap.config["max_parallel_pages"])
+    order, path = stream.order.order_by(), f"/v1/datasets/query/execute/{stream.dataset_id}"
+
+    def download(offset: int) -> int:
+        sql = f"SELECT * FROM table ORDER BY {order} LIMIT {page_size} OFFSET {offset}"  # noqa: S608
+
+        def size(response: requests.Response) -> int:
+            return len(response.content)
+
+        return stream.client.call("POST", path, json={"sql": sql}, accept=size)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        downloaded = sum(pool.map(download, range(0, events, page_size)))
+    wall = time.perf_counter() - started
+    if downloaded < events:  # every row is dozens of bytes: an empty answer is a bug
+        raise RuntimeError(f"the source floor downloaded {downloaded:,} bytes only")
+    return wall
+
+
+def load_floor(work: Path, scale: int) -> tuple[float, int]:
+    """Seconds for DuckDB to create the table from one local Parquet file of the truth's
+    rows, and how many rows."""
+    truth = edcast.truth_table(DataParams(scale=scale), STREAM)
+    parquet = work / "truth.parquet"
+    pq.write_table(truth, parquet)
+    with duckdb.connect(str(work / "limit.duckdb")) as con:
+        started = time.perf_counter()
+        con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?)", [str(parquet)])
+        return time.perf_counter() - started, truth.num_rows
+
+
+def floor_row(way: str, description: str, events: int, wall: float) -> dict[str, Any]:
+    return {
+        "way": way,
+        "description": description,
+        "events": events,
+        "rows_loaded": "-",
+        "wall_s": round(wall, 2),
+        "events_per_s": round(events / wall),
+        "tap peak RSS MiB": "-",
+        "target peak RSS MiB": "-",
+    }
+
+
+def run(scale: int = SCALE, ways: tuple[str, ...] = WAYS) -> list[dict[str, Any]]:
+    unknown = sorted(set(ways) - set(WAYS))
+    if unknown:
+        raise SystemExit(f"edcast_million: unknown way(s) {unknown}; known: {', '.join(WAYS)}")
+    console = Console(stderr=True)
     events = 2000 * scale
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp, sandbox(scale) as source:
         work = Path(tmp)
-        ways: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
-            "stock (SDK defaults → PyPI target-duckdb 0.8.0)": (
-                {"max_parallel_pages": 1},
-                stock_target(),
-                {},
-            ),
-            "records (tap-edcast → target-duckdb)": (
-                {},
-                str(BIN / "target-duckdb"),
-                {**OUR_TARGET, "validate_records": False},
-            ),
-            "batch (Parquet BATCH → target-duckdb)": (
-                batch_settings(work),
-                str(BIN / "target-duckdb"),
-                OUR_TARGET,
-            ),
-        }
-        for name, (tap_settings, target, target_settings) in ways.items():
-            results.append(
-                {
-                    "way": name,
-                    **measure_way(source, tap_settings, target, target_settings, work, events),
-                }
+        chosen = pipelines(work)
+        pipelines_exact = {name: way.exact for name, way in chosen.items()}
+        for name, way in chosen.items():
+            if name not in ways:
+                continue
+            console.print(f"edcast_million: {name} ({way.description}), {events:,} events …")
+            row = measure_way(
+                source, way.tap_settings, way.target(), way.target_settings, work, events
             )
-        # Built only now: a child forked while this process holds the 1M rows would
-        # count them in its own peak RSS.
-        truth = edcast.truth_table(DataParams(scale=scale), STREAM)
-        parquet = work / "truth.parquet"
-        pq.write_table(truth, parquet)
-        with duckdb.connect(str(work / "limit.duckdb")) as con:
-            started = time.perf_counter()
-            con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?)", [str(parquet)])
-            wall = time.perf_counter() - started
-        results.append(
-            {
-                "way": "limit (DuckDB from local Parquet)",
-                "events": truth.num_rows,
-                "rows_loaded": truth.num_rows,
-                "wall_s": round(wall, 2),
-                "events_per_s": round(truth.num_rows / wall),
-                "tap_peak_rss_mib": "-",
-                "target_peak_rss_mib": "-",
-            }
-        )
-    stock = results[0]["events_per_s"]
-    limit = results[-1]["events_per_s"]
+            results.append({"way": name, "description": way.description, **row})
+            console.print(f"  {row['wall_s']} s, {row['rows_loaded']:,} rows")
+        if "limit" in ways:
+            console.print("edcast_million: source floor (download every page) …")
+            downloaded = source_floor(source, events)
+            console.print("edcast_million: load floor (DuckDB from one Parquet file) …")
+            loaded, rows = load_floor(work, scale)
+            results += [
+                floor_row(
+                    "source floor",
+                    "download every page as the tap asks (4 at a time), discard",
+                    events,
+                    downloaded,
+                ),
+                floor_row("load floor", "DuckDB from one local Parquet file", rows, loaded),
+            ]
+    # The truth only now: a child forked while this process holds the rows would count
+    # them in its own peak RSS.
+    expected = edcast.truth(DataParams(scale=scale))[STREAM]["rows"]
     for row in results:
-        row["x_stock"] = round(row["events_per_s"] / stock, 1)
-        row["share_of_limit"] = f"{row['events_per_s'] / limit:.1%}"
+        if pipelines_exact.get(row["way"]) and row["rows_loaded"] != expected:
+            msg = f"{row['way']} loaded {row['rows_loaded']:,} rows of {expected:,}"
+            raise RuntimeError(msg)
+    by_way = {row["way"]: row for row in results}
+    limit_s = max(
+        (by_way[w]["wall_s"] for w in ("source floor", "load floor") if w in by_way),
+        default=None,
+    )
+    stock_s = by_way["stock"]["wall_s"] if "stock" in by_way else None
+    for row in results:
+        row["× stock"] = round(stock_s / row["wall_s"], 1) if stock_s else "-"  # noqa: RUF001
+        row["share of limit"] = round(limit_s / row["wall_s"], 3) if limit_s else "-"
     return results

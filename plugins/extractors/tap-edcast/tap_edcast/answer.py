@@ -1,6 +1,7 @@
 """One query answer, typed and numbered in DuckDB.
 
-An answer is saved, then read by DuckDB's JSON reader into a table of typed columns
+An answer is saved (its ``rows`` array alone when its layout allows), then read by
+DuckDB's JSON reader into a table of typed columns
 (``normalise.typed_page_sql``) with each row's position in the answer, so that a page
 can be inspected (its trailing key group), cut (the group held back) and converted
 (Arrow for records, a BATCH file) without a Python object per row. Each answer has a
@@ -14,6 +15,8 @@ from __future__ import annotations
 import typing as t
 import uuid
 
+import duckdb
+
 from tap_edcast.keyset import json_value
 from tap_edcast.normalise import ROW_NUMBER, sql_ident, sql_literal, typed_page_sql
 
@@ -22,29 +25,52 @@ if t.TYPE_CHECKING:
 
     from duckdb import DuckDBPyConnection
 
+    from tap_edcast.client import AnswerLayout
     from tap_edcast.keyset import Point
     from tap_edcast.normalise import Column
+
+
+MALFORMED = "Malformed JSON"
+"""DuckDB's error for a file that is not the JSON it was told to read."""
 
 
 class Answer:
     """The rows of one query answer (close it, or use it as a context manager)."""
 
     def __init__(
-        self, body: bytes, columns: list[Column], workdir: Path, connection: DuckDBPyConnection
+        self,
+        body: bytes,
+        layout: AnswerLayout,
+        columns: list[Column],
+        workdir: Path,
+        connection: DuckDBPyConnection,
     ) -> None:
         self.columns = columns
         self.connection = connection
         self._extra: list[str] = []
-        path = workdir / f"{uuid.uuid4().hex}.json"
-        path.write_bytes(body)
         try:
-            self._run(
-                f"CREATE TEMP TABLE answer AS {typed_page_sql(str(path), columns, numbered=True)}"
-            )
+            if layout.rows is None:
+                self._create(body, workdir, rows_only=False)
+            else:
+                try:
+                    self._create(memoryview(body)[layout.rows], workdir, rows_only=True)
+                except duckdb.InvalidInputException as exc:
+                    if MALFORMED not in str(exc):
+                        raise
+                    # Not one JSON array after all (an unforeseen layout): read it whole.
+                    self._create(body, workdir, rows_only=False)
             self.rows = self._count()
         except BaseException:
             self.connection.close()
             raise
+
+    def _create(self, data: bytes | memoryview, workdir: Path, *, rows_only: bool) -> None:
+        """The table ``answer`` from the saved ``data``."""
+        path = workdir / f"{uuid.uuid4().hex}.json"
+        path.write_bytes(data)
+        try:
+            typed = typed_page_sql(str(path), self.columns, rows_only=rows_only)
+            self._run(f"CREATE TEMP TABLE answer AS {typed}")
         finally:
             path.unlink(missing_ok=True)
 

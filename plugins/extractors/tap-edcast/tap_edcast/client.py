@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
+from dataclasses import dataclass
 
 import msgspec
 import requests
@@ -148,15 +149,56 @@ def decoded_json_bytes(body: bytes, response: requests.Response | None = None) -
         raise RetryableError(f"invalid or truncated JSON: {exc}", response) from exc
 
 
-def answer_columns(body: bytes) -> list[str]:
-    """The `columns` of a query answer, decoded from the part before `rows` when it
-    comes first (as Domo sends it): the big `rows` array is parsed once, by DuckDB."""
-    cut = body.find(b',"rows":')
-    if cut > 0:
-        try:
-            head = msgspec.json.decode(body[:cut] + b"}")
-        except msgspec.DecodeError:
-            head = {}
-        if isinstance(head, dict) and "columns" in head:
-            return list(head["columns"])
-    return list(decoded_json_bytes(body)["columns"])
+ROWS_MEMBER = b',"rows":'
+TAIL_SCAN = 65536
+"""Bytes at the end of an answer searched for the end of its ``rows`` array: what
+follows it (``numRows``, ``numColumns``) is a few small members."""
+
+
+@dataclass(frozen=True)
+class AnswerLayout:
+    """Where a query answer's parts are, found without parsing its ``rows``."""
+
+    columns: list[str]
+    rows: slice | None
+    """The bytes of the ``rows`` array, when the answer is laid out as Domo sends it
+    (``columns`` and ``metadata`` before ``rows``, small members after it); None
+    otherwise: the answer is then read whole."""
+    num_rows: int | None
+    """``numRows``, when the answer gives it."""
+
+
+def answer_layout(body: bytes) -> AnswerLayout:
+    """The `columns` of a query answer and where its `rows` are. The part before `rows`
+    is decoded to read `columns`; the big `rows` array is parsed once, by DuckDB.
+
+    A `,"rows":` outside a JSON string is a member name (a quote inside a string is
+    escaped), and it is the top-level one when what precedes it closes into an object.
+    """
+    cut = body.find(ROWS_MEMBER)
+    head = _object(body[:cut] + b"}") if cut > 0 else None
+    if head is None or "columns" not in head:
+        whole = decoded_json_bytes(body)
+        return AnswerLayout(list(whole["columns"]), None, whole.get("numRows"))
+    start = cut + len(ROWS_MEMBER)
+    end = body.rfind(b"]", max(start, len(body) - TAIL_SCAN))
+    while end > start:
+        tail = _object(b'{"rows":0' + body[end + 1 :])
+        if tail is not None:
+            num_rows = tail.get("numRows")
+            return AnswerLayout(
+                list(head["columns"]),
+                slice(start, end + 1),
+                num_rows if isinstance(num_rows, int) else None,
+            )
+        end = body.rfind(b"]", max(start, len(body) - TAIL_SCAN), end)
+    return AnswerLayout(list(head["columns"]), None, None)
+
+
+def _object(text: bytes) -> dict[str, t.Any] | None:
+    """``text`` decoded, when it is one JSON object."""
+    try:
+        found = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    return found if isinstance(found, dict) else None

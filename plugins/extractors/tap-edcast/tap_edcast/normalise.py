@@ -18,6 +18,7 @@ Original column names are kept.
 
 from __future__ import annotations
 
+import os
 import re
 import typing as t
 from dataclasses import dataclass
@@ -109,20 +110,30 @@ def _typed(value: str, column: Column) -> str:
 
 
 ROW_NUMBER = "__answer_row"
-"""Column of ``typed_page_sql(numbered=True)``: the row's position in the answer, from 1."""
+"""Column of ``typed_page_sql``: the row's position in the answer, from 1."""
 
 
-def typed_page_sql(page_file: str, columns: list[Column], *, numbered: bool = False) -> str:
-    """SELECT of one saved query answer as typed, named columns, in the answer's order
-    (``numbered``: with each row's position in it, column ``ROW_NUMBER``)."""
+def typed_page_sql(page_file: str, columns: list[Column], *, rows_only: bool = False) -> str:
+    """SELECT of one saved query answer as typed, named columns, with each row's position
+    in the answer (column ``ROW_NUMBER``).
+
+    ``rows_only``: the file holds the answer's ``rows`` array alone, which DuckDB reads
+    as a stream of rows (several times faster than one object of any size, and its
+    memory does not grow with the answer).
+    """
     selected = ", ".join(
         f"{_typed(f'r[{i}]', column)} AS {sql_ident(column.name)}"
         for i, column in enumerate(columns, start=1)
     )
-    position = f", generate_subscripts(rows, 1) AS {ROW_NUMBER}" if numbered else ""
-    number = f", {ROW_NUMBER}" if numbered else ""
-    return (
-        f"SELECT {selected}{number} FROM (SELECT unnest(rows) AS r{position} FROM read_json("  # noqa: S608
-        f"{sql_literal(page_file)}, columns = {{rows: 'VARCHAR[][]'}},"
-        " maximum_object_size = 2147483647))"
-    )
+    if rows_only:
+        source = (
+            f"read_json({sql_literal(page_file)}, format = 'array', records = false,"
+            f" columns = {{r: 'VARCHAR[]'}}) WITH ORDINALITY AS answer_rows(r, {ROW_NUMBER})"
+        )
+    else:  # one object: DuckDB's reader needs its size (and allocates buffers for it)
+        source = (
+            f"(SELECT unnest(rows) AS r, generate_subscripts(rows, 1) AS {ROW_NUMBER}"  # noqa: S608
+            f" FROM read_json({sql_literal(page_file)}, columns = {{rows: 'VARCHAR[][]'}},"
+            f" maximum_object_size = {max(os.path.getsize(page_file), 1)}))"
+        )
+    return f"SELECT {selected}, {ROW_NUMBER} FROM {source}"  # noqa: S608

@@ -38,8 +38,8 @@ from pathlib import Path
 import duckdb
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_edcast.answer import Answer
-from tap_edcast.client import answer_columns, decoded_json
+from tap_edcast.answer import MALFORMED, Answer
+from tap_edcast.client import answer_layout, decoded_json
 from tapkit.retry import RetryableError
 
 if t.TYPE_CHECKING:
@@ -47,13 +47,16 @@ if t.TYPE_CHECKING:
 
     import requests
 
-    from tap_edcast.client import DomoClient
+    from tap_edcast.client import AnswerLayout, DomoClient
     from tap_edcast.keyset import KeyOrder, Point
     from tap_edcast.normalise import Column
 
 T = t.TypeVar("T")
 PROBE_ROWS = 8
 """Rows a boundary probe reads: a key group as long as this makes its range's count unknown."""
+PARSED_AT_ONCE = 2
+"""Answers DuckDB parses at once, whatever ``max_parallel_pages``: its JSON reader takes
+32 MiB of buffers each, which ``memory_limit`` must hold (each parse uses every core)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class KeysetReader:
         dataset: Dataset,
         page_size: int,
         workers: int,
+        memory_limit: str,
         check_cancelled: Callable[[], None],
     ) -> None:
         self.client = client
@@ -104,6 +108,7 @@ class KeysetReader:
         self.order = dataset.order
         self.page_size = page_size
         self.workers = workers
+        self.memory_limit = memory_limit
         self.check_cancelled = check_cancelled
         self._exit = ExitStack()
 
@@ -113,7 +118,11 @@ class KeysetReader:
         )
         self._database = self._exit.enter_context(duckdb.connect())
         self._database.execute("SET GLOBAL TimeZone = 'UTC'").fetchall()
+        self._database.execute("SET GLOBAL memory_limit = ?", [self.memory_limit]).fetchall()
+        spill = self._workdir / "spill"
+        self._database.execute("SET GLOBAL temp_directory = ?", [str(spill)]).fetchall()
         self._database_lock = threading.Lock()
+        self._parsing = threading.BoundedSemaphore(PARSED_AT_ONCE)
         self._pool = self._exit.enter_context(ThreadPoolExecutor(self.workers))
         return self
 
@@ -243,27 +252,36 @@ class KeysetReader:
         """Run one query; its answer loaded (a malformed one is asked for again)."""
 
         def accept(response: requests.Response) -> Answer:
-            self._check_columns(response.content, columns)
+            layout = answer_layout(response.content)
+            self._check_columns(layout, columns)
             with self._database_lock:
                 connection = self._database.cursor()
             try:
-                return Answer(response.content, columns, self._workdir, connection)
+                with self._parsing:
+                    answer = Answer(response.content, layout, columns, self._workdir, connection)
             except duckdb.InvalidInputException as exc:
-                if "Malformed JSON" in str(exc):
+                if MALFORMED in str(exc):
                     raise RetryableError(f"unreadable query answer: {exc}", response) from exc
                 raise FatalAPIError(f"{self.dataset.stream}: {exc}") from exc
+            except duckdb.OutOfMemoryException as exc:
+                msg = f"{self.dataset.stream}: {exc}; raise tap-edcast `memory_limit`"
+                raise FatalAPIError(msg) from exc
             except duckdb.Error as exc:
                 raise FatalAPIError(f"{self.dataset.stream}: {exc}") from exc
+            if layout.num_rows is not None and answer.rows != layout.num_rows:
+                answer.connection.close()
+                msg = f"query answer with {answer.rows} rows where numRows says {layout.num_rows}"
+                raise RetryableError(msg, response)
+            return answer
 
         return self.client.call("POST", self.dataset.query_path, json={"sql": sql}, accept=accept)
 
-    def _check_columns(self, body: bytes, columns: list[Column]) -> None:
-        """The answer's columns must be the ones asked for (read from its head only)."""
+    def _check_columns(self, layout: AnswerLayout, columns: list[Column]) -> None:
+        """The answer's columns must be the ones asked for."""
         expected = [c.name for c in columns]
-        found = answer_columns(body)
-        if found != expected:
+        if layout.columns != expected:
             msg = (
                 f"{self.dataset.stream}: the dataset's columns changed during the sync "
-                f"({found} != {expected}); run discovery again"
+                f"({layout.columns} != {expected}); run discovery again"
             )
             raise FatalAPIError(msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 import uuid
 from contextlib import contextmanager
@@ -205,6 +206,7 @@ class DatasetStream(VersionedStream):
             dataset,
             int(self.config["page_size"]),
             int(self.config["max_parallel_pages"]),
+            str(self.config["memory_limit"]),
             self.check_cancelled,
         )
 
@@ -284,7 +286,9 @@ class DatasetStream(VersionedStream):
 
         with self._read(context) as (reader, read):
             for page in reader.pages(read.after, read.rows, to_arrow):
-                yield from page.result.to_pylist()
+                # A thousand rows at a time: a whole page as dicts is ten times its size.
+                for rows in page.result.to_batches(max_chunksize=1000):
+                    yield from rows.to_pylist()
                 self._passed_on(context, page)
                 self._write_state_message()
         self.finish_read(context)
@@ -327,10 +331,15 @@ class DatasetStream(VersionedStream):
 
 
 def _local_dir(root: str) -> Path:
+    """The directory of ``batch_config.storage.root``: a ``file://`` URL or a path; a
+    relative path is relative to the Meltano project when Meltano runs the tap
+    (``MELTANO_PROJECT_ROOT``: a schedule's ``env`` cannot expand variables inside a
+    JSON value), else to the working directory."""
     parsed = urlparse(root)
-    if parsed.scheme not in ("", "file"):
+    if parsed.scheme not in ("", "file") or parsed.netloc not in ("", "localhost"):
         msg = f"tap-edcast writes BATCH files to local storage only, not {root!r}"
         raise ConfigValidationError(msg, errors=[msg])
     path = Path(url2pathname(parsed.path) if parsed.scheme else root)
+    path = (Path(os.environ.get("MELTANO_PROJECT_ROOT", ".")) / path).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -6,6 +6,7 @@ import re
 import typing as t
 from functools import cached_property
 
+import duckdb
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
@@ -102,6 +103,18 @@ class TapEdCast(ConcurrentTap):
             default=4,
             description="Ranges (query pages) read at once.",
         ),
+        th.Property(
+            "memory_limit",
+            th.StringType,
+            default="256MB",
+            title="DuckDB memory limit",
+            description=(
+                "Working memory of the DuckDB that parses and converts the query answers"
+                " (all pages in flight together); it spills to a temporary directory beyond"
+                " it. Keeps the tap's peak RSS flat whatever the dataset's size"
+                " (docs/benchmarks.md, memory_growth)."
+            ),
+        ),
         th.Property("request_timeout", th.IntegerType, default=300),
         *retry_settings(),
         schema_policy_setting(),
@@ -123,6 +136,12 @@ class TapEdCast(ConcurrentTap):
             if int(self.config[setting]) < 1:
                 msg = f"tap-edcast `{setting}` must be at least 1, got {self.config[setting]}"
                 raise ConfigValidationError(msg, errors=[msg])
+        try:
+            with duckdb.connect() as probe:
+                probe.execute("SET memory_limit = ?", [str(self.config["memory_limit"])])
+        except duckdb.Error as exc:
+            msg = f"tap-edcast `memory_limit`: {exc} (e.g. 256MB, 1GB)"
+            raise ConfigValidationError(msg, errors=[msg]) from exc
         booleans = frozenset(self.config["boolean_columns"])
         streams: list[Stream] = [DatasetsStream(self)]
         for entry in self.config["datasets"]:

@@ -174,15 +174,20 @@ def test_results_do_not_depend_on_page_size_or_parallelism(
     start: str,
     settings: list[tuple[int, int]],
 ) -> None:
-    """Every page size and parallelism pass on the same rows in the same order: the same
-    table (the last row of a repeated key wins) and the same bookmark."""
+    """Every page size, parallelism and memory limit pass on the same rows in the same
+    order: the same table (the last row of a repeated key wins) and the same bookmark."""
     bookmarks = []
     expected = truth_of(GLUE, seed, epoch, scale, since=normalise(start))
     with serve("edcast", seed=seed, scale=scale, epoch=epoch) as sandbox:
-        for page_size, parallel in settings:
+        for i, (page_size, parallel) in enumerate(settings):
+            memory = ("256MB", "96MB")[i % 2]  # 96MB: DuckDB spills to disk sooner
             replica = Replica()
             config = config_for(
-                sandbox, page_size=page_size, max_parallel_pages=parallel, start_date=start
+                sandbox,
+                page_size=page_size,
+                max_parallel_pages=parallel,
+                start_date=start,
+                memory_limit=memory,
             )
             done = run_tap(tmp_path, config, into=replica)
             assert_equal(table_of(replica, GLUE), expected, GLUE)
@@ -327,17 +332,27 @@ def batch_rows(messages: list[dict]) -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("encoding", ["parquet", "jsonl"])
-def test_batch_files_hold_the_rows_and_the_table_version(tmp_path: Path, encoding: str) -> None:
+@pytest.mark.parametrize(("encoding", "root"), [("parquet", "url"), ("jsonl", "relative")])
+def test_batch_files_hold_the_rows_and_the_table_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str, root: str
+) -> None:
     """Rows loaded from a BATCH file get no metadata from the loader: each file carries
-    ``_sdc_table_version`` itself, else the full read's activation would delete them."""
+    ``_sdc_table_version`` itself, else the full read's activation would delete them.
+    A relative storage root is relative to the Meltano project the tap runs in."""
+    project_root = tmp_path / "project"
+    monkeypatch.setenv("MELTANO_PROJECT_ROOT", str(project_root))
     batch_config = {
         "encoding": {"format": encoding, "compression": "none"},
-        "storage": {"root": (tmp_path / "batches").as_uri(), "prefix": "t-"},
+        "storage": {
+            "root": (project_root / "batches").as_uri() if root == "url" else "batches",
+            "prefix": "t-",
+        },
     }
     with serve("edcast", seed=6) as sandbox:
         done = run_tap(tmp_path, config_for(sandbox, page_size=500, batch_config=batch_config))
     assert len(sent(done.messages, GLUE, "BATCH")) >= 4
+    files = [url for m in sent(done.messages, GLUE, "BATCH") for url in m["manifest"]]
+    assert all(url.startswith((project_root / "batches" / "t-").as_uri()) for url in files)
     rows = batch_rows(done.messages)
     [version] = [m["version"] for m in sent(done.messages, GLUE, "ACTIVATE_VERSION")]
     assert {row.pop("_sdc_table_version") for row in rows} == {version}
@@ -383,6 +398,14 @@ def test_wrong_credentials_fail_clearly_without_leaking_them(tmp_path: Path) -> 
     assert done.returncode != 0
     assert "Domo refused the client credentials" in done.stderr
     assert "not-it-xyz" not in done.stderr
+
+
+def test_a_memory_limit_duckdb_cannot_read_fails_clearly(tmp_path: Path) -> None:
+    with serve("edcast") as sandbox:
+        done = singer_run.run_tap("tap-edcast", tmp_path, config_for(sandbox, memory_limit="lots"))
+    assert done.returncode != 0
+    assert "tap-edcast `memory_limit`: Parser Error: Memory must have a number" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_unknown_dataset_fails_clearly(tmp_path: Path) -> None:

@@ -239,7 +239,9 @@ class DuckDBSink(BatchSink):
 
     def _load(self, source: Source) -> Loaded:
         loaded = self.warehouse.load(self.spec, source, self.config["load_method"])
-        self.logger.info("Loaded %d rows into %s", loaded.written, self.spec.qualified)
+        self.logger.info(
+            "Loaded %d rows into %s (%s)", loaded.written, self.spec.qualified, loaded.how
+        )
         return loaded
 
 

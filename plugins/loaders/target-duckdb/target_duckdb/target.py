@@ -112,11 +112,13 @@ class TargetDuckDB(Target):
         th.Property(
             "memory_limit",
             th.StringType,
+            default="384MB",
             title="DuckDB memory limit",
             description=(
-                "DuckDB's memory_limit (e.g. 256MB): it spills and evicts beyond it. Empty:"
-                " DuckDB's default (80% of RAM). Lower peaks cost some speed"
-                " (docs/benchmarks.md, memory_growth)."
+                "DuckDB's memory_limit: it spills and evicts beyond it, so the loader's peak"
+                " RSS stays flat whatever it loads. Empty: DuckDB's default (80% of RAM)."
+                " Lower limits cost speed (256MB: about 25 %; docs/benchmarks.md,"
+                " memory_growth)."
             ),
         ),
     ).to_dict()

@@ -36,6 +36,20 @@ LOAD_METADATA = frozenset(
 )
 
 
+RANGE_CHECKED_KEYS = frozenset(
+    {
+        DuckType.BIGINT,
+        DuckType.VARCHAR,
+        DuckType.TIMESTAMPTZ,
+        DuckType.DATE,
+        DuckType.TIME,
+        DuckType.BOOLEAN,
+    }
+)
+"""Key types whose staged (min, max) bind back as parameters that compare exactly as
+the MERGE's equality does (not DOUBLE: NaN; not JSON)."""
+
+
 def quote(identifier: str) -> str:
     """A DuckDB quoted identifier (spaces, case, reserved words all safe)."""
     return '"' + identifier.replace('"', '""') + '"'
@@ -88,6 +102,8 @@ class Loaded:
 
     received: int
     written: int
+    how: str = "INSERT"
+    """The statement: MERGE when a key may already be in the table, else INSERT."""
 
 
 class Warehouse:
@@ -96,10 +112,9 @@ class Warehouse:
     def __init__(self, path: str, memory_limit: str | None = None) -> None:
         db_file = Path(path).expanduser()
         db_file.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, str | bool | int | float | list[str]] = (
-            {"memory_limit": memory_limit} if memory_limit else {}
-        )
-        self.connection = duckdb.connect(str(db_file), config=config)
+        self.connection = duckdb.connect(str(db_file))
+        if memory_limit:  # set, not a connect option: other connections may open the file
+            self.connection.execute("SET memory_limit = ?", [memory_limit])
         # Date-times without an offset are UTC, whatever the machine's time zone.
         self.connection.execute("SET TimeZone = 'UTC'")
         # Rows committed but not yet checkpointed stay in memory: a checkpoint every
@@ -181,25 +196,36 @@ class Warehouse:
         staged = ", ".join(f"{expr} AS {quote(column)}" for column, expr in exprs.items())
         staged = f"SELECT {staged}, src.{SEQ} AS {SEQ} FROM {source.relation}"
         columns = ", ".join(quote(column) for column in spec.columns)
+        append = f"INSERT INTO {spec.qualified} ({columns}) SELECT {columns} FROM"
         merge = bool(spec.keys) and method != TargetLoadMethods.APPEND_ONLY
-        if merge:
-            statement = self._merge(spec, staged)
-        else:
-            statement = f"INSERT INTO {spec.qualified} ({columns}) SELECT {columns} FROM ({staged})"
         overwrite = method == TargetLoadMethods.OVERWRITE
         try:
             with self.transaction():
                 if overwrite and (spec.schema, spec.table) not in self._overwritten:
                     self.connection.execute(f"DELETE FROM {spec.qualified}")
-                received = self._check_keys(spec, staged) if merge else None
+                received, how = None, "INSERT"
+                if not merge:
+                    statement = f"{append} ({staged})"
+                else:
+                    received, bounds = self._check_keys(spec, staged)
+                    if self._may_match(spec, staged, lowered, bounds):
+                        statement, how = self._merge(spec, staged), "MERGE"
+                    else:  # every key is new: no join needed
+                        statement = f"{append} ({self._last_per_key(spec, staged)})"
                 written = self.connection.execute(statement).fetchall()
         except duckdb.ConversionException as exc:
             raise self._bad_value(spec, source, exprs) from exc
+        except duckdb.OutOfMemoryException as exc:
+            msg = (
+                f"Stream '{spec.stream}': {exc}; nothing of this batch was loaded."
+                " Raise target-duckdb's memory_limit setting"
+            )
+            raise MemoryError(msg) from exc
         self.loads += 1
         if overwrite:
             self._overwritten.add((spec.schema, spec.table))
         rows = int(written[0][0]) if written else 0
-        return Loaded(rows if received is None else received, rows)
+        return Loaded(rows if received is None else received, rows, how)
 
     @staticmethod
     def _expression(column: str, incoming: DuckType, source: Source, table_type: str) -> str:
@@ -221,12 +247,41 @@ class Warehouse:
         return f"CAST({expr} AS {table_type})"
 
     @staticmethod
-    def _merge(spec: TableSpec, staged: str) -> str:
+    def _last_per_key(spec: TableSpec, staged: str) -> str:
+        """The staged rows, one per key: the last to arrive."""
         keys = ", ".join(quote(key) for key in spec.keys)
-        last_per_key = (
+        return (
             f"SELECT * EXCLUDE ({SEQ}) FROM ({staged})"
             f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {SEQ} DESC) = 1"
         )
+
+    def _may_match(
+        self,
+        spec: TableSpec,
+        staged: str,
+        types: Mapping[str, str],
+        bounds: list[tuple[object, object]],
+    ) -> bool:
+        """Whether a staged key is in the table already. False lets a load INSERT
+        instead of MERGE: a first load, and the pages of newer keys a tap reads in key
+        order, touch no existing row. The table's rows are first narrowed to those with
+        every key value within the staged rows' range (DuckDB skips the row groups
+        whose min/max fall outside), then joined with the staged keys. Keys of other
+        types than ``RANGE_CHECKED_KEYS`` are always merged."""
+        if any(types.get(key.lower()) not in RANGE_CHECKED_KEYS for key in spec.keys):
+            return True
+        within = " AND ".join(f"tgt.{quote(key)} BETWEEN ? AND ?" for key in spec.keys)
+        on = " AND ".join(f"tgt.{quote(key)} = src.{quote(key)}" for key in spec.keys)
+        found = self.connection.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {spec.qualified} AS tgt JOIN ({staged}) AS src"
+            f" ON {on} WHERE {within})",
+            [value for bound in bounds for value in bound],
+        ).fetchone()
+        return bool(found and found[0])
+
+    @classmethod
+    def _merge(cls, spec: TableSpec, staged: str) -> str:
+        last_per_key = cls._last_per_key(spec, staged)
         on = " AND ".join(
             f"tgt.{quote(key)} IS NOT DISTINCT FROM src.{quote(key)}" for key in spec.keys
         )
@@ -274,24 +329,30 @@ class Warehouse:
         self.loads += 1
         return int(done[0][0]) if done else 0
 
-    def _check_keys(self, spec: TableSpec, staged: str) -> int:
-        """Fail the load if a staged row has a NULL key; return how many rows are staged.
+    def _check_keys(self, spec: TableSpec, staged: str) -> tuple[int, list[tuple[object, object]]]:
+        """Fail the load if a staged row has a NULL key; return how many rows are staged
+        and each key column's (min, max) among them.
 
         Deduplication and `IS NOT DISTINCT FROM` would treat all NULL keys as one
         key, silently collapsing distinct rows into one.
         """
-        counts = ", ".join(f"count(*) FILTER (WHERE {quote(key)} IS NULL)" for key in spec.keys)
-        row = self.connection.execute(f"SELECT count(*), {counts} FROM ({staged})").fetchone()
+        nulls = [f"count(*) FILTER (WHERE {quote(key)} IS NULL)" for key in spec.keys]
+        ranges = [f"min({quote(key)}), max({quote(key)})" for key in spec.keys]
+        row = self.connection.execute(
+            f"SELECT count(*), {', '.join(nulls + ranges)} FROM ({staged})"
+        ).fetchone()
         assert row is not None  # an aggregate always has a row
-        for key, nulls in zip(spec.keys, row[1:], strict=True):
-            if nulls:
+        width = len(spec.keys)
+        for key, null_count in zip(spec.keys, row[1 : 1 + width], strict=True):
+            if null_count:
                 msg = (
                     f"Stream '{spec.stream}' (table {spec.qualified}): key property '{key}'"
-                    f" is null in {nulls} record(s); nothing of this batch was loaded."
+                    f" is null in {null_count} record(s); nothing of this batch was loaded."
                     " Fix the tap's key_properties or use load_method append-only"
                 )
                 raise ValueError(msg)
-        return int(row[0])
+        values = row[1 + width :]
+        return int(row[0]), [(values[2 * i], values[2 * i + 1]) for i in range(width)]
 
     def _bad_value(self, spec: TableSpec, source: Source, exprs: Mapping[str, str]) -> ValueError:
         """Name the stream, column and first value that failed to convert."""

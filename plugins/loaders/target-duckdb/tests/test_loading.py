@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import logging
+import random
 import typing as t
 
 import pytest
@@ -395,3 +397,47 @@ def test_missing_path_is_a_clear_config_error() -> None:
         TargetDuckDB(config={"default_target_schema": "x"}, validate_config=True)
 
     assert "'path' is a required property" in str(excinfo.value.errors)
+
+
+EVENTS = {
+    "user": {"type": "integer"},
+    "at": {"type": "string", "format": "date-time"},
+    "group": {"type": "string"},
+    "score": {"type": ["number", "null"]},
+}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_loads_insert_new_keys_and_merge_known_ones_exactly(
+    harness: Harness, caplog: pytest.LogCaptureFixture, seed: int
+) -> None:
+    """Batches of a three-column key, mostly new keys in key order (as a paging tap
+    sends them), some within the range of loaded keys without being loaded, some
+    repeated within a batch or from earlier batches: a batch whose keys are all new is
+    INSERTed, one touching a loaded key MERGEd, and the table equals the last value
+    of every key either way."""
+    draw = random.Random(seed)
+    start = datetime.datetime(2024, 1, 1, tzinfo=UTC)
+    records, expected = [], {}
+    for i in range(draw.randint(300, 600)):
+        back = draw.random() < 0.1 and records  # an earlier key, or a gap within the range
+        user = draw.choice(records)["user"] if back else i // 3
+        at = start + datetime.timedelta(minutes=user % 7)
+        group = draw.choice("ab") if back else "abc"[i % 3]
+        record = {"user": user, "at": at.isoformat(), "group": group, "score": draw.random()}
+        records.append(record)
+        expected[(user, at, group)] = record["score"]
+    caplog.set_level(logging.INFO, logger="target-duckdb")
+    harness.run(
+        [
+            harness.schema("events", EVENTS, keys=["user", "at", "group"]),
+            *harness.records("events", records),
+        ],
+        batch_size_rows=draw.randint(20, 90),
+    )
+
+    rows = harness.query('SELECT "user", "at", "group", score FROM events')
+    assert {(u, a, g): s for u, a, g, s in rows} == expected
+    assert len(rows) == len(expected)
+    statements = {m.split("(")[-1] for m in caplog.messages if m.startswith("Loaded ")}
+    assert statements == {"INSERT)", "MERGE)"}
