@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import typing as t
 import uuid
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+import pyarrow.parquet as pq
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, JSONLinesEncoding, ParquetEncoding
@@ -26,7 +28,6 @@ from tapkit.versions import VersionedStream
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    import pyarrow as pa
     from singer_sdk.helpers import types
     from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
@@ -281,16 +282,22 @@ class DatasetStream(VersionedStream):
             self.state_manager.is_flushed = False
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        def to_arrow(answer: Answer) -> pa.Table:
-            return answer.connection.sql(answer.select()).to_arrow_table()
+        """The rows page by page. Each page waits in a local Parquet file (pages read
+        ahead cost no memory) and is read back a thousand rows at a time."""
+        with tempfile.TemporaryDirectory(prefix="tap-edcast-pages-") as pages:
 
-        with self._read(context) as (reader, read):
-            for page in reader.pages(read.after, read.rows, to_arrow):
-                # A thousand rows at a time: a whole page as dicts is ten times its size.
-                for rows in page.result.to_batches(max_chunksize=1000):
-                    yield from rows.to_pylist()
-                self._passed_on(context, page)
-                self._write_state_message()
+            def to_file(answer: Answer) -> Path:
+                path = Path(pages) / f"{uuid.uuid4().hex}.parquet"
+                answer.write(path, "FORMAT parquet, COMPRESSION uncompressed")
+                return path
+
+            with self._read(context) as (reader, read):
+                for page in reader.pages(read.after, read.rows, to_file):
+                    for rows in pq.ParquetFile(page.result).iter_batches(batch_size=1000):
+                        yield from rows.to_pylist()
+                    page.result.unlink()
+                    self._passed_on(context, page)
+                    self._write_state_message()
         self.finish_read(context)
 
     def get_batches(
