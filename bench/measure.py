@@ -49,15 +49,29 @@ class PipelineMeasurement:
 
 
 def run_pipeline(
-    tap: list[str], target: list[str], *, log: Path, env: dict[str, str] | None = None
+    tap: list[str],
+    target: list[str],
+    *,
+    log: Path,
+    env: dict[str, str] | None = None,
+    tap_log: Path | None = None,
+    target_stdout: Path | None = None,
 ) -> PipelineMeasurement:
-    """`tap | target`, as Meltano runs them (stdout piped); each one's own peak RSS."""
+    """`tap | target`, as Meltano runs them (stdout piped); each one's own peak RSS.
+
+    Both write their logs to `log`, the tap to `tap_log` if given; the target's output
+    (its STATE messages) is discarded unless `target_stdout` is given."""
     full_env = {**os.environ, **(env or {})}
-    with log.open("wb") as errors:
+    with (
+        log.open("wb") as errors,
+        (tap_log or Path(os.devnull)).open("wb") as own_tap_log,
+        (target_stdout or Path(os.devnull)).open("wb") as output,
+    ):
+        tap_errors = own_tap_log if tap_log else errors
         started = time.perf_counter()
-        producer = subprocess.Popen(tap, stdout=subprocess.PIPE, stderr=errors, env=full_env)
+        producer = subprocess.Popen(tap, stdout=subprocess.PIPE, stderr=tap_errors, env=full_env)
         consumer = subprocess.Popen(
-            target, stdin=producer.stdout, stdout=subprocess.DEVNULL, stderr=errors, env=full_env
+            target, stdin=producer.stdout, stdout=output, stderr=errors, env=full_env
         )
         assert producer.stdout is not None
         producer.stdout.close()  # the target owns the pipe now
@@ -67,8 +81,8 @@ def run_pipeline(
     producer.returncode = os.waitstatus_to_exitcode(tap_status)
     consumer.returncode = os.waitstatus_to_exitcode(target_status)
     if producer.returncode or consumer.returncode:
-        msg = (
-            f"pipeline failed (tap {producer.returncode}, target {consumer.returncode}); see {log}"
-        )
+        codes = f"tap {producer.returncode}, target {consumer.returncode}"
+        logs = f"{log} and {tap_log}" if tap_log else str(log)
+        msg = f"pipeline failed ({codes}); see {logs}"
         raise RuntimeError(msg)
     return PipelineMeasurement(wall, tap_usage.ru_maxrss / 1024, target_usage.ru_maxrss / 1024)

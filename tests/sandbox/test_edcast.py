@@ -355,6 +355,21 @@ def test_deterministic_and_epochs_append_later_events() -> None:
     assert all(after[uid]["Updated At"] > before[uid]["Updated At"] for uid in updated)
 
 
+@pytest.mark.parametrize("percent", [1, 25])
+def test_epoch_events_percent_sets_each_epochs_append(percent: int) -> None:
+    """The incremental benchmark's knob: an epoch appends that share of epoch 0's events
+    (default 10 %), and the truth follows it."""
+    with serve("edcast", scale=2, epoch=1, epoch_events_percent=percent) as sandbox:
+        counted = rows_of(sandbox, "SELECT COUNT(*) FROM table")["rows"][0][0]
+    assert counted == 4000 + 4000 * percent // 100
+    truth = truth_table(DataParams(0, 2, 1), EVENTS_STREAM, epoch_events_percent=percent)
+    default = truth_table(DataParams(0, 2, 1), EVENTS_STREAM)
+    assert 0.98 * counted <= truth.num_rows < counted  # a hundredth repeat a key
+    assert (truth.num_rows > default.num_rows) == (percent > 10)
+    with pytest.raises(ValueError, match="epoch_events_percent must be >= 1"):
+        serve("edcast", epoch_events_percent=0)
+
+
 def test_truth_winner_is_the_last_row_in_tap_order(edcast: Sandbox) -> None:
     for name, stream in ((EVENTS, EVENTS_STREAM), (USERS, "edcast_users")):
         served = rows_of(edcast, f"SELECT * FROM table ORDER BY {tap_order(name)}", name)

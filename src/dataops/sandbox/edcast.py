@@ -27,7 +27,8 @@ excluded, 401s included), every later request reads epoch + 1 (once; ``moved`` t
 whether it did) — the datasets changed while a sync reads them. Each request reads the
 data as they are when it arrives: every epoch is its own engine, with its own cache.
 With ``drift_at=E``: the users dataset's schema drifts from epoch E on (a column
-renamed, one retyped; see :mod:`dataops.sandbox.edcast_data`).
+renamed, one retyped; see :mod:`dataops.sandbox.edcast_data`). With
+``epoch_events_percent=P``: each epoch appends P % of epoch 0's events (default 10).
 Data, deletions (from epoch 2) and ground truth: :mod:`dataops.sandbox.edcast_data`.
 """
 
@@ -53,7 +54,15 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
-from dataops.sandbox.edcast_data import EVENTS, KEYS, STREAMS, Engine, engine, ident
+from dataops.sandbox.edcast_data import (
+    EPOCH_EVENTS_PERCENT,
+    EVENTS,
+    KEYS,
+    STREAMS,
+    Engine,
+    engine,
+    ident,
+)
 from dataops.sandbox.vendor import (
     DataParams,
     Dataset,
@@ -149,20 +158,22 @@ class EdCastApp:
         max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
         move_after: int | None = None,
         drift_at: int | None = None,
+        epoch_events_percent: int = EPOCH_EVENTS_PERCENT,
     ) -> None:
         for name, value in [
             ("page size", max_list_limit),
             ("token_ttl_seconds", token_ttl_seconds),
             ("max_result_rows", max_result_rows),
             ("move_after", 1 if move_after is None else move_after),
+            ("epoch_events_percent", epoch_events_percent),
         ]:
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        self._engine = engine(params, drift_at)
+        self._engine = engine(params, drift_at, epoch_events_percent)
         self._next_engine = (
             None
             if move_after is None
-            else engine(replace(params, epoch=params.epoch + 1), drift_at)
+            else engine(replace(params, epoch=params.epoch + 1), drift_at, epoch_events_percent)
         )
         self.move_after = move_after
         self.moved = False
@@ -349,14 +360,21 @@ def wire_table(params: DataParams, dataset: str = EVENTS) -> pa.Table:
     return engine(params).wire_table(_dataset_name(dataset))
 
 
-def truth_table(params: DataParams, stream: str, drift_at: int | None = None) -> pa.Table:
+def truth_table(
+    params: DataParams,
+    stream: str,
+    drift_at: int | None = None,
+    epoch_events_percent: int = EPOCH_EVENTS_PERCENT,
+) -> pa.Table:
     """A stream's clean rows (one per key, the tap-order winner), sorted by key, as
-    served with ``drift_at``.
+    served with ``drift_at`` and ``epoch_events_percent``.
 
     Types: int64, float64, bool, string, date32, timestamp[us, UTC].
     """
     if stream == DATASETS_STREAM:
-        catalogue = sorted(engine(params, drift_at).datasets, key=lambda d: d.id)
+        catalogue = sorted(
+            engine(params, drift_at, epoch_events_percent).datasets, key=lambda d: d.id
+        )
         rows = []
         for dataset in catalogue:
             row: dict[str, Any] = dataset.to_json()
@@ -364,7 +382,7 @@ def truth_table(params: DataParams, stream: str, drift_at: int | None = None) ->
                 row[name] = datetime.fromisoformat(row[name])
             rows.append(row)
         return pa.Table.from_pylist(rows)
-    return engine(params, drift_at).truth_table(_dataset_name(stream))
+    return engine(params, drift_at, epoch_events_percent).truth_table(_dataset_name(stream))
 
 
 def generate(params: DataParams) -> Dataset:
@@ -391,6 +409,7 @@ def _make_app(
     max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
     move_after: int | None = None,
     drift_at: int | None = None,
+    epoch_events_percent: int = EPOCH_EVENTS_PERCENT,
 ) -> EdCastApp:
     return EdCastApp(
         params,
@@ -399,6 +418,7 @@ def _make_app(
         max_result_rows,
         move_after,
         drift_at,
+        epoch_events_percent,
     )
 
 
@@ -417,7 +437,9 @@ VENDOR = Vendor(
     key_properties=KEY_PROPERTIES,
     generate=generate,
     make_app=_make_app,
-    options=frozenset({"token_ttl_seconds", "max_result_rows", "move_after", "drift_at"}),
+    options=frozenset(
+        {"token_ttl_seconds", "max_result_rows", "move_after", "drift_at", "epoch_events_percent"}
+    ),
     faults={
         "query-error": VendorFault(
             "HTTP 400 'Error creating query' (query endpoint only)",

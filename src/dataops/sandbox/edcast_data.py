@@ -7,7 +7,9 @@ ground truth is computed from the same tables.
 
 Events (``GlueGroupsG3GroupPerformanceDataExplorerStreams``): 2,000 x scale at epoch 0,
 ``Time`` in 2021; epoch ``e`` appends 200 x scale events in week ``e`` of 2022 onwards
-(strictly later than every earlier event; older events never change). Events are
+(strictly later than every earlier event; older events never change). The option
+``epoch_events_percent`` (default 10) sets that append to another share of epoch 0's
+events: 1 makes epoch 1 a 1 % change (the incremental benchmark). Events are
 stored in about ``Time`` order, four to a second on average. Every hundredth
 event (never an epoch's first) repeats the key (``ECL ID``, ``Time``, ``Group Name``) of
 one of the 50 events before it in its epoch, with its own other values.
@@ -115,6 +117,8 @@ CATALOGUE_SUBJECTS = [
     "Feedback",
 ]
 CATALOGUE_SIZE = 58
+EPOCH_EVENTS_PERCENT = 10
+"""Events each epoch appends, in percent of epoch 0's (the ``epoch_events_percent`` default)."""
 DELETES_FROM_EPOCH, RETRACTED_PERCENT = 2, 3
 """From this epoch on, each epoch's replace upload leaves out this share of the older rows."""
 
@@ -316,9 +320,12 @@ def _window(epoch: str) -> tuple[str, str]:
     return start, f"CASE WHEN {epoch} = 0 THEN 365 ELSE 7 END * 86400"
 
 
-def _events_sql(params: DataParams, columns: list[Column]) -> str:
+def _events_sql(
+    params: DataParams, columns: list[Column], epoch_percent: int = EPOCH_EVENTS_PERCENT
+) -> str:
     seed, scale = params.seed, params.scale
-    n0, step = EVENTS_PER_SCALE * scale, EVENTS_PER_SCALE * scale // 10
+    n0 = EVENTS_PER_SCALE * scale
+    step = max(1, n0 * epoch_percent // 100)
     u0, ustep = USERS_PER_SCALE * scale, USERS_PER_SCALE * scale // 10
     repeat_slot = hashlib.blake2b(str(seed).encode(), digest_size=1).digest()[0] % 100
     h = _Hashes(seed)
@@ -433,15 +440,22 @@ OWNERS = [(1, "Domo Admin"), (27, "EdCast Integration"), (311, "People Analytics
 
 class Engine:
     """One DuckDB database with every dataset of (seed, scale, epoch); thread-safe reads.
-    ``drift_at``: the epoch the users' schema drifts from (None: never)."""
+    ``drift_at``: the epoch the users' schema drifts from (None: never);
+    ``epoch_events_percent``: events each epoch appends, in percent of epoch 0's."""
 
-    def __init__(self, params: DataParams, drift_at: int | None = None) -> None:
+    def __init__(
+        self,
+        params: DataParams,
+        drift_at: int | None = None,
+        epoch_events_percent: int = EPOCH_EVENTS_PERCENT,
+    ) -> None:
         self.params = params
         self._con = duckdb.connect(config=ENGINE_CONFIG)
         drifted = drift_at is not None and params.epoch >= drift_at
         events = _event_columns(params.seed)
         users = _user_columns(params.seed, drifted=drifted)
-        self._con.execute(f"CREATE TABLE events AS {_events_sql(params, events)}")
+        events_sql = _events_sql(params, events, epoch_events_percent)
+        self._con.execute(f"CREATE TABLE events AS {events_sql}")
         self._con.execute(f"CREATE TABLE users AS {_users_sql(params, users)}")
         self.datasets = [
             self._real(
@@ -575,11 +589,15 @@ def _utc(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
-def engine(params: DataParams, drift_at: int | None = None) -> Engine:
+def engine(
+    params: DataParams,
+    drift_at: int | None = None,
+    epoch_events_percent: int = EPOCH_EVENTS_PERCENT,
+) -> Engine:
     """The engine of ``params`` (cached: built once per process)."""
-    return _engine(params, drift_at)
+    return _engine(params, drift_at, epoch_events_percent)
 
 
 @functools.lru_cache(maxsize=2)
-def _engine(params: DataParams, drift_at: int | None) -> Engine:
-    return Engine(params, drift_at)
+def _engine(params: DataParams, drift_at: int | None, epoch_events_percent: int) -> Engine:
+    return Engine(params, drift_at, epoch_events_percent)

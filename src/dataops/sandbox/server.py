@@ -304,6 +304,7 @@ def serve(
     max_result_rows: int | None = None,
     move_after: int | None = None,
     drift_at: int | None = None,
+    epoch_events_percent: int | None = None,
 ) -> Sandbox:
     """Start a sandbox in background threads; ``port=0`` picks a free port.
 
@@ -314,7 +315,9 @@ def serve(
     (zengrc, edcast): after the app has answered that many data requests (faults the
     server injects do not count) the data moves on to the next epoch, while a sync is
     reading it (``Sandbox.moved`` tells whether it did); ``drift_at`` (edcast): the epoch
-    from which the users dataset's schema has drifted (a column renamed, one retyped).
+    from which the users dataset's schema has drifted (a column renamed, one retyped);
+    ``epoch_events_percent`` (edcast): events each epoch appends, in percent of epoch 0's
+    (default 10).
     Raises ValueError (unknown vendor, bad fault spec, option or parameters) and OSError (bind).
     """
     spec = get_vendor(vendor)
@@ -329,6 +332,7 @@ def serve(
         "max_result_rows": max_result_rows,
         "move_after": move_after,
         "drift_at": drift_at,
+        "epoch_events_percent": epoch_events_percent,
     }
     options = {name: value for name, value in given.items() if value is not None}
     if unknown := sorted(set(options) - spec.options):
