@@ -1,7 +1,8 @@
-"""Peak RSS of tap-edcast and target-duckdb as the data grow: 100,000 then 1,000,000
-events, records and Parquet BATCH, each process measured apart (wait4's rusage). The
-target the issue sets: under 500 MiB each at 1M events, growing at most 1.2 times from
-100k to 1M (pages streamed to files, bounded queues, no whole-result buffers).
+"""Peak RSS of tap-edcast and target-duckdb as the data grow: 100,000, 500,000 and
+1,000,000 events, records and Parquet BATCH, each process measured apart. The target
+the issue sets: under 500 MiB each at 1M events, growing at most 1.2 times from 100k to
+1M (pages streamed to files, bounded queues, no whole-result buffers); the growth from
+500k shows whether the peak is flat once the pipeline is full.
 
 Rows loaded are checked against the sandbox's truth (one row per key).
 """
