@@ -2,8 +2,10 @@
 
 Ways (``--ways``, default all):
 
-- stock: tap-edcast in record mode with one page at a time, into PyPI target-duckdb
-  0.8.0 (SDK defaults, record messages: the stack this project replaces);
+- stock: an SDK-default Domo tap (`bench/stock_domo_tap.py`: the SDK's REST template,
+  OFFSET pages one at a time, every column a string) into PyPI target-duckdb 0.8.0 (the
+  stack this project replaces; not tap-edcast, so the baseline stays put as tap-edcast
+  changes);
 - records: tap-edcast record mode (pages fetched in parallel) into this project's
   target-duckdb;
 - batch: tap-edcast writing Parquet BATCH files from Domo's answers, target-duckdb
@@ -29,7 +31,7 @@ import typing as t
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ if t.TYPE_CHECKING:
 BIN = Path(sys.executable).parent
 STREAM = "glue_groups_g3_group_performance_data_explorer"
 SCALE = 500  # x 2,000 events (the sandbox's scale 1)
+TAP_EDCAST = [str(BIN / "tap-edcast")]
+STOCK_TAP = [sys.executable, "-m", "bench.stock_domo_tap"]
 OUR_TARGET = {"add_record_metadata": True}
 """target-duckdb's settings as meltano.yml has them: the tap's full reads end with
 ACTIVATE_VERSION, which needs the metadata columns."""
@@ -78,9 +82,10 @@ def measure_way(
     target_settings: dict[str, Any],
     work: Path,
     events: int,
+    tap: list[str] = TAP_EDCAST,
 ) -> dict[str, Any]:
-    """One `tap-edcast | target` run into a new DuckDB file: rows loaded, wall time, each
-    process's peak RSS."""
+    """One `tap | target` run (tap-edcast unless told) into a new DuckDB file: rows
+    loaded, wall time, each process's peak RSS."""
     db = work / f"{time.monotonic_ns()}.duckdb"
     tap_config, target_config = work / "tap.json", work / "target.json"
     tap_config.write_text(json.dumps({**source, **tap_settings}))
@@ -88,7 +93,7 @@ def measure_way(
         json.dumps({"path": str(db), "default_target_schema": "tap_edcast", **target_settings})
     )
     measured = run_pipeline(
-        [str(BIN / "tap-edcast"), "--config", str(tap_config)],
+        [*tap, "--config", str(tap_config)],
         [target, "--config", str(target_config)],
         log=work / "pipeline.log",
     )
@@ -123,17 +128,19 @@ class Pipeline:
     target_settings: dict[str, Any]
     exact: bool = True
     """Must load exactly the truth's rows (the stock target is known not to)."""
+    tap: list[str] = field(default_factory=lambda: TAP_EDCAST)
 
 
 def pipelines(work: Path) -> dict[str, Pipeline]:
     ours = str(BIN / "target-duckdb")
     return {
         "stock": Pipeline(
-            "tap-edcast records, one page at a time → PyPI target-duckdb 0.8.0",
-            {"max_parallel_pages": 1},
+            "an SDK-default Domo tap (bench/stock_domo_tap.py) → PyPI target-duckdb 0.8.0",
+            {},
             stock_target,
             {},
             exact=False,
+            tap=STOCK_TAP,
         ),
         "records": Pipeline(
             "tap-edcast records → target-duckdb",
@@ -221,7 +228,7 @@ def run(scale: int = SCALE, ways: tuple[str, ...] = WAYS) -> list[dict[str, Any]
                 continue
             console.print(f"edcast_million: {name} ({way.description}), {events:,} events …")
             row = measure_way(
-                source, way.tap_settings, way.target(), way.target_settings, work, events
+                source, way.tap_settings, way.target(), way.target_settings, work, events, way.tap
             )
             results.append({"way": name, "description": way.description, **row})
             console.print(f"  {row['wall_s']} s, {row['rows_loaded']:,} rows")
