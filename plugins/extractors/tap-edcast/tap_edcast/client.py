@@ -179,20 +179,20 @@ def answer_layout(body: bytes) -> AnswerLayout:
     head = _object(body[:cut] + b"}") if cut > 0 else None
     if head is None or "columns" not in head:
         whole = decoded_json_bytes(body)
-        return AnswerLayout(list(whole["columns"]), None, whole.get("numRows"))
+        return AnswerLayout(list(whole["columns"]), None, _num_rows(whole))
     start = cut + len(ROWS_MEMBER)
     end = body.rfind(b"]", max(start, len(body) - TAIL_SCAN))
     while end > start:
         tail = _object(b'{"rows":0' + body[end + 1 :])
         if tail is not None:
-            num_rows = tail.get("numRows")
-            return AnswerLayout(
-                list(head["columns"]),
-                slice(start, end + 1),
-                num_rows if isinstance(num_rows, int) else None,
-            )
+            return AnswerLayout(list(head["columns"]), slice(start, end + 1), _num_rows(tail))
         end = body.rfind(b"]", max(start, len(body) - TAIL_SCAN), end)
     return AnswerLayout(list(head["columns"]), None, None)
+
+
+def _num_rows(members: dict[str, t.Any]) -> int | None:
+    found = members.get("numRows")
+    return found if isinstance(found, int) else None
 
 
 def _object(text: bytes) -> dict[str, t.Any] | None:
