@@ -25,7 +25,7 @@ pays; Xactly: a JVM started with one login), and the rerun less `--discover` ove
 full sync; the records the tap sent (its `record_count` metrics) and the rows the
 target wrote (inserted or updated: `_sdc_batched_at` set by the run); and whether the
 warehouse after the rerun equals the sandbox's truth at epoch 1, value by value
-(EdCast's events compared in DuckDB, the rest with `dataops.verify`).
+(EdCast's events compared in DuckDB, the rest with `dataops.testing.verify`).
 
 The sandboxes run in this process, on the loopback, with no added latency. Scales: the
 full sync takes about a minute for EdCast and Xactly; Adaptive's and ZenGRC's are
@@ -53,9 +53,10 @@ from rich.console import Console
 from bench.edcast_million import OUR_TARGET, STREAM, batch_settings
 from bench.measure import run_measured, run_pipeline
 from bench.xactly_sync import jvm_start
-from dataops import verify, warehouse
+from dataops import warehouse
 from dataops.sandbox import edcast, get_vendor, serve
 from dataops.sandbox.vendor import DataParams
+from dataops.testing import verify
 
 BIN = Path(sys.executable).parent
 TARGET_SETTINGS = {

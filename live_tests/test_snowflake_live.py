@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dataops import project, verify
+from dataops import project
 from dataops.sandbox import records, serve
 from dataops.sandbox.registry import get_vendor
+from dataops.testing import verify
 
 SEED = 5
 EDCAST_SEED = 31

@@ -24,8 +24,9 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from dataops import check, meltano_files, project, render, schedules, status, verify
+from dataops import check, meltano_files, project, render, schedules, status
 from dataops.sandbox import records, serve
+from dataops.testing import verify
 
 AIRFLOW_VENV = project.PROJECT_ROOT / "orchestrate" / "airflow" / ".venv" / "bin"
 DAGS = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags"

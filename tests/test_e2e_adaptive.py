@@ -8,8 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from dataops import project, verify
+from dataops import project
 from dataops.sandbox import serve
+from dataops.testing import verify
 
 SEED = 17
 FAULTS = "429:0.05,500:0.05,502:0.03,reset:0.03,truncate:0.03,html:0.03"

@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataops import project, verify
+from dataops import project
 from dataops.sandbox import records, serve
+from dataops.testing import verify
 from tapkit.versions import UNFINISHED
 
 SEED = 31

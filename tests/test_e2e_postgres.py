@@ -14,9 +14,10 @@ import psycopg
 import pytest
 import yaml
 
-from dataops import project, verify
+from dataops import project
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
 from dataops.sandbox import serve, truth
+from dataops.testing import verify
 
 SEED = 23
 HTTP_FAULTS = "429:0.03,500:0.03,503:0.02,reset:0.02"

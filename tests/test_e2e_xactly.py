@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from dataops import project, verify, warehouse
+from dataops import project, warehouse
 from dataops.sandbox import records, serve
 from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox
+from dataops.testing import verify
 
 SEED = 13
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dataops import project, verify, warehouse
+from dataops import project, warehouse
 from dataops.sandbox import records, serve
+from dataops.testing import verify
 
 FAULTS = "429:0.05,429-bare:0.03,500:0.03,502:0.02,503:0.03,reset:0.03,truncate:0.03,html:0.03"
 SEED = 21

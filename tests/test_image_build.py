@@ -30,8 +30,9 @@ from typing import Any
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from dataops import project, verify
+from dataops import project
 from dataops.sandbox import serve
+from dataops.testing import verify
 
 ROOT = project.PROJECT_ROOT
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from dataops import project, verify, warehouse
+from dataops import project, warehouse
 from dataops.sandbox import serve
 from dataops.sandbox.edcast import truth_table
 from dataops.sandbox.vendor import DataParams
+from dataops.testing import verify
 
 DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))
 SCHEDULE = "edcast-to-duckdb"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dataops import project, status, verify
+from dataops import project, status
 from dataops.sandbox import records, serve
+from dataops.testing import verify
 from tapkit.backfill import instant
 
 DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))

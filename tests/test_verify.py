@@ -1,4 +1,4 @@
-"""dataops.verify finds every kind of disagreement with ground truth, and only those."""
+"""dataops.testing.verify finds every kind of disagreement with ground truth, and only those."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataops.verify import compare_table
+from dataops.testing.verify import compare_table
 
 TRUTH = [
     {"id": 1, "flag": True, "n": 2.5, "ts": "2024-01-01T10:00:00Z", "ref": {"id": 7}},

@@ -37,10 +37,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dataops import project, verify, warehouse
+from dataops import project, warehouse
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
 from dataops.meltano_files import setting_variable
 from dataops.sandbox import records, serve
+from dataops.testing import verify
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 EXTRACTOR = {binding.vendor: extractor for extractor, binding in SANDBOX_FOR_EXTRACTOR.items()}

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from dataops import singer_run, verify
 from dataops.sandbox import records, serve
-from dataops.singer_run import Replica
+from dataops.testing import singer_run, verify
+from dataops.testing.singer_run import Replica
 
 SEED = 9
 FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.2, "request_timeout": 5}

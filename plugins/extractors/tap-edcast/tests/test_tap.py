@@ -14,10 +14,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from dataops import singer_run, verify
 from dataops.sandbox import records, serve
-from dataops.singer_run import Replica
-from dataops.verify import normalise, same
+from dataops.testing import singer_run, verify
+from dataops.testing.singer_run import Replica
+from dataops.testing.verify import normalise, same
 from tapkit.versions import UNFINISHED
 
 GLUE = "glue_groups_g3_group_performance_data_explorer"

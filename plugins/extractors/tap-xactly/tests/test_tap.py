@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from dataops import singer_run, verify
 from dataops.sandbox import records, serve
 from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox, h2_jar
-from dataops.singer_run import Replica
-from dataops.verify import normalise
+from dataops.testing import singer_run, verify
+from dataops.testing.singer_run import Replica
+from dataops.testing.verify import normalise
 from tap_xactly.jdbc import Driver
 from tapkit.versions import UNFINISHED
 

@@ -17,11 +17,11 @@ import requests
 import urllib3
 from singer_sdk.exceptions import FatalAPIError
 
-from dataops import singer_run, verify
 from dataops.sandbox import records, serve
 from dataops.sandbox.zengrc import clock
-from dataops.singer_run import Replica, TapRun
-from dataops.verify import normalise, same
+from dataops.testing import singer_run, verify
+from dataops.testing.singer_run import Replica, TapRun
+from dataops.testing.verify import normalise, same
 from tap_zengrc.client import server_clock
 from tap_zengrc.scans import LAST_ID_COUNT, LAST_MAX_ID
 from tap_zengrc.streams import COLLECTIONS

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from dataops import singer_run, verify
 from dataops.sandbox import records, serve
 from dataops.sandbox.registry import get_vendor
+from dataops.testing import singer_run, verify
 from tapkit.backfill import backfill_from, instant, rewound
 
 SEED = 17

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dataops import singer_run
 from dataops.sandbox import serve
+from dataops.testing import singer_run
 from tapkit.schemas import STATE_KEY, changes, type_text
 
 FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 1, "request_timeout": 2}

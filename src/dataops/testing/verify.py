@@ -19,7 +19,7 @@ from typing import Any
 from dataops import warehouse
 from dataops.sandbox.registry import get_vendor
 from dataops.sandbox.truth import records
-from dataops.singer_run import Replica
+from dataops.testing.singer_run import Replica
 
 
 @dataclass
