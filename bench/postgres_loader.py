@@ -21,7 +21,6 @@ from bench.loader_throughput import write_input
 from bench.measure import run_measured
 from dataops import project, warehouse
 
-TARGET = project.PROJECT_ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin"
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 FAST = {"use_copy": True, "validate_records": False}
 CONFIGURATIONS: list[tuple[str, dict[str, Any], bool]] = [
@@ -62,6 +61,15 @@ def batch_input(records_input: Path, folder: Path, per_file: int = 50_000) -> Pa
 
 def run(n: int = 200_000) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
+    target_postgres = (
+        project.root()
+        / ".meltano"
+        / "loaders"
+        / "target-postgres"
+        / "venv"
+        / "bin"
+        / "target-postgres"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         messages = folder / "input.jsonl"
@@ -79,7 +87,7 @@ def run(n: int = 200_000) -> list[dict[str, Any]]:
                         {"sqlalchemy_url": url, "default_target_schema": "bench", **settings}
                     )
                 )
-                command = [str(TARGET / "target-postgres"), "--config", str(config)]
+                command = [str(target_postgres), "--config", str(config)]
                 source = batches if as_batch else messages
                 first = run_measured(command, stdin=source)
                 assert first.returncode == 0, f"{name} failed"

@@ -28,8 +28,8 @@ from dataops import check, meltano_files, project, render, schedules, status
 from dataops.sandbox import records, serve
 from dataops.testing import verify
 
-AIRFLOW_VENV = project.PROJECT_ROOT / "orchestrate" / "airflow" / ".venv" / "bin"
-DAGS = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags"
+AIRFLOW_VENV = project.root() / "orchestrate" / "airflow" / ".venv" / "bin"
+DAGS = project.root() / "orchestrate" / "airflow" / "dags"
 TASK_ID = "meltano-schedule-run"
 WATCHDOG = "dataops-watchdog"
 # What a retry of a run triggered with {"streams": ["audits"], "full_refresh": true} adds.
@@ -154,7 +154,7 @@ json.dump(parsed, open(sys.argv[3], "w"))
 """
 
 # What the production overlay mounts at /etc/dataops (`dataops render` writes both).
-GENERATED = project.PROJECT_ROOT / "deploy" / "kubernetes" / "overlays" / "production" / "generated"
+GENERATED = project.root() / "deploy" / "kubernetes" / "overlays" / "production" / "generated"
 KUBERNETES = {
     "DATAOPS_SYNC_RUNNER": "kubernetes",
     "DATAOPS_IMAGE": "registry.example/meltano:1.2.3",
@@ -507,7 +507,7 @@ def airflow_db(
             home,
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
             DATAOPS_SCHEDULES_FILE=str(exported[0]),
-            DATAOPS_PROJECT_ROOT=str(project.PROJECT_ROOT),
+            DATAOPS_PROJECT_ROOT=str(project.root()),
             DATAOPS_MELTANO=project.meltano_executable(),
         )
         airflow("db", "migrate", env=env)
@@ -737,7 +737,7 @@ def test_cluster_task_logs_go_to_the_environments_bucket(environment: str, tmp_p
     """The overlay's Airflow settings make Airflow's own logging config write task logs
     to the bucket deploy/terraform/logs.tf names for that environment, with the pods'
     Workload Identity (no connection, no key file)."""
-    kubernetes = project.PROJECT_ROOT / "deploy" / "kubernetes"
+    kubernetes = project.root() / "deploy" / "kubernetes"
     settings = {
         key: value or ""
         for key, value in dotenv_values(kubernetes / "base" / "platform.env").items()
@@ -751,7 +751,7 @@ def test_cluster_task_logs_go_to_the_environments_bucket(environment: str, tmp_p
     suffix = "" if environment == "production" else f"-{environment}"
     bucket = f"data-ops-meltano-airflow-logs{suffix}"
     assert settings["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == f"gs://{bucket}/logs"
-    terraform = (project.PROJECT_ROOT / "deploy" / "terraform" / "logs.tf").read_text()
+    terraform = (project.root() / "deploy" / "terraform" / "logs.tf").read_text()
     assert (
         'name                        = "data-ops-meltano-airflow-logs${local.suffix}"' in terraform
     )

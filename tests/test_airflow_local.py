@@ -34,7 +34,7 @@ def test_sigterm_stops_airflow_and_the_sandboxes(tmp_path: Path) -> None:
     with log.open("w") as out:
         started = subprocess.Popen(
             [DATAOPS, "airflow", "--port", str(free_port())],
-            cwd=project.PROJECT_ROOT,
+            cwd=project.root(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

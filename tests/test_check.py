@@ -5,6 +5,8 @@ terraform and checkov)."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -16,8 +18,8 @@ import yaml
 
 from dataops import check, meltano_files, project, render
 
-ROOT = project.PROJECT_ROOT
-COPIED = ("meltano.yml", "meltano", "deploy/kubernetes")
+ROOT = project.root()
+COPIED = ("meltano.yml", "meltano", "deploy/kubernetes", "deploy/docker/Dockerfile", "deploy/terraform")
 
 
 @pytest.fixture
@@ -28,6 +30,7 @@ def checkout(tmp_path: Path) -> Path:
         if source.is_dir():
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns(".*"))
         else:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, tmp_path / name)
     return tmp_path
 
@@ -42,15 +45,49 @@ def edit_yaml(path: Path, change: Callable[[Any], object]) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def test_the_project_passes_every_check() -> None:
-    done = subprocess.run(
-        [str(Path(project.meltano_executable()).with_name("dataops")), "check"],
-        capture_output=True,
-        text=True,
-        check=False,
+DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))
+
+
+def dataops_check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`dataops [ARGS] check` as a user runs it in `cwd` (no MELTANO_PROJECT_ROOT)."""
+    env = {k: v for k, v in os.environ.items() if k != project.ROOT_ENV}
+    return subprocess.run(
+        [DATAOPS, *args, "check"], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
+
+
+def test_the_project_passes_every_check() -> None:
+    done = dataops_check(cwd=ROOT / "deploy" / "kubernetes")  # found upwards
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("ok  ") == len(check.CHECKS), done.stdout
+
+
+def test_dataops_check_checks_the_project_it_is_run_in(checkout: Path, tmp_path: Path) -> None:
+    """Not the checkout dataops was installed from: the copy, found from the working
+    directory or named by --project-root."""
+    edit_yaml(
+        checkout / "meltano" / "schedules.meltano.yml",
+        lambda doc: doc["schedules"][2].pop("start_date"),
+    )
+    missing = "schedules[2](edcast-to-snowflake): no start_date"
+    for done in (
+        dataops_check(cwd=checkout / "meltano"),
+        dataops_check("--project-root", str(checkout), cwd=ROOT),
+    ):
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert missing in done.stdout
+        assert done.stdout.count("ok  ") == len(check.CHECKS) - 1, done.stdout
+
+
+def test_dataops_outside_a_project_says_how_to_name_one(tmp_path: Path) -> None:
+    done = dataops_check(cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"no meltano.yml in {tmp_path.resolve()} or any directory above it" in done.stderr
+    assert "--project-root" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = dataops_check("--project-root", str(tmp_path), cwd=ROOT)
+    assert done.returncode == 2
+    assert f"is {tmp_path.resolve()}, which holds no meltano.yml" in done.stderr
 
 
 def add_variable(root: Path, variable: str) -> None:
@@ -365,6 +402,37 @@ def test_an_unexplained_checkov_finding(checkout: Path) -> None:
     found = problems(checkout, "checkov")
     assert found
     assert all("CKV_K8S_11" in p and "airflow-api-server" in p for p in found), found
+
+
+def test_checkov_reads_terraform_and_the_dockerfile_once_with_the_project_paths(
+    checkout: Path,
+) -> None:
+    dockerfile = checkout / "deploy" / "docker" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("USER ", "# USER "))
+    (checkout / "deploy" / "terraform" / "open.tf").write_text(
+        'resource "google_storage_bucket" "open" {\n'
+        '  name     = "open"\n'
+        '  location = "EU"\n'
+        "}\n"
+    )
+    found = problems(checkout, "checkov")
+    assert any(p.startswith("deploy/docker/Dockerfile") for p in found), found
+    assert any(p.startswith("deploy/terraform/open.tf google_storage_bucket.open") for p in found)
+    assert not any("rendered/" in p for p in found), found
+
+
+def test_a_checkov_skip_without_a_reason(checkout: Path) -> None:
+    logs = checkout / "deploy" / "terraform" / "logs.tf"
+    text = logs.read_text()
+    assert "# checkov:skip=CKV_GCP_78: " in text
+    short = re.sub(r"(# checkov:skip=CKV_GCP_78:).*", r"\1 not needed", text)
+    logs.write_text(short)
+    [found] = problems(checkout, "checkov")
+    assert found.startswith("deploy/terraform/logs.tf google_storage_bucket.")
+    assert found.endswith(
+        ": checkov CKV_GCP_78 is skipped with too short a reason: ' not needed' "
+        "— say why in at least 8 words, next to the skip"
+    )
 
 
 def test_a_broken_overlay_is_a_clear_error(checkout: Path) -> None:

@@ -21,7 +21,7 @@ from dataops.demo import SandboxOptions, run_demo
 from dataops.sandbox import truth
 
 DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))
-ARTEFACTS = project.PROJECT_ROOT / "output" / "test-artefacts"
+ARTEFACTS = project.root() / "output" / "test-artefacts"
 
 
 def dataops_status(*args: str) -> tuple[int, dict[str, Any]]:

@@ -195,7 +195,7 @@ def test_a_run_killed_during_a_full_read_is_followed_by_an_exact_warehouse(
         pipeline = subprocess.Popen(
             [project.meltano_executable(), "run", "tap-edcast", "target-duckdb"],
             env={**os.environ, **tap_env(env, sandbox.url, page_size=100)},
-            cwd=project.PROJECT_ROOT,
+            cwd=project.root(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -123,7 +123,7 @@ def test_tap_to_postgres_matches_truth_with_state_in_postgres(
 
 def cluster_settings(environment: str) -> dict[str, str]:
     """Meltano's own settings the deploy puts into the containers of `environment`."""
-    path = project.PROJECT_ROOT / "meltano" / "environments" / f"{environment}.meltano.yml"
+    path = project.root() / "meltano" / "environments" / f"{environment}.meltano.yml"
     return yaml.safe_load(path.read_text())["environments"][0]["env"]
 
 
@@ -142,7 +142,7 @@ def test_run_as_in_the_cluster_logs_json_and_changes_no_project_file(
     """With the cluster's settings: one JSON object per log line (the log collector
     parses them), state in PostgreSQL, and the project refuses changes."""
     env = {**pipeline_env(postgres_database, meltano_env), **cluster_settings("production")}
-    project_files = {p: p.read_bytes() for p in project.PROJECT_ROOT.glob("meltano*/**/*.yml")}
+    project_files = {p: p.read_bytes() for p in project.root().glob("meltano*/**/*.yml")}
     with serve("zengrc", seed=SEED) as sandbox:
         result = project.meltano(
             "--log-format=json",
@@ -165,7 +165,7 @@ def test_run_as_in_the_cluster_logs_json_and_changes_no_project_file(
     )
     assert refused.returncode != 0
     assert "deployed as read-only" in refused.stderr
-    assert not (project.PROJECT_ROOT / ".env").exists()
+    assert not (project.root() / ".env").exists()
     assert project_files == {p: p.read_bytes() for p in project_files}
 
 

@@ -44,7 +44,7 @@ def start_pipeline(
     with log.open("w") as out:
         return subprocess.Popen(
             [project.meltano_executable(), "run", *options, "tap-xactly", "target-duckdb"],
-            cwd=project.PROJECT_ROOT,
+            cwd=project.root(),
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -151,7 +151,7 @@ def test_sync_killed_midway_converges_on_rerun(
         env["TAP_ZENGRC_BASE_URL"] = sandbox.url
         pipeline = subprocess.Popen(
             [project.meltano_executable(), "run", "tap-zengrc", "target-duckdb"],
-            cwd=project.PROJECT_ROOT,
+            cwd=project.root(),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ from dataops import project
 
 PLUGINS = sorted(
     path.parent
-    for path in (project.PROJECT_ROOT / "plugins").glob("*/*/pyproject.toml")
+    for path in (project.root() / "plugins").glob("*/*/pyproject.toml")
     if path.parent.name != "tests"
 )
 

@@ -11,7 +11,7 @@ import yaml
 
 from dataops import project
 
-ROOT = project.PROJECT_ROOT
+ROOT = project.root()
 ENVIRONMENTS = ("dev", "ci", "staging", "production")
 
 

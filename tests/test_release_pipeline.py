@@ -18,9 +18,7 @@ import yaml
 
 from dataops import project
 
-GITLAB_CI_LOCAL = (
-    project.PROJECT_ROOT / "deploy" / "ci" / "node_modules" / ".bin" / "gitlab-ci-local"
-)
+GITLAB_CI_LOCAL = project.root() / "deploy" / "ci" / "node_modules" / ".bin" / "gitlab-ci-local"
 TAG = "v1.2.3"
 
 
@@ -44,8 +42,8 @@ def mark_main(clone: Path) -> None:
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clone of HEAD with this checkout's .gitlab-ci.yml, `origin/main` at it."""
-    clone = gitlab_clone(project.PROJECT_ROOT, tmp_path_factory.mktemp("pipeline") / "repo")
-    pipeline = (project.PROJECT_ROOT / ".gitlab-ci.yml").read_text()
+    clone = gitlab_clone(project.root(), tmp_path_factory.mktemp("pipeline") / "repo")
+    pipeline = (project.root() / ".gitlab-ci.yml").read_text()
     (clone / ".gitlab-ci.yml").write_text(pipeline)
     subprocess.run([*GIT, "add", ".gitlab-ci.yml"], cwd=clone, check=True)
     subprocess.run([*GIT, "commit", "-q", "--allow-empty", "-m", "pipeline"], cwd=clone, check=True)

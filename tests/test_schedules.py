@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from dataops import project, schedules
 from dataops.cli import app
 
-DECLARED = project.PROJECT_ROOT / "meltano" / "schedules.meltano.yml"
+DECLARED = project.root() / "meltano" / "schedules.meltano.yml"
 # Per interval: the shortest wait between two cron times (the sync's timeout) and twice
 # the longest (the default freshness SLO), in hours.
 TIMEOUT_AND_SLO_HOURS = {

@@ -63,7 +63,7 @@ def sync(env: dict[str, str], epoch: int, *command: str, **extra: str) -> str:
     with serve("edcast", seed=SEED, epoch=epoch, drift_at=DRIFT_AT) as sandbox:
         done = subprocess.run(
             list(command) or [project.meltano_executable(), "schedule", "run", SCHEDULE],
-            cwd=project.PROJECT_ROOT,
+            cwd=project.root(),
             env={**os.environ, **env, "TAP_EDCAST_URL_BASE": sandbox.url, **extra},
             capture_output=True,
             text=True,

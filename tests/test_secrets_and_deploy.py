@@ -38,7 +38,7 @@ def env_file(
 def dataops(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [DATAOPS, *args],
-        cwd=project.PROJECT_ROOT,
+        cwd=project.root(),
         capture_output=True,
         text=True,
         check=False,
@@ -147,7 +147,7 @@ def test_secrets_without_a_cluster_fail_clearly_and_print_no_value(tmp_path: Pat
 def test_deploy_dry_run_renders_the_release_and_prints_the_plan() -> None:
     done = dataops("deploy", "production", "--image", "v9.8.7", "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
-    manifest = project.PROJECT_ROOT / "output" / "deploy" / "production-v9.8.7.yaml"
+    manifest = project.root() / "output" / "deploy" / "production-v9.8.7.yaml"
     assert "would run: kubectl apply --server-side --field-manager=dataops" in done.stdout
     assert "rollout status deployment/meltano-scheduler" in done.stdout
     objects = list(yaml.safe_load_all(manifest.read_text()))

@@ -15,7 +15,7 @@ import yaml
 from dataops import check, project, secrets
 from dataops.render import KubernetesTree
 
-ROOT = project.PROJECT_ROOT
+ROOT = project.root()
 TAPS = ("tap-zengrc", "tap-edcast", "tap-xactly", "tap-adaptive")
 SNOWFLAKE_ENV = {
     "TARGET_SNOWFLAKE_ACCOUNT": "example-org-prod",

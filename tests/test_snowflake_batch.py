@@ -32,7 +32,7 @@ import yaml
 from dataops import project
 from dataops.sandbox import serve
 
-ROOT = project.PROJECT_ROOT
+ROOT = project.root()
 PYTHON = ROOT / ".meltano" / "loaders" / "target-snowflake" / "venv" / "bin" / "python"
 SCHEDULE = "edcast-to-snowflake"
 SEED = 31

@@ -84,7 +84,7 @@ def test_a_pipeline_killed_mid_sync_is_abandoned_not_running_forever(
     with serve("zengrc", latency_ms=150, page_size=5) as sandbox:
         pipeline = subprocess.Popen(
             [project.meltano_executable(), "schedule", "run", SCHEDULE],
-            cwd=project.PROJECT_ROOT,
+            cwd=project.root(),
             env={**os.environ, **env, "TAP_ZENGRC_BASE_URL": sandbox.url},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 """deploy/terraform, checked offline: the google provider cannot be downloaded here, so
-no `terraform validate`. Instead: `terraform fmt`, checkov, the HCL parsed with
-python-hcl2, and the workspace guard run for real (it needs no provider)."""
+no `terraform validate`. Instead: the HCL parsed with python-hcl2 and the workspace
+guard run for real (it needs no provider). `terraform fmt` and checkov run inside
+`dataops check` (tests/test_check.py)."""
 
 import json
 import os
@@ -17,7 +18,6 @@ from dataops import check, render
 
 ROOT = Path(__file__).resolve().parents[1]
 TF = ROOT / "deploy" / "terraform"
-CHECKOV = ROOT / "deploy" / "checkov" / ".venv" / "bin" / "checkov"
 ENVIRONMENTS = ("staging", "production")
 # Offline and quiet: no update checks, no prompts.
 TF_ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
@@ -117,43 +117,6 @@ def tf(terraform: str, cwd: Path, *args: str, check: bool = True) -> subprocess.
 def said(done: subprocess.CompletedProcess) -> str:
     """Terraform's messages with line wrapping undone."""
     return " ".join((done.stdout + done.stderr).split())
-
-
-@pytest.fixture(scope="module")
-def checkov() -> dict[str, Any]:
-    """One checkov run over the module (offline: --skip-download), as JSON."""
-    if not CHECKOV.exists():
-        pytest.fail(f"{CHECKOV} is missing: run `make setup`")
-    done = subprocess.run(
-        [str(CHECKOV), "-d", str(TF), "--framework", "terraform", "--skip-download", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    report = json.loads(done.stdout)
-    assert isinstance(report, dict), done.stdout[:2000]
-    return report
-
-
-# --- tools -------------------------------------------------------------------------
-
-
-def test_terraform_fmt(terraform: str) -> None:
-    done = tf(terraform, ROOT, "fmt", "-check", "-recursive", "-diff", str(TF), check=False)
-    assert done.returncode == 0, "run `terraform fmt -recursive deploy/terraform`:\n" + done.stdout
-
-
-def test_checkov_finds_nothing_unexplained(checkov: dict[str, Any]) -> None:
-    failed = checkov["results"]["failed_checks"]
-    assert not failed, [(c["check_id"], c["resource"], c["file_path"]) for c in failed]
-    assert checkov["summary"]["parsing_errors"] == 0
-    assert checkov["summary"]["passed"] > 0
-    # Every inline `checkov:skip=ID: reason` says why.
-    for skipped in checkov["results"]["skipped_checks"]:
-        reason = skipped["check_result"].get("suppress_comment", "")
-        assert len(reason.split()) >= 8, (
-            f"{skipped['check_id']} on {skipped['resource']}: {reason!r}"
-        )
 
 
 # --- names and the workspace guard ------------------------------------------------

@@ -1,5 +1,5 @@
 """`python -m dataops` = the `dataops` command."""
 
-from dataops.cli import app
+from dataops.cli import main
 
-app()
+main()

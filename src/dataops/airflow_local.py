@@ -15,18 +15,25 @@ import contextlib
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from rich.console import Console
 
 from dataops import project, schedules
 from dataops.demo import SandboxOptions, sandboxes
 
-AIRFLOW_PROJECT = project.PROJECT_ROOT / "orchestrate" / "airflow"
-AIRFLOW_BIN = AIRFLOW_PROJECT / ".venv" / "bin"
-AIRFLOW_HOME = project.PROJECT_ROOT / "output" / "airflow"
 STOP_GRACE_SECONDS = 20
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOCAL_PATTERN = "*-to-duckdb"  # the names of the schedules into project.LOCAL_LOADER
+
+
+def airflow_bin() -> Path:
+    """Airflow's own venv (make setup builds it)."""
+    return project.root() / "orchestrate" / "airflow" / ".venv" / "bin"
+
+
+def airflow_home() -> Path:
+    return project.root() / "output" / "airflow"
 
 
 def airflow_env(sandbox_env: dict[str, str], port: int) -> dict[str, str]:
@@ -35,9 +42,9 @@ def airflow_env(sandbox_env: dict[str, str], port: int) -> dict[str, str]:
         **os.environ,
         **sandbox_env,
         # `airflow standalone` starts its components as `airflow …` from PATH.
-        "PATH": f"{AIRFLOW_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(schedules.DEFAULT_OUTPUT.parent),
+        "PATH": f"{airflow_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(airflow_home()),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(schedules.schedules_file().parent),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # Unpaused, so each DAG runs at its next cron time while Airflow is up.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -48,13 +55,13 @@ def airflow_env(sandbox_env: dict[str, str], port: int) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(port),
         # Tasks reach the execution API, and log links point, through this URL.
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
-        "DATAOPS_SCHEDULES_FILE": str(schedules.DEFAULT_OUTPUT),
+        "DATAOPS_SCHEDULES_FILE": str(schedules.schedules_file()),
         "DATAOPS_SCHEDULE_PATTERN": LOCAL_PATTERN,
         "DATAOPS_SYNC_RUNNER": "local",
-        "DATAOPS_PROJECT_ROOT": str(project.PROJECT_ROOT),
+        "DATAOPS_PROJECT_ROOT": str(project.root()),
         "DATAOPS_MELTANO": project.meltano_executable(),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "TARGET_DUCKDB_PATH": str(project.WAREHOUSE),
+        "TARGET_DUCKDB_PATH": str(project.warehouse()),
     }
     # The demo's state database (see dataops.demo.run_demo), unless one is set.
     env.setdefault("MELTANO_DATABASE_URI", project.demo_database_uri())
@@ -72,7 +79,8 @@ def request_stop(signum: int, frame: object) -> None:
 def run_airflow(port: int, console: Console) -> None:
     """Run Airflow standalone over the local schedules until stopped (Ctrl-C, SIGTERM,
     SIGHUP); then stop it all."""
-    airflow = AIRFLOW_BIN / "airflow"
+    airflow = airflow_bin() / "airflow"
+    home = airflow_home()
     if not airflow.exists():
         raise SystemExit(
             f"{airflow} not found: build Airflow's venv with `make setup` "
@@ -81,21 +89,21 @@ def run_airflow(port: int, console: Console) -> None:
     local = [s for s in schedules.export() if s["loader"] == project.LOCAL_LOADER]
     if not local:
         raise SystemExit(f"no schedule loads into {project.LOCAL_LOADER}: nothing to watch")
-    console.print(f"schedules file: {schedules.DEFAULT_OUTPUT} ({len(local)} local DAGs)")
-    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    console.print(f"schedules file: {schedules.schedules_file()} ({len(local)} local DAGs)")
+    home.mkdir(parents=True, exist_ok=True)
     with sandboxes(sorted({s["extractor"] for s in local}), SandboxOptions()) as sandbox_env:
         console.print(
             f"Airflow UI: [bold]http://localhost:{port}[/bold] — user admin, password in "
-            f"{AIRFLOW_HOME / 'simple_auth_manager_passwords.json.generated'} "
+            f"{home / 'simple_auth_manager_passwords.json.generated'} "
             "(written at first start)\n"
-            f"Run a DAG now: the ▶ button, or `AIRFLOW_HOME={AIRFLOW_HOME} {airflow} dags "
+            f"Run a DAG now: the ▶ button, or `AIRFLOW_HOME={home} {airflow} dags "
             f"trigger {local[0]['name']}`. Ctrl-C stops Airflow and the sandboxes."
         )
         previous = {signum: signal.signal(signum, request_stop) for signum in STOP_SIGNALS}
         try:
             standalone = subprocess.Popen(
                 [str(airflow), "standalone"],
-                cwd=project.PROJECT_ROOT,
+                cwd=project.root(),
                 env=airflow_env(sandbox_env, port),
                 start_new_session=True,  # its own process group, stopped by stop() below
             )

@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
@@ -36,7 +37,6 @@ from dataops.meltano_files import (
     setting_variable,
 )
 
-CHECKOV = project.PROJECT_ROOT / "deploy" / "checkov" / ".venv" / "bin" / "checkov"
 KUBERNETES_VERSION = "1.33.0"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|FERNET", re.IGNORECASE)
 REFERENCE_ONLY = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
@@ -484,52 +484,83 @@ def terraform_is_formatted(ctx: Context) -> Iterator[Problem]:
         yield Problem(path, "not formatted", f"run `terraform fmt -recursive {ctx.terraform}`")
 
 
+def checkov_executable() -> Path | None:
+    """checkov from the venv `make setup` builds beside the workspace's (the tools of
+    the checkout dataops runs from, whichever project it checks), else from PATH."""
+    beside = Path(sys.executable).parents[2] / "deploy" / "checkov" / ".venv" / "bin" / "checkov"
+    found = str(beside) if beside.exists() else shutil.which("checkov")
+    return Path(found) if found else None
+
+
+EXPLAINED_SKIP_WORDS = 8
+"""A skipped checkov check (`checkov:skip=ID: reason` in HCL or a Dockerfile,
+`checkov.io/skip…: ID=reason` on a Kubernetes object) must say why in this many words."""
+
+
 def checkov_finds_nothing(ctx: Context) -> Iterator[Problem]:
-    """checkov on the rendered manifests, the Dockerfile and Terraform; a finding that
-    is explained carries a skip with its reason next to what it is about."""
-    if not CHECKOV.exists():
-        yield Problem(str(CHECKOV), "checkov is not installed", "run `make setup`")
+    """One checkov run over the rendered manifests, the Dockerfile and Terraform: no
+    failed check, and every skip explained in place."""
+    checkov = checkov_executable()
+    if checkov is None:
+        yield Problem("deploy/checkov", "checkov is not installed", "run `make setup`")
         return
     with tempfile.TemporaryDirectory() as tmp:
+        # One directory, so one run and one report per framework; paths in it are the
+        # project's (rendered/ holds each overlay's manifests).
+        scanned = Path(tmp)
+        (scanned / "rendered").mkdir()
         for environment, objects in ctx.manifests.items():
-            Path(tmp, f"{environment}.yaml").write_text(yaml.safe_dump_all(objects))
-        targets = [("kubernetes", ["-d", tmp])]
-        if ctx.dockerfile.exists():
-            targets.append(("dockerfile", ["-f", str(ctx.dockerfile)]))
-        if ctx.terraform.exists():
-            targets.append(("terraform", ["-d", str(ctx.terraform)]))
-        for framework, where in targets:
-            yield from checkov_run(framework, where)
-
-
-def checkov_run(framework: str, where: list[str]) -> Iterator[Problem]:
-    done = subprocess.run(
-        [
-            str(CHECKOV),
-            *where,
-            "--framework",
-            framework,
-            "--skip-download",
-            "--quiet",
-            "--compact",
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+            (scanned / "rendered" / f"{environment}.yaml").write_text(yaml.safe_dump_all(objects))
+        for source in (ctx.dockerfile, ctx.terraform):
+            if source.is_dir():
+                ignore = shutil.ignore_patterns(".*")
+                shutil.copytree(source, scanned / ctx.rel(source), ignore=ignore)
+            elif source.exists():
+                (scanned / ctx.rel(source)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, scanned / ctx.rel(source))
+        done = subprocess.run(
+            [
+                str(checkov),
+                *("-d", tmp, "--framework", "kubernetes", "dockerfile", "terraform"),
+                *("--skip-download", "--compact", "--output", "json"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     try:
-        reports = json.loads(done.stdout) if done.stdout.strip() else []
+        reports = json.loads(done.stdout)
     except json.JSONDecodeError:
-        yield Problem(" ".join(where), f"checkov failed: {done.stderr[-500:]}", "run it by hand")
+        yield Problem("checkov", f"failed: {done.stderr[-500:]}", f"run {checkov} by hand")
         return
     for report in reports if isinstance(reports, list) else [reports]:
-        for failed in report.get("results", {}).get("failed_checks", []):
+        yield from checkov_problems(report)
+
+
+def checkov_problems(report: dict[str, Any]) -> Iterator[Problem]:
+    """What one framework's report finds: failed checks, unparsed files, skips
+    without a reason."""
+    unparsed = report.get("summary", {}).get("parsing_errors", 0)
+    if unparsed:
+        yield Problem(
+            f"checkov {report.get('check_type', '')}",
+            f"could not parse {unparsed} file(s)",
+            f"run checkov --framework {report['check_type']} on them to see why",
+        )
+    results = report.get("results", {})
+    for failed in results.get("failed_checks", []):
+        yield Problem(
+            f"{failed['file_path'].lstrip('/')} {failed.get('resource', '')}",
+            f"checkov {failed['check_id']}: {failed.get('check_name', '')}",
+            "fix it, or skip it in place with the reason (checkov:skip / checkov.io/skip)",
+        )
+    for skipped in results.get("skipped_checks", []):
+        reason = skipped["check_result"].get("suppress_comment") or ""
+        if len(reason.split()) < EXPLAINED_SKIP_WORDS:
             yield Problem(
-                f"{failed.get('file_path', '')} {failed.get('resource', '')}",
-                f"checkov {failed['check_id']}: {failed.get('check_name', '')}",
-                "fix it, or skip it in place with the reason (checkov:skip / checkov.io/skip)",
+                f"{skipped['file_path'].lstrip('/')} {skipped.get('resource', '')}",
+                f"checkov {skipped['check_id']} is skipped with too short a reason: {reason!r}",
+                f"say why in at least {EXPLAINED_SKIP_WORDS} words, next to the skip",
             )
 
 
@@ -549,7 +580,9 @@ CHECKS: dict[str, Callable[[Context], Iterator[Problem]]] = {
 }
 
 
-def context(root: Path = project.PROJECT_ROOT) -> Context:
+def context(root: Path | None = None) -> Context:
+    """What the checks read, of this project unless `root` is given."""
+    root = root or project.root()
     tree = render.KubernetesTree(root)
     manifests = {env: kustomize(tree.overlay(env)) for env in CLUSTER_ENVIRONMENTS}
     return Context(tree, load(root), manifests)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,30 @@ app.add_typer(schedules_app, name="schedules")
 app.add_typer(state_app, name="state")
 
 
+@app.callback()
+def use_project(
+    project_root: Path | None = typer.Option(
+        None,
+        "--project-root",
+        help="The Meltano project to work on (default: MELTANO_PROJECT_ROOT, else the "
+        "nearest meltano.yml from the working directory upwards).",
+    ),
+) -> None:
+    """Meltano, run by these commands, finds the same project through
+    MELTANO_PROJECT_ROOT."""
+    if project_root is not None:
+        os.environ[project.ROOT_ENV] = str(project_root.resolve())
+
+
+def main() -> None:
+    """`dataops`: the commands, with a clear message (exit 2) when no project is found."""
+    try:
+        app()
+    except project.ProjectNotFound as error:
+        Console(stderr=True).print(f"dataops: {error}", style="red", markup=False, soft_wrap=True)
+        raise SystemExit(2) from None
+
+
 @app.command()
 def demo(
     seed: int = typer.Option(0, help="Sandbox data seed."),
@@ -26,7 +51,9 @@ def demo(
     epoch: int = typer.Option(0, help="Sandbox epoch: later epochs add and update objects."),
     latency_ms: int = typer.Option(0, help="Latency added to every sandbox response."),
     faults: str = typer.Option("", help="Sandbox faults, e.g. '429:0.05,500:0.02'."),
-    warehouse: Path = typer.Option(project.WAREHOUSE, help="DuckDB file to load into."),
+    warehouse: Path | None = typer.Option(
+        None, help="DuckDB file to load into (default: output/warehouse.duckdb)."
+    ),
 ) -> None:
     """Run every local schedule against the sandboxes into output/warehouse.duckdb."""
     from dataops.demo import SandboxOptions, run_demo
@@ -226,7 +253,7 @@ def render() -> None:
     tree = rendering.KubernetesTree()
     changed = rendering.write(rendering.rendered(meltano_files.load(), tree))
     for path in changed:
-        Console().print(f"wrote {path.relative_to(project.PROJECT_ROOT)}")
+        Console().print(f"wrote {path.relative_to(project.root())}")
     if not changed:
         Console().print("generated files already current")
 
@@ -242,7 +269,7 @@ def check() -> None:
         mark = "[green]ok[/green]" if not problems else f"[red]{len(problems)} problem(s)[/red]"
         console.print(f"{mark}  {name}")
         for problem in problems:
-            console.print(f"    {problem}", markup=False, highlight=False)
+            console.print(f"    {problem}", markup=False, highlight=False, soft_wrap=True)
     if any(found.values()):
         raise typer.Exit(1)
 

@@ -24,8 +24,6 @@ from rich.table import Table
 from dataops import project, warehouse
 from dataops.sandbox import serve
 
-LOGS = project.PROJECT_ROOT / "output" / "logs"
-
 
 @dataclass(frozen=True)
 class SandboxBinding:
@@ -96,11 +94,14 @@ class TableChange:
 
 
 def run_demo(
-    options: SandboxOptions, console: Console, path: Path = project.WAREHOUSE
+    options: SandboxOptions, console: Console, path: Path | None = None
 ) -> list[TableChange]:
-    """Run every local schedule into the warehouse at `path`; print and return the changes."""
+    """Run every local schedule into the warehouse at `path` (default: the project's);
+    print and return the changes."""
+    path = path or project.warehouse()
     local = project.local_schedules()
-    LOGS.mkdir(parents=True, exist_ok=True)
+    logs = project.root() / "output" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     before = warehouse.table_counts(path)
     run_started_at = datetime.now(UTC)
     timings: list[tuple[str, float]] = []
@@ -111,7 +112,7 @@ def run_demo(
             # State lives next to the data it describes: removing output/ resets both.
             env["MELTANO_DATABASE_URI"] = project.demo_database_uri(path)
         for schedule in local:
-            log = LOGS / f"{schedule.name}.log"
+            log = logs / f"{schedule.name}.log"
             console.print(f"meltano schedule run [bold]{schedule.name}[/bold]  (log: {log})")
             t0 = time.monotonic()
             result = project.meltano(

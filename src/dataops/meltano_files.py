@@ -119,8 +119,10 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, value)]
 
 
-def load(root: Path = project.PROJECT_ROOT) -> MeltanoProject:
-    """Read meltano.yml and every file its include_paths name."""
+def load(root: Path | None = None) -> MeltanoProject:
+    """Read meltano.yml and every file its include_paths name (of this project unless
+    `root` is given)."""
+    root = root or project.root()
     main = root / "meltano.yml"
     files = [main]
     top = yaml.safe_load(main.read_text()) or {}

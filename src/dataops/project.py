@@ -9,14 +9,45 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-WAREHOUSE = PROJECT_ROOT / "output" / "warehouse.duckdb"
+ROOT_ENV = "MELTANO_PROJECT_ROOT"
 
 
-def demo_database_uri(warehouse: Path = WAREHOUSE) -> str:
+class ProjectNotFound(RuntimeError):
+    """Neither MELTANO_PROJECT_ROOT nor the working directory leads to a meltano.yml."""
+
+
+def root() -> Path:
+    """The Meltano project `dataops` works on, found as Meltano finds it:
+    MELTANO_PROJECT_ROOT (which `dataops --project-root` sets) if given, else the
+    nearest directory from the working directory upwards that holds a meltano.yml."""
+    given = os.environ.get(ROOT_ENV)
+    if given:
+        chosen = Path(given).resolve()
+        if not (chosen / "meltano.yml").is_file():
+            raise ProjectNotFound(
+                f"{ROOT_ENV} (or --project-root) is {given}, which holds no meltano.yml: "
+                "point it at the project's directory"
+            )
+        return chosen
+    here = Path.cwd().resolve()
+    for directory in (here, *here.parents):
+        if (directory / "meltano.yml").is_file():
+            return directory
+    raise ProjectNotFound(
+        f"no meltano.yml in {here} or any directory above it: run dataops inside the "
+        f"project, or give --project-root (or {ROOT_ENV})"
+    )
+
+
+def warehouse() -> Path:
+    """The local DuckDB warehouse of the demo."""
+    return root() / "output" / "warehouse.duckdb"
+
+
+def demo_database_uri(warehouse_file: Path | None = None) -> str:
     """Meltano's system database of the demo: beside its warehouse, so that removing
     output/ resets both (unless MELTANO_DATABASE_URI says otherwise)."""
-    return f"sqlite:///{warehouse.with_suffix('.meltano.db')}"
+    return f"sqlite:///{(warehouse_file or warehouse()).with_suffix('.meltano.db')}"
 
 
 LOCAL_LOADER = "target-duckdb"
@@ -41,7 +72,7 @@ def meltano(
     full_env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
     done = subprocess.run(
         [meltano_executable(), *args],
-        cwd=PROJECT_ROOT,
+        cwd=root(),
         env=full_env,
         text=True,
         capture_output=capture,
@@ -68,7 +99,7 @@ def isolated_env(workdir: Path) -> dict[str, str]:
     sys_dir = workdir / ".meltano"
     sys_dir.mkdir(parents=True, exist_ok=True)
     for kind in PLUGIN_DIRS:
-        installed = PROJECT_ROOT / ".meltano" / kind
+        installed = root() / ".meltano" / kind
         if installed.is_dir() and not (sys_dir / kind).exists():
             (sys_dir / kind).symlink_to(installed, target_is_directory=True)
     return {

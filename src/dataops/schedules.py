@@ -18,7 +18,10 @@ from rich.console import Console
 
 from dataops import project, status
 
-DEFAULT_OUTPUT = project.PROJECT_ROOT / "orchestrate" / "airflow" / "dags" / "schedules.json"
+
+def schedules_file() -> Path:
+    """Where Airflow's DAGs read the schedules from (the default output of `export`)."""
+    return project.root() / "orchestrate" / "airflow" / "dags" / "schedules.json"
 
 
 def compiled(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
@@ -33,10 +36,10 @@ def compiled(env: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in manifest["schedules"]}
 
 
-def export(
-    output: Path = DEFAULT_OUTPUT, env: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
-    """Write every ELT schedule to `output` (sorted by name, stable); return them."""
+def export(output: Path | None = None, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Write every ELT schedule to `output` (default: `schedules_file()`), sorted by
+    name, stable; return them."""
+    output = output or schedules_file()
     manifest = compiled(env)
     now = datetime.now(UTC)
     entries = []
@@ -77,8 +80,11 @@ schedules_app = typer.Typer(help="The Meltano schedules, for Airflow.", no_args_
 
 @schedules_app.command("export")
 def export_command(
-    output: Path = typer.Option(DEFAULT_OUTPUT, help="JSON file to write."),
+    output: Path | None = typer.Option(
+        None, help="JSON file to write (default: orchestrate/airflow/dags/schedules.json)."
+    ),
 ) -> None:
     """Write the schedules file that Airflow's DAGs are made from."""
+    output = output or schedules_file()
     entries = export(output)
     Console().print(f"{len(entries)} schedules written to {output}")

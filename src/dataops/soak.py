@@ -326,7 +326,7 @@ def _meltano_run(extractor: str, loader: str, env: dict[str, str], force: bool =
     try:
         done = subprocess.run(
             _command(extractor, loader, force=force),
-            cwd=project.PROJECT_ROOT,
+            cwd=project.root(),
             env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
             capture_output=True,
             text=True,
@@ -346,7 +346,7 @@ def _killed_midway(extractor: str, loader: str, env: dict[str, str], after: floa
     False when it had already ended."""
     pipeline = subprocess.Popen(
         _command(extractor, loader, force=False),
-        cwd=project.PROJECT_ROOT,
+        cwd=project.root(),
         env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
