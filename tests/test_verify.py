@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 
 from dataops.testing.verify import compare_table
@@ -15,47 +17,81 @@ TRUTH = [
 ]
 
 
+COLUMNS = "id BIGINT, flag {flag}, n DOUBLE PRECISION, ts TIMESTAMPTZ, ref {ref}"
+
+
 def make_table(
     path: Path, rows: list[tuple], flag_type: str = "BOOLEAN", ref_type: str = "JSON"
 ) -> None:
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE SCHEMA s")
-        con.execute(
-            f"CREATE TABLE s.t (id BIGINT, flag {flag_type}, n DOUBLE, ts TIMESTAMPTZ, "
-            f"ref {ref_type}, _sdc_batched_at TIMESTAMPTZ)"
-        )
+        columns = COLUMNS.format(flag=flag_type, ref=ref_type)
+        con.execute(f"CREATE TABLE s.t ({columns}, _sdc_batched_at TIMESTAMPTZ)")
         con.executemany("INSERT INTO s.t VALUES (?, ?, ?, ?, ?, now())", rows)
+
+
+def make_postgres_table(url: str, rows: list[tuple]) -> None:
+    """The same table as target-postgres makes it (JSONB for objects)."""
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE SCHEMA s")
+        columns = COLUMNS.format(flag="BOOLEAN", ref="JSONB")
+        con.execute(f"CREATE TABLE s.t ({columns}, _sdc_batched_at TIMESTAMPTZ)")
+        with con.cursor() as cur:
+            cur.executemany("INSERT INTO s.t VALUES (%s, %s, %s, %s, %s, now())", rows)
 
 
 GOOD = [
     (1, True, 2.5, "2024-01-01 10:00:00+00", '{"id":7}'),
     (2, False, 3, "2024-01-02 08:00:00+00", None),
 ]
+DIFFERENCES = [
+    (GOOD[:1], "missing_keys", [(2,)]),
+    ([*GOOD, (3, True, 1, None, None)], "unexpected_keys", [(3,)]),
+    ([*GOOD, GOOD[0]], "duplicate_keys", [(1,)]),
+    ([GOOD[0], (2, False, 3.5, "2024-01-02 08:00:00+00", None)], "mismatched_keys", [(2,)]),
+    ([GOOD[0], (2, False, 3, "2024-01-02 10:00:00+00", None)], "mismatched_keys", [(2,)]),
+    ([(1, True, 2.5, GOOD[0][3], '{"id":8}'), GOOD[1]], "mismatched_keys", [(1,)]),
+]
+KINDS = ("missing_keys", "unexpected_keys", "duplicate_keys", "mismatched_keys")
 
 
-def test_exact_agreement(tmp_path: Path) -> None:
-    make_table(tmp_path / "w.duckdb", GOOD)
-    report = compare_table(tmp_path / "w.duckdb", "s", "t", TRUTH, ["id"])
-    assert report.ok, report.describe()
+def located(where: str, tmp_path: Path, postgres_database: Callable[[str], str]) -> tuple:
+    """A warehouse of either kind and the function that makes the table in it."""
+    if where == "duckdb":
+        path = tmp_path / "w.duckdb"
+        return path, lambda rows: make_table(path, rows)
+    url = postgres_database("verify")
+    return url, lambda rows: make_postgres_table(url, rows)
 
 
-@pytest.mark.parametrize(
-    ("rows", "problem"),
-    [
-        (GOOD[:1], "missing"),
-        ([*GOOD, (3, True, 1, None, None)], "unexpected"),
-        ([*GOOD, GOOD[0]], "duplicated"),
-        ([GOOD[0], (2, False, 3.5, "2024-01-02 08:00:00+00", None)], "value mismatches"),
-        ([GOOD[0], (2, False, 3, "2024-01-02 10:00:00+00", None)], "value mismatches"),
-    ],
-)
-def test_each_kind_of_difference_is_reported(
-    tmp_path: Path, rows: list[tuple], problem: str
+@pytest.mark.parametrize("where", ["duckdb", "postgres"])
+def test_exact_agreement(
+    where: str, tmp_path: Path, postgres_database: Callable[[str], str]
 ) -> None:
-    make_table(tmp_path / "w.duckdb", rows)
-    report = compare_table(tmp_path / "w.duckdb", "s", "t", TRUTH, ["id"])
+    location, make = located(where, tmp_path, postgres_database)
+    make(GOOD)
+    report = compare_table(location, "s", "t", TRUTH, ["id"])
+    assert report.ok, report.describe()
+    assert report.rows == 2
+    assert report.describe() == "s.t: exact"
+
+
+@pytest.mark.parametrize("where", ["duckdb", "postgres"])
+@pytest.mark.parametrize(("rows", "kind", "keys"), DIFFERENCES)
+def test_each_kind_of_difference_is_reported_with_its_keys_only(
+    where: str,
+    rows: list[tuple],
+    kind: str,
+    keys: list[tuple],
+    tmp_path: Path,
+    postgres_database: Callable[[str], str],
+) -> None:
+    location, make = located(where, tmp_path, postgres_database)
+    make(rows)
+    report = compare_table(location, "s", "t", TRUTH, ["id"])
     assert not report.ok
-    assert problem in report.describe()
+    assert {k: getattr(report, k) for k in KINDS} == {k: keys if k == kind else [] for k in KINDS}
+    assert bool(report.value_mismatches) == (kind == "mismatched_keys")
 
 
 def test_a_boolean_loaded_as_a_number_is_a_mismatch(tmp_path: Path) -> None:
