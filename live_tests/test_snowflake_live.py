@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -28,15 +27,12 @@ import pytest
 from dataops import project
 from dataops.sandbox import records, serve
 from dataops.sandbox.registry import get_vendor
-from dataops.testing import verify
+from dataops.testing import plugin_venv, verify
 
 SEED = 5
 EDCAST_SEED = 31
 EDCAST_STREAMS = ("datasets", "glue_groups_g3_group_performance_data_explorer")
 REQUIRED = ("ACCOUNT", "USER", "DATABASE", "WAREHOUSE")
-PYTHON = (
-    project.PROJECT_ROOT / ".meltano" / "loaders" / "target-snowflake" / "venv" / "bin" / "python"
-)
 
 
 def snowflake_config(schema: str) -> dict[str, str]:
@@ -76,15 +72,8 @@ def read_back(
         "rows": list(rows),
         "drop": drop,
     }
-    done = subprocess.run(
-        [str(PYTHON), str(Path(__file__).with_name("snowflake_keys.py"))],
-        input=json.dumps(given),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return dict(json.loads(done.stdout))
+    script = Path(__file__).with_name("snowflake_keys.py")
+    return dict(json.loads(plugin_venv.run_script("loaders", "target-snowflake", script, given)))
 
 
 def test_zengrc_to_snowflake_matches_truth_over_two_epochs(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ import yaml
 
 from dataops import project
 from dataops.sandbox import serve
+from dataops.testing import plugin_venv
 
 ROOT = project.root()
-PYTHON = ROOT / ".meltano" / "loaders" / "target-snowflake" / "venv" / "bin" / "python"
 SCHEDULE = "edcast-to-snowflake"
 SEED = 31
 DATA_STREAM = "glue_groups_g3_group_performance_data_explorer"
@@ -134,14 +133,9 @@ def load(messages: Path, config: dict[str, Any], workdir: Path) -> dict[str, Any
     """Run the installed target-snowflake on `messages` (tests/snowflake_load.py)."""
     workdir.mkdir(parents=True, exist_ok=True)
     given = {"config": config, "messages": str(messages), "workdir": str(workdir)}
-    done = subprocess.run(
-        [str(PYTHON), str(Path(__file__).with_name("snowflake_load.py"))],
-        input=json.dumps(given),
-        capture_output=True,
-        text=True,
-        check=False,
+    plugin_venv.run_script(
+        "loaders", "target-snowflake", Path(__file__).with_name("snowflake_load.py"), given
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     return dict(json.loads((workdir / "recorded.json").read_text()))
 
 
