@@ -401,7 +401,7 @@ def test_a_sync_pod_gets_only_the_secrets_of_its_own_tap_and_loader(
     `dataops check` would call unused."""
     dags = parsed["kubernetes"]["dags"]
     [base] = pod(dags, "zengrc-to-snowflake")["spec"]["containers"]
-    assert base["name"] == check.SYNC_CONTAINER
+    assert base["name"] == check.wiring.SYNC_CONTAINER
     assert [e for e in base["envFrom"] if "secretRef" in e] == []
     from_secrets = {
         e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in base["env"] if "valueFrom" in e
@@ -418,16 +418,16 @@ def test_a_sync_pod_gets_only_the_secrets_of_its_own_tap_and_loader(
 
     tree = render.KubernetesTree()
     used = render.schedule_variables(meltano_files.load(), "production")
-    templates = check.secret_template_keys(tree, "production")
+    templates = check.wiring.secret_template_keys(tree, "production")
     shared = render.platform_env(tree)
     for name in set(dags) - {WATCHDOG}:
         spec = pod(dags, name)["spec"]
         for container in [*spec["initContainers"], *spec["containers"]]:
-            allowed = check.SECRETS_USED[container["name"]]
-            if container["name"] == check.SYNC_CONTAINER:
+            allowed = check.wiring.SECRETS_USED[container["name"]]
+            if container["name"] == check.wiring.SYNC_CONTAINER:
                 allowed |= used[name]
                 assert used[name] - set(shared) <= {e["name"] for e in container["env"]}, name
-            assert check.unused_secrets(container, allowed, templates, spec) == {}, name
+            assert check.wiring.unused_secrets(container, allowed, templates, spec) == {}, name
 
 
 def pod(dags: dict[str, Any], name: str) -> dict[str, Any]:

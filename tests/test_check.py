@@ -19,7 +19,13 @@ import yaml
 from dataops import check, meltano_files, project, render
 
 ROOT = project.root()
-COPIED = ("meltano.yml", "meltano", "deploy/kubernetes", "deploy/docker/Dockerfile", "deploy/terraform")
+COPIED = (
+    "meltano.yml",
+    "meltano",
+    "deploy/kubernetes",
+    "deploy/docker/Dockerfile",
+    "deploy/terraform",
+)
 
 
 @pytest.fixture
@@ -410,10 +416,7 @@ def test_checkov_reads_terraform_and_the_dockerfile_once_with_the_project_paths(
     dockerfile = checkout / "deploy" / "docker" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("USER ", "# USER "))
     (checkout / "deploy" / "terraform" / "open.tf").write_text(
-        'resource "google_storage_bucket" "open" {\n'
-        '  name     = "open"\n'
-        '  location = "EU"\n'
-        "}\n"
+        'resource "google_storage_bucket" "open" {\n  name     = "open"\n  location = "EU"\n}\n'
     )
     found = problems(checkout, "checkov")
     assert any(p.startswith("deploy/docker/Dockerfile") for p in found), found

@@ -64,9 +64,7 @@ def test_every_environment_resolves_each_value_it_sets(
     """Meltano resolves every setting an environment configures to what the file says:
     the literal, or the value of the variable it names (set here to a sentinel)."""
     for plugin, config in configured_plugins(environment):
-        referenced = {
-            key: value[1:] for key, value in config.items() if str(value).startswith("$")
-        }
+        referenced = {key: value[1:] for key, value in config.items() if str(value).startswith("$")}
         sentinels = {variable: f"sentinel-{variable.lower()}" for variable in referenced.values()}
         resolved = json.loads(
             project.meltano(

@@ -22,7 +22,7 @@ NO_CLUSTER = ["--context", "no-such-cluster"]
 
 
 def template_keys(environment: str = "production") -> dict[str, set[str]]:
-    return check.secret_template_keys(TREE, environment)
+    return check.wiring.secret_template_keys(TREE, environment)
 
 
 def env_file(
@@ -123,7 +123,7 @@ def test_plan_names_keys_and_never_values(tmp_path: Path) -> None:
 
 def test_secret_manifest_is_a_valid_secret() -> None:
     manifest = secrets.manifest("airflow-db", {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "pg://é"})
-    kubernetes_validate.validate(manifest, check.KUBERNETES_VERSION, strict=True)
+    kubernetes_validate.validate(manifest, check.tools.KUBERNETES_VERSION, strict=True)
     encoded = manifest["data"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert base64.b64decode(encoded).decode() == "pg://é"
 
@@ -162,7 +162,7 @@ def test_deploy_dry_run_renders_the_release_and_prints_the_plan() -> None:
     assert {c["image"] for c in scheduler["spec"]["template"]["spec"]["containers"]} == {image}
     assert scheduler["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     for obj in objects:
-        kubernetes_validate.validate(obj, check.KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(obj, check.tools.KUBERNETES_VERSION, strict=True)
 
 
 def test_deploy_refuses_a_bad_tag_and_an_unknown_environment() -> None:

@@ -90,7 +90,7 @@ def test_a_complete_env_file_resolves_exactly_one_auth_method(
     (as `dataops secrets apply` demands), tap-secrets in the pod's environment. Meltano
     maps a variable to a setting by its name too, so a password in production's secret
     would reach the loader beside the key pair, which it refuses."""
-    keys = set().union(*check.secret_template_keys(KubernetesTree(), environment).values())
+    keys = set().union(*check.wiring.secret_template_keys(KubernetesTree(), environment).values())
     env_file = tmp_path / f"{environment}.env"
     env_file.write_text("".join(f"{key}=value-of-{key.lower()}\n" for key in sorted(keys)))
     pod_env = secrets.read_env_file(env_file, KubernetesTree(), environment)["tap-secrets"]

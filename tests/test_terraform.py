@@ -425,7 +425,7 @@ def test_overlays_name_what_terraform_creates(
     account = runtime["account_id"].replace("${local.suffix}", suffix)
     bucket = resource(module, "google_storage_bucket", "vendor_drivers")["name"]
     repository = values["image_repository"]
-    objects = check.kustomize(render.KubernetesTree().overlay(environment))
+    objects = check.base.kustomize(render.KubernetesTree().overlay(environment))
     for account_object in (o for o in objects if o["kind"] == "ServiceAccount"):
         annotation = account_object["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
         assert annotation == f"{account}@{values['project_id']}.iam.gserviceaccount.com"
@@ -439,6 +439,6 @@ def test_overlays_name_what_terraform_creates(
         f"{repository['location']}-docker.pkg.dev/{repository['project']}/{repository['name']}/"
     )
     assert image.startswith(registry)
-    volumes = check.sync_pod(objects)["spec"]["volumes"]
+    volumes = check.base.sync_pod(objects)["spec"]["volumes"]
     buckets = [v["csi"]["volumeAttributes"]["bucketName"] for v in volumes if "csi" in v]
     assert buckets == [bucket.replace("${local.suffix}", suffix)]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataops.check import secret_template_keys
+from dataops.check.wiring import secret_template_keys
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
 from dataops.render import KubernetesTree, env_file
 
