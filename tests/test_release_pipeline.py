@@ -100,7 +100,10 @@ def test_a_release_tag_builds_pushes_deploys_staging_and_offers_production(
     assert production["allow_failure"] is False  # a manual gate, not an optional job
     for job, environment in ((staging, "staging"), (production, "production")):
         assert job["variables"]["ENVIRONMENT"] == environment
-        assert '.venv/bin/dataops deploy "$ENVIRONMENT" --image "$CI_COMMIT_TAG"' in job["script"]
+        assert (
+            '.venv/bin/dataops deploy "$ENVIRONMENT" --image "$CI_COMMIT_TAG" '
+            '--context "gke_${PROJECT}_${GKE_REGION}_${CLUSTER}"'
+        ) in job["script"]
         # `dataops deploy` runs every `dataops check`: Terraform and checkov are there.
         assert "make .venv/.synced deploy/checkov/.venv/.synced" in job["script"]
         assert any("terraform_${TERRAFORM_VERSION}_SHA256SUMS" in line for line in job["script"])

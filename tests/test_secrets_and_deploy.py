@@ -1,13 +1,21 @@
 """`dataops secrets` and `dataops deploy`, offline: everything up to talking to a
 cluster runs for real (env files, templates, plans, manifests, kustomize, checks); the
-cluster steps fail with a clear message when there is no cluster."""
+cluster steps fail with a clear message when there is no cluster, and real kubectl
+talks to a small stand-in API server to show that a context whose namespace is labelled
+for another environment is refused before anything is read or written."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -35,15 +43,98 @@ def env_file(
     return path
 
 
-def dataops(*args: str) -> subprocess.CompletedProcess[str]:
+def dataops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [DATAOPS, *args],
         cwd=project.root(),
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "COLUMNS": "200"},  # Rich wraps no message
+        env={**os.environ, "COLUMNS": "200", **(env or {})},  # Rich wraps no message
     )
+
+
+class StandInApiServer(BaseHTTPRequestHandler):
+    """Just enough of the Kubernetes API for `kubectl get namespace|secrets`: the
+    namespace `meltano` with the server's `labels` (None: no namespace), no secret."""
+
+    def do_GET(self) -> None:
+        server = self.server
+        assert isinstance(server, StandInCluster)
+        path = urlsplit(self.path).path
+        server.paths.append(path)
+        not_found = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}
+        answers: dict[str, Any] = {
+            "/api": {"kind": "APIVersions", "versions": ["v1"]},
+            "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+            "/api/v1": {
+                "kind": "APIResourceList",
+                "groupVersion": "v1",
+                "resources": [
+                    {
+                        "name": "namespaces",
+                        "singularName": "namespace",
+                        "namespaced": False,
+                        "kind": "Namespace",
+                        "verbs": ["get", "list"],
+                    },
+                    {
+                        "name": "secrets",
+                        "singularName": "secret",
+                        "namespaced": True,
+                        "kind": "Secret",
+                        "verbs": ["get", "list", "create", "update"],
+                    },
+                ],
+            },
+            "/api/v1/namespaces/meltano/secrets": {
+                "kind": "SecretList",
+                "apiVersion": "v1",
+                "items": [],
+            },
+        }
+        if server.labels is not None:
+            answers["/api/v1/namespaces/meltano"] = {
+                "kind": "Namespace",
+                "apiVersion": "v1",
+                "metadata": {"name": "meltano", "labels": server.labels},
+            }
+        body = answers.get(
+            path, {**not_found, "reason": "NotFound", "message": f"{path} not found"}
+        )
+        self.send_response(404 if body.get("code") == 404 else 200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+class StandInCluster(ThreadingHTTPServer):
+    labels: dict[str, str] | None = None
+    paths: list[str]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[StandInCluster, dict[str, str]]]:
+    """The stand-in API server and the env (KUBECONFIG) whose context `cluster` is it."""
+    server = StandInCluster(("127.0.0.1", 0), StandInApiServer)
+    server.paths = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}
+        ],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "cluster", "context": {"cluster": "c", "user": "u"}}],
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(config))
+    yield server, {"KUBECONFIG": str(tmp_path / "kubeconfig")}
+    server.shutdown()
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])
@@ -139,13 +230,88 @@ def test_secrets_without_a_cluster_fail_clearly_and_print_no_value(tmp_path: Pat
         *NO_CLUSTER,
     )
     assert done.returncode == 1
-    assert "`kubectl get secrets -o json` failed" in done.stdout
+    assert "`kubectl get namespace meltano -o json` failed" in done.stdout
     assert "no-such-cluster" in done.stdout
     assert "value-of" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    ("labels", "refusal"),
+    [
+        (
+            {"dataops.io/environment": "staging"},
+            "context cluster is not production's cluster: its namespace meltano is labelled "
+            "dataops.io/environment=staging; check --context",
+        ),
+        ({}, "is labelled dataops.io/environment=(none)"),
+        (
+            None,
+            "context cluster has no namespace meltano. If it is production's cluster, make it "
+            "once: kubectl --context cluster create namespace meltano && kubectl --context "
+            "cluster label namespace meltano dataops.io/environment=production",
+        ),
+    ],
+)
+def test_a_context_that_is_not_the_environments_cluster_is_refused_before_any_read(
+    tmp_path: Path,
+    cluster: tuple[StandInCluster, dict[str, str]],
+    labels: dict[str, str] | None,
+    refusal: str,
+) -> None:
+    server, env = cluster
+    server.labels = labels
+    production = str(env_file(tmp_path))
+    for command in (
+        ("secrets", "apply", "production", "--env-file", production, "--dry-run"),
+        ("deploy", "production", "--image", "v1.0.0"),
+    ):
+        done = dataops(*command, "--context", "cluster", env=env)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert refusal in done.stdout
+        assert not any("secrets" in path for path in server.paths), server.paths
+
+
+def test_the_environments_own_cluster_is_read(
+    tmp_path: Path, cluster: tuple[StandInCluster, dict[str, str]]
+) -> None:
+    server, env = cluster
+    server.labels = {"dataops.io/environment": "production"}
+    done = dataops(
+        "secrets",
+        "apply",
+        "production",
+        "--env-file",
+        str(env_file(tmp_path)),
+        "--dry-run",
+        "--context",
+        "cluster",
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/api/v1/namespaces/meltano/secrets" in server.paths
+    assert "tap-secrets" in done.stdout
+    assert "value-of" not in done.stdout + done.stderr
+
+
+def test_the_overlays_label_every_object_with_their_environment() -> None:
+    for environment in ("staging", "production"):
+        for obj in check.base.kustomize(TREE.overlay(environment)):
+            labels = obj["metadata"].get("labels", {})
+            assert labels.get(secrets.ENVIRONMENT_LABEL) == environment, obj["metadata"]["name"]
+
+
+def test_cluster_commands_require_a_context(tmp_path: Path) -> None:
+    for command in (
+        ("secrets", "apply", "production", "--env-file", str(env_file(tmp_path))),
+        ("deploy", "production", "--image", "v1.0.0", "--dry-run"),
+    ):
+        done = dataops(*command)
+        assert done.returncode == 2
+        assert "Missing option '--context'" in done.stdout + done.stderr
+
+
 def test_deploy_dry_run_renders_the_release_and_prints_the_plan() -> None:
-    done = dataops("deploy", "production", "--image", "v9.8.7", "--dry-run")
+    done = dataops("deploy", "production", "--image", "v9.8.7", "--dry-run", *NO_CLUSTER)
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = project.root() / "output" / "deploy" / "production-v9.8.7.yaml"
     assert "would run: kubectl apply --server-side --field-manager=dataops" in done.stdout
@@ -166,10 +332,10 @@ def test_deploy_dry_run_renders_the_release_and_prints_the_plan() -> None:
 
 
 def test_deploy_refuses_a_bad_tag_and_an_unknown_environment() -> None:
-    bad_tag = dataops("deploy", "production", "--image", "latest tag", "--dry-run")
+    bad_tag = dataops("deploy", "production", "--image", "latest tag", "--dry-run", *NO_CLUSTER)
     assert bad_tag.returncode != 0
     assert "is not an image tag" in bad_tag.stdout + bad_tag.stderr
-    unknown = dataops("deploy", "prod", "--image", "v1", "--dry-run")
+    unknown = dataops("deploy", "prod", "--image", "v1", "--dry-run", *NO_CLUSTER)
     assert unknown.returncode != 0
     assert (
         "no overlay 'prod': expected one of staging, production" in unknown.stdout + unknown.stderr
@@ -179,4 +345,4 @@ def test_deploy_refuses_a_bad_tag_and_an_unknown_environment() -> None:
 def test_deploy_without_a_cluster_stops_before_applying() -> None:
     done = dataops("deploy", "staging", "--image", "v1.0.0", *NO_CLUSTER)
     assert done.returncode == 1
-    assert "`kubectl get secrets -o name` failed" in done.stdout
+    assert "`kubectl get namespace meltano -o json` failed" in done.stdout

@@ -258,6 +258,23 @@ def render() -> None:
         Console().print("generated files already current")
 
 
+@app.command("plugin-readmes")
+def plugin_readmes() -> None:
+    """Rewrite the settings section of every plugin's README.md from its `--about`."""
+    from dataops import plugin_readme
+
+    root = project.root()
+    try:
+        changed = plugin_readme.regenerate(root)
+    except plugin_readme.ReadmeError as error:
+        Console(stderr=True).print(f"plugin-readmes: {error}", style="red", markup=False)
+        raise typer.Exit(1) from None
+    for readme in changed:
+        Console().print(f"rewrote {readme.relative_to(root)}")
+    if not changed:
+        Console().print("plugin READMEs already match `--about`")
+
+
 @app.command()
 def check() -> None:
     """Everything that must hold before the platform ships; exit 1 on any problem."""
@@ -284,7 +301,9 @@ def secrets_apply(
     env_file: Path = typer.Option(
         ..., help="KEY=VALUE file of ENVIRONMENT, exported from the password manager."
     ),
-    context: str | None = typer.Option(None, help="kubectl context of the cluster."),
+    context: str = typer.Option(
+        ..., help="kubectl context of ENVIRONMENT's cluster (its namespace's label is checked)."
+    ),
     dry_run: bool = typer.Option(False, help="Print what would change (key names only)."),
     restart: bool = typer.Option(True, help="Roll the scheduler and API server afterwards."),
 ) -> None:
@@ -295,6 +314,7 @@ def secrets_apply(
     console = Console()
     try:
         wanted = secrets.read_env_file(env_file, KubernetesTree(), environment)
+        secrets.confirm_cluster(context, environment)
         plans = secrets.plan(wanted, secrets.current_values(list(wanted), context))
         for secret in plans:
             console.print(secret.describe(), markup=False, highlight=False)
@@ -304,7 +324,7 @@ def secrets_apply(
         if restart:
             secrets.restart(context)
     except secrets.SecretsError as error:
-        console.print(f"[red]{error}[/red]", highlight=False)
+        console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -312,8 +332,12 @@ def secrets_apply(
 def deploy(
     environment: str = typer.Argument(..., help="Overlay: staging or production."),
     image: str = typer.Option(..., help="Image tag to release (built from a git tag)."),
-    context: str | None = typer.Option(None, help="kubectl context of the cluster."),
-    dry_run: bool = typer.Option(False, help="Render, check and print the plan only."),
+    context: str = typer.Option(
+        ..., help="kubectl context of ENVIRONMENT's cluster (its namespace's label is checked)."
+    ),
+    dry_run: bool = typer.Option(
+        False, help="Render, check and print the plan only (no cluster contacted)."
+    ),
 ) -> None:
     """Render, check and apply ENVIRONMENT as a rolling update."""
     from dataops import check as checks
@@ -341,6 +365,6 @@ def deploy(
     try:
         deploying.apply(release, context)
     except SecretsError as error:
-        console.print(f"[red]{error}[/red]", highlight=False)
+        console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"[green]{environment} runs {image}[/green]")

@@ -17,7 +17,7 @@ import yaml
 
 from dataops import check
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
-from dataops.secrets import NAMESPACE, SecretsError, kubectl
+from dataops.secrets import NAMESPACE, SecretsError, confirm_cluster, kubectl
 
 PLACEHOLDER_TAG = "unset"
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -34,11 +34,11 @@ class Release:
     """kind/name of every object, in apply order."""
     images: list[str]
 
-    def commands(self, context: str | None) -> list[str]:
-        target = f"--context {context} " if context else ""
+    def commands(self, context: str) -> list[str]:
+        target = f"kubectl --context {context}"
         return [
-            f"kubectl {target}apply --server-side --field-manager=dataops -f {self.manifest}",
-            *(f"kubectl {target}-n {NAMESPACE} rollout status {d} --timeout=15m" for d in ROLLED),
+            f"{target} apply --server-side --field-manager=dataops -f {self.manifest}",
+            *(f"{target} -n {NAMESPACE} rollout status {d} --timeout=15m" for d in ROLLED),
         ]
 
 
@@ -72,8 +72,10 @@ def build(environment: str, tag: str, ctx: check.Context) -> Release:
     )
 
 
-def apply(release: Release, context: str | None) -> None:
-    """Check the secrets exist, apply the release, wait for the rollouts."""
+def apply(release: Release, context: str) -> None:
+    """Check the cluster is the release's and its secrets exist, apply the release,
+    wait for the rollouts."""
+    confirm_cluster(context, release.environment)
     listed = kubectl(["get", "secrets", "-o", "name"], context).split()
     missing = [s for s in REQUIRED_SECRETS if f"secret/{s}" not in listed]
     if missing:

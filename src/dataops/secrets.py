@@ -128,9 +128,13 @@ def manifest(name: str, values: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def kubectl(args: list[str], context: str | None, stdin: str | None = None) -> str:
+ENVIRONMENT_LABEL = "dataops.io/environment"
+"""On every object of an overlay, the namespace included: whose cluster this is."""
+
+
+def kubectl(args: list[str], context: str, stdin: str | None = None) -> str:
     """Run kubectl; the manifest goes through stdin, never the command line."""
-    command = ["kubectl", *(["--context", context] if context else []), "-n", NAMESPACE, *args]
+    command = ["kubectl", "--context", context, "-n", NAMESPACE, *args]
     try:
         done = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
     except FileNotFoundError:
@@ -140,7 +144,29 @@ def kubectl(args: list[str], context: str | None, stdin: str | None = None) -> s
     return done.stdout
 
 
-def current_values(names: list[str], context: str | None) -> dict[str, dict[str, str] | None]:
+def confirm_cluster(context: str, environment: str) -> None:
+    """Refuse a context whose cluster is not `environment`'s (both clusters use the
+    namespace `meltano`): its namespace must carry `environment`'s label."""
+    try:
+        found = json.loads(kubectl(["get", "namespace", NAMESPACE, "-o", "json"], context))
+    except SecretsError as error:
+        if "NotFound" not in str(error):
+            raise
+        raise SecretsError(
+            f"context {context} has no namespace {NAMESPACE}. If it is {environment}'s "
+            f"cluster, make it once: kubectl --context {context} create namespace "
+            f"{NAMESPACE} && kubectl --context {context} label namespace {NAMESPACE} "
+            f"{ENVIRONMENT_LABEL}={environment}"
+        ) from None
+    labelled = (found.get("metadata", {}).get("labels") or {}).get(ENVIRONMENT_LABEL)
+    if labelled != environment:
+        raise SecretsError(
+            f"context {context} is not {environment}'s cluster: its namespace {NAMESPACE} "
+            f"is labelled {ENVIRONMENT_LABEL}={labelled or '(none)'}; check --context"
+        )
+
+
+def current_values(names: list[str], context: str) -> dict[str, dict[str, str] | None]:
     """Each secret's values in the cluster (None where it does not exist yet)."""
     listed = json.loads(kubectl(["get", "secrets", "-o", "json"], context))
     found = {item["metadata"]["name"]: item.get("data") or {} for item in listed["items"]}
@@ -152,7 +178,7 @@ def current_values(names: list[str], context: str | None) -> dict[str, dict[str,
     }
 
 
-def apply(plans: list[SecretPlan], wanted: dict[str, dict[str, str]], context: str | None) -> None:
+def apply(plans: list[SecretPlan], wanted: dict[str, dict[str, str]], context: str) -> None:
     """Create the new secrets and replace the changed ones whole (removed keys go)."""
     for secret in plans:
         if secret.changes:
@@ -167,6 +193,6 @@ def apply(plans: list[SecretPlan], wanted: dict[str, dict[str, str]], context: s
 RESTARTED = ("deployment/meltano-scheduler", "deployment/airflow-api-server")
 
 
-def restart(context: str | None) -> None:
+def restart(context: str) -> None:
     """Env vars are read at start: roll the long-running pods (sync pods start fresh)."""
     kubectl(["rollout", "restart", *RESTARTED], context)
