@@ -346,3 +346,14 @@ def test_deploy_without_a_cluster_stops_before_applying() -> None:
     done = dataops("deploy", "staging", "--image", "v1.0.0", *NO_CLUSTER)
     assert done.returncode == 1
     assert "`kubectl get namespace meltano -o json` failed" in done.stdout
+
+
+def test_the_sync_pods_resolved_configs_stay_in_memory() -> None:
+    """Meltano writes each plugin's resolved config, secrets included, under
+    .meltano/run: in the cluster that directory is memory, never the node's disk."""
+    for environment in ("staging", "production"):
+        pod = check.base.sync_pod(check.base.kustomize(TREE.overlay(environment)))
+        [container] = pod["spec"]["containers"]
+        [mount] = [m for m in container["volumeMounts"] if m["mountPath"].endswith(".meltano/run")]
+        [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == mount["name"]]
+        assert volume["emptyDir"]["medium"] == "Memory", environment

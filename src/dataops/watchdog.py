@@ -19,6 +19,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -145,8 +146,18 @@ def record(engine: sa.Engine, incident: Incident) -> None:
         )
 
 
+def deliverable(url: str) -> bool:
+    """An alert goes out over HTTPS only; plain HTTP only to this machine (local runs
+    and tests), never across a network."""
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme == "https" or (parts.scheme == "http" and loopback)
+
+
 def post(url: str, text: str) -> None:
     """POST `{"text": text}` (Slack-compatible) to the webhook."""
+    if not deliverable(url):
+        raise WebhookError(f"{WEBHOOK_ENV} is not an https:// URL: no alert is sent over it")
     try:
         answer = requests.post(url, json={"text": text}, timeout=POST_TIMEOUT_SECONDS)
         answer.raise_for_status()
