@@ -98,8 +98,12 @@ def test_a_release_tag_builds_pushes_deploys_staging_and_offers_production(
     assert staging.get("when", "on_success") == "on_success"
     assert production["rules"][0]["when"] == "manual"
     assert production["allow_failure"] is False  # a manual gate, not an optional job
+    clusters = {"staging": "data-ops-meltano-staging", "production": "data-ops-meltano"}
     for job, environment in ((staging, "staging"), (production, "production")):
         assert job["variables"]["ENVIRONMENT"] == environment
+        assert job["variables"]["CLUSTER"] == clusters[environment]  # Terraform's names
+        [credentials] = [line for line in job["script"] if "get-credentials" in line]
+        assert "--dns-endpoint" in credentials  # the only way in from outside the VPC
         assert (
             '.venv/bin/dataops deploy "$ENVIRONMENT" --image "$CI_COMMIT_TAG" '
             '--context "gke_${PROJECT}_${GKE_REGION}_${CLUSTER}"'

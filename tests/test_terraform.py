@@ -3,6 +3,7 @@ no `terraform validate`. Instead: the HCL parsed with python-hcl2 and the worksp
 guard run for real (it needs no provider). `terraform fmt` and checkov run inside
 `dataops check` (tests/test_check.py)."""
 
+import ipaddress
 import json
 import os
 import re
@@ -41,30 +42,45 @@ def terraform() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def module() -> dict[str, Any]:
-    """The module's *.tf files: resources by (type, name), variables, outputs, locals
-    and terraform blocks."""
+def _parse(directory: Path) -> dict[str, Any]:
+    """A root module's *.tf files: resources and data sources by (type, name),
+    variables, outputs, locals, terraform and provider blocks."""
     parsed: dict[str, Any] = {
         "resource": {},
+        "data": {},
         "variable": {},
         "output": {},
         "locals": {},
         "terraform": [],
+        "provider": [],
     }
-    for path in sorted(TF.glob("*.tf")):
+    for path in sorted(directory.glob("*.tf")):
         doc = _load(path)
-        for group in doc.get("resource", []):
-            for rtype, by_name in group.items():
-                for name, body in by_name.items():
-                    parsed["resource"][(rtype, name)] = body
+        for kind in ("resource", "data"):
+            for group in doc.get(kind, []):
+                for rtype, by_name in group.items():
+                    for name, body in by_name.items():
+                        parsed[kind][(rtype, name)] = body
         for kind in ("variable", "output"):
             for group in doc.get(kind, []):
                 parsed[kind].update(group)
         for group in doc.get("locals", []):
             parsed["locals"].update(group)
         parsed["terraform"] += doc.get("terraform", [])
+        parsed["provider"] += doc.get("provider", [])
     return parsed
+
+
+@pytest.fixture(scope="module")
+def module() -> dict[str, Any]:
+    """deploy/terraform: the cloud resources."""
+    return _parse(TF)
+
+
+@pytest.fixture(scope="module")
+def database() -> dict[str, Any]:
+    """deploy/terraform/database: the privileges inside PostgreSQL."""
+    return _parse(TF / "database")
 
 
 def resource(module: dict[str, Any], rtype: str, name: str) -> Block:
@@ -191,8 +207,7 @@ def test_cluster_is_private_vpc_native_with_a_managed_pool_only(module: dict[str
     assert cluster["remove_default_node_pool"] is True
     private = one(cluster["private_cluster_config"])
     assert private["enable_private_nodes"] is True
-    assert private["enable_private_endpoint"] == "${var.enable_private_endpoint}"
-    assert one(cluster["master_authorized_networks_config"])
+    assert private["enable_private_endpoint"] is True  # no public IP endpoint, not a knob
     assert cluster["networking_mode"] == "VPC_NATIVE"
     assert one(cluster["ip_allocation_policy"])["cluster_secondary_range_name"] == "pods"
     # The manifests use NetworkPolicy: Dataplane V2 enforces it.
@@ -200,30 +215,164 @@ def test_cluster_is_private_vpc_native_with_a_managed_pool_only(module: dict[str
     assert cluster["deletion_protection"] == "${local.is_production}"
 
 
-def test_workload_identity(module: dict[str, Any]) -> None:
+WORKLOADS = {"meltano-scheduler", "airflow-api-server", "meltano-sync"}
+"""The Kubernetes service accounts of namespace meltano (deploy/kubernetes/base)."""
+CLOUD_SQL_LOGIN = {"roles/cloudsql.client", "roles/cloudsql.instanceUser"}
+CLOUD_SQL_INSTANCE = (
+    'resource.type == "sqladmin.googleapis.com/Instance" && resource.name == '
+    '"projects/${var.project_id}/instances/${google_sql_database_instance.meltano.name}"'
+)
+
+
+def roles_in(text: str) -> set[str]:
+    return set(re.findall(r"roles/[\w.]+", text))
+
+
+def test_control_plane_is_reached_through_iam_or_the_bastion_only(
+    module: dict[str, Any], tfvars: dict[str, Block]
+) -> None:
+    cluster = resource(module, "google_container_cluster", "meltano")
+    dns = one(one(cluster["control_plane_endpoints_config"])["dns_endpoint_config"])
+    assert dns["allow_external_traffic"] is True  # IAM (container.clusters.connect) decides
+    networks = one(cluster["master_authorized_networks_config"])
+    assert networks["gcp_public_cidrs_access_enabled"] is False
+    assert networks["private_endpoint_enforcement_enabled"] is True
+    blocks = networks["cidr_blocks"]
+    assert blocks[0]["cidr_block"] == "${google_compute_subnetwork.admin.ip_cidr_range}"
+    assert networks["dynamic"][0]["cidr_blocks"]["for_each"] == "${var.master_authorized_networks}"
+    for env, values in tfvars.items():
+        # No documentation range (TEST-NET) or anything public stands in for a real one.
+        for network in values.get("master_authorized_networks", []):
+            assert ipaddress.ip_network(network["cidr_block"]).is_private, env
+            assert not re.match(r"(192\.0\.2|198\.51\.100|203\.0\.113)\.", network["cidr_block"])
+
+    bastion = resource(module, "google_compute_instance", "bastion")
+    assert "access_config" not in one(bastion["network_interface"])  # no public IP
+    assert bastion["metadata"]["enable-oslogin"] == "TRUE"
+    assert "--address 127.0.0.1" in module["locals"]["bastion_cloud_init"]
+    ssh = resource(module, "google_compute_firewall", "iap_ssh_to_bastion")
+    assert ssh["source_ranges"] == ["35.235.240.0/20"]  # Identity-Aware Proxy only
+    assert ssh["target_service_accounts"] == ["${google_service_account.bastion.email}"]
+    assert one(ssh["allow"]) == {"protocol": "tcp", "ports": ["22"]}
+
+
+def test_secrets_are_encrypted_with_a_rotated_key_of_the_project(module: dict[str, Any]) -> None:
+    cluster = resource(module, "google_container_cluster", "meltano")
+    encryption = one(cluster["database_encryption"])
+    assert encryption["state"] == "ENCRYPTED"
+    assert encryption["key_name"] == "${google_kms_crypto_key.gke_secrets.id}"
+    key = resource(module, "google_kms_crypto_key", "gke_secrets")
+    assert key["rotation_period"] == "7776000s"
+    assert one(key["lifecycle"])["prevent_destroy"] is True
+    grant = resource(module, "google_kms_crypto_key_iam_member", "gke_secrets")
+    assert grant["crypto_key_id"] == "${google_kms_crypto_key.gke_secrets.id}"
+    assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert grant["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
+    assert "${google_kms_crypto_key_iam_member.gke_secrets}" in cluster["depends_on"]
+
+
+def test_image_repository_is_managed_with_immutable_tags(module: dict[str, Any]) -> None:
+    repository = resource(module, "google_artifact_registry_repository", "images")
+    assert repository["format"] == "DOCKER"
+    assert one(repository["docker_config"])["immutable_tags"] is True
+    assert repository["repository_id"] == "${var.image_repository.name}"
+    # Every grant on a repository is on this one; the nodes only read it.
+    for (rtype, name), body in module["resource"].items():
+        if rtype == "google_artifact_registry_repository_iam_member":
+            assert body["repository"] == "${google_artifact_registry_repository.images.name}", name
+    pull = resource(module, "google_artifact_registry_repository_iam_member", "nodes_pull")
+    assert pull["role"] == "roles/artifactregistry.reader"
+    assert pull["member"] == "${google_service_account.nodes.member}"
+
+
+def test_one_google_account_per_kubernetes_account(module: dict[str, Any]) -> None:
     cluster = resource(module, "google_container_cluster", "meltano")
     pool_cfg = one(cluster["workload_identity_config"])["workload_pool"]
     assert pool_cfg == "${var.project_id}.svc.id.goog"
     node = one(resource(module, "google_container_node_pool", "meltano")["node_config"])
     assert one(node["workload_metadata_config"])["mode"] == "GKE_METADATA"
 
-    binding = resource(module, "google_service_account_iam_member", "runtime_workload_identity")
-    assert binding["role"] == "roles/iam.workloadIdentityUser"
-    assert binding["service_account_id"] == "${google_service_account.runtime.name}"
-    assert binding["for_each"] == "${local.kubernetes_service_accounts}"
-    assert binding["member"].endswith("[${local.kubernetes_namespace}/${each.value}]")
-    assert "workload_identity_config[0].workload_pool" in binding["member"]
     # The contract with deploy/kubernetes: namespace and service account names.
     assert module["locals"]["kubernetes_namespace"] == "meltano"
-    ksas = set(re.findall(r'"([\w-]+)"', module["locals"]["kubernetes_service_accounts"]))
-    assert {"meltano-scheduler", "meltano-sync"} <= ksas
+    assert set(module["locals"]["workloads"]) == WORKLOADS
+    accounts = resource(module, "google_service_account", "workload")
+    assert accounts["for_each"] == "${local.workloads}"
+    assert accounts["account_id"] == "${each.key}${local.suffix}"  # distinct per workload
+    assert ("google_service_account", "runtime") not in module["resource"]
+    assert "google_service_account.runtime" not in str(module["resource"])
+
+    # Each binding lets exactly one KSA act as exactly its own GSA.
+    binding = resource(module, "google_service_account_iam_member", "workload_identity")
+    assert binding["for_each"] == "${local.workloads}"
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+    assert binding["service_account_id"] == "${google_service_account.workload[each.key].name}"
+    assert "workload_identity_config[0].workload_pool" in binding["member"]
+    assert binding["member"].endswith("[${local.kubernetes_namespace}/${each.key}]")
+    assert binding["member"].count("[") == 2  # one KSA (and the list index), no wildcard
+    others = [
+        name
+        for (rtype, name), body in module["resource"].items()
+        if rtype == "google_service_account_iam_member"
+        and body["role"] == "roles/iam.workloadIdentityUser"
+    ]
+    assert sorted(others) == ["release_workload_identity", "workload_identity"]
 
 
-def test_runtime_account_reaches_cloud_sql_only(module: dict[str, Any]) -> None:
-    grant = resource(module, "google_project_iam_member", "runtime")
-    assert grant["member"] == "${google_service_account.runtime.member}"
-    roles = set(re.findall(r"roles/[\w.]+", grant["for_each"]))
-    assert roles == {"roles/cloudsql.client", "roles/cloudsql.instanceUser"}
+def workload_grants(module: dict[str, Any]) -> dict[str, set[tuple[str, str, str]]]:
+    """Every IAM grant to a workload's account: workload => {(resource type, target, role)}."""
+    grants: dict[str, set[tuple[str, str, str]]] = {name: set() for name in WORKLOADS}
+    for (rtype, name), body in module["resource"].items():
+        member = str(body.get("member", ""))
+        if "google_service_account.workload" not in member:
+            continue
+        named = re.fullmatch(
+            r'\$\{google_service_account\.workload\["([\w-]+)"\]\.member\}', member
+        )
+        if named:  # one workload, one role
+            who, roles = [named.group(1)], {body["role"]}
+        else:  # one grant per workload and role: the product of the two sets
+            assert name == "workload_cloud_sql", f"{rtype}.{name}: {member}"
+            assert "setproduct(keys(local.workloads), local.cloud_sql_roles)" in body["for_each"]
+            who, roles = sorted(WORKLOADS), roles_in(module["locals"]["cloud_sql_roles"])
+        target = body.get("bucket") or body.get("project")
+        for workload in who:
+            grants[workload] |= {(rtype, target, role) for role in roles}
+    return grants
+
+
+def test_each_workload_has_exactly_its_grants(module: dict[str, Any]) -> None:
+    project = ("google_project_iam_member", "${var.project_id}")
+    cloud_sql = {(*project, role) for role in CLOUD_SQL_LOGIN}
+    bucket = "google_storage_bucket_iam_member"
+    logs = "${google_storage_bucket.airflow_logs.name}"
+    drivers = "${google_storage_bucket.vendor_drivers.name}"
+    assert workload_grants(module) == {
+        "meltano-scheduler": cloud_sql | {(bucket, logs, "roles/storage.objectUser")},
+        "airflow-api-server": cloud_sql | {(bucket, logs, "roles/storage.objectViewer")},
+        "meltano-sync": cloud_sql | {(bucket, drivers, "roles/storage.objectViewer")},
+    }
+
+
+def test_cloud_sql_roles_are_scoped_to_the_instance(module: dict[str, Any]) -> None:
+    """No project-wide Cloud SQL role that connects or logs in without a condition naming
+    this instance (the roles exist at project level only)."""
+    assert module["locals"]["cloud_sql_instance_condition"] == CLOUD_SQL_INSTANCE
+    scoped = []
+    for (rtype, name), body in module["resource"].items():
+        if rtype != "google_project_iam_member":
+            continue
+        granted = str(body.get("for_each", "")) + body["role"]
+        roles = roles_in(granted)
+        if "local.cloud_sql_roles" in granted:
+            roles |= roles_in(module["locals"]["cloud_sql_roles"])
+        if not any(
+            role.startswith("roles/cloudsql.") for role in roles - {"roles/cloudsql.viewer"}
+        ):
+            continue
+        condition = one(body["condition"])
+        assert condition["expression"] == "${local.cloud_sql_instance_condition}", name
+        scoped.append(name)
+    assert sorted(scoped) == ["bastion_cloud_sql", "workload_cloud_sql"]
 
 
 def test_shielded_nodes_and_release_channel(module: dict[str, Any]) -> None:
@@ -263,8 +412,6 @@ def test_nodes_use_their_own_least_privilege_account(module: dict[str, Any]) -> 
     roles = set(re.findall(r"roles/[\w.]+", grant["for_each"]))
     assert roles
     assert all(role.endswith(("Writer", ".writer")) for role in roles), roles
-    pull = resource(module, "google_artifact_registry_repository_iam_member", "nodes_pull")
-    assert pull["role"] == "roles/artifactregistry.reader"
 
 
 # --- Cloud SQL --------------------------------------------------------------------
@@ -291,16 +438,124 @@ def test_cloud_sql_databases_and_iam_authentication(module: dict[str, Any]) -> N
     settings = one(resource(module, "google_sql_database_instance", "meltano")["settings"])
     flags = {f["name"]: f["value"] for f in settings["database_flags"]}
     assert flags["cloudsql.iam_authentication"] == "on"
-    user = resource(module, "google_sql_user", "runtime")
-    assert user["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
+    users = resource(module, "google_sql_user", "workload")
+    assert users["for_each"] == "${local.database_users}"  # one per workload account
+    assert users["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
     # PostgreSQL IAM user names drop the account's domain suffix.
-    assert user["name"] == (
-        '${trimsuffix(google_service_account.runtime.email, ".gserviceaccount.com")}'
+    assert (
+        'trimsuffix(account.email, ".gserviceaccount.com")' in (module["locals"]["database_users"])
     )
+    assert "google_service_account.workload" in module["locals"]["database_users"]
+    # Cloud SQL's admin role belongs to the bastion's account alone, never to a workload.
+    admin = resource(module, "google_sql_user", "admin")
+    assert admin["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
+    assert "google_service_account.bastion.email" in admin["name"]
+    assert "cloudsqlsuperuser" in admin["database_roles"]
+    for (rtype, name), body in module["resource"].items():
+        if rtype == "google_sql_user" and name != "admin":
+            assert "cloudsqlsuperuser" not in str(body), name
     # No password anywhere in the state.
     for (rtype, name), body in module["resource"].items():
         assert not rtype.startswith("random_"), f"{rtype}.{name}"
         assert "password" not in body, f"{rtype}.{name}"
+
+
+def test_database_privileges_per_workload(database: dict[str, Any]) -> None:
+    """database/: the scheduler and the API server in Airflow's database, the syncs in
+    Meltano's; the scheduler reads Meltano's too (its watchdog) and may only add rows
+    there; PUBLIC connects nowhere."""
+    locals_ = database["locals"]
+    user = {
+        "${local.scheduler}": "meltano-scheduler",
+        "${local.api_server}": "airflow-api-server",
+        "${local.sync}": "meltano-sync",
+    }
+    for ref, name in user.items():
+        assert locals_[ref[8:-1]] == f'${{local.users["{name}"]}}'
+    assert locals_["users"] == "${data.terraform_remote_state.platform.outputs.database_users}"
+
+    def granted(table: str) -> dict[tuple[str, str], set[str]]:
+        return {
+            (g["database"], user[g["role"]]): set(g["privileges"]) for g in locals_[table].values()
+        }
+
+    assert granted("connect") == {
+        ("airflow", "meltano-scheduler"): {"CONNECT", "TEMPORARY"},
+        ("airflow", "airflow-api-server"): {"CONNECT"},
+        ("meltano", "meltano-sync"): {"CONNECT", "TEMPORARY"},
+        ("meltano", "meltano-scheduler"): {"CONNECT"},
+    }
+    assert granted("schema_public") == {
+        ("airflow", "meltano-scheduler"): {"CREATE", "USAGE"},
+        ("airflow", "airflow-api-server"): {"USAGE"},
+        ("meltano", "meltano-sync"): {"CREATE", "USAGE"},
+        ("meltano", "meltano-scheduler"): {"USAGE"},
+    }
+    objects = {
+        (o["database"], o["object_type"], user[o["owner"]], user[o["role"]]): set(o["privileges"])
+        for o in locals_["objects"].values()
+    }
+    assert objects == {
+        ("airflow", "table", "meltano-scheduler", "airflow-api-server"): {
+            "SELECT",
+            "INSERT",
+            "UPDATE",
+            "DELETE",
+        },
+        ("airflow", "sequence", "meltano-scheduler", "airflow-api-server"): {
+            "USAGE",
+            "SELECT",
+            "UPDATE",
+        },
+        ("meltano", "table", "meltano-sync", "meltano-scheduler"): {"SELECT", "INSERT"},
+    }
+    assert set(re.findall(r'"(\w+)"', locals_["databases"])) == {"airflow", "meltano"}
+    public = resource(database, "postgresql_grant", "no_public_connect")
+    assert public["for_each"] == "${local.databases}"
+    assert (public["role"], public["object_type"], public["privileges"]) == (
+        "public",
+        "database",
+        [],
+    )
+    for rtype, name, table in [
+        ("postgresql_grant", "connect", "connect"),
+        ("postgresql_grant", "schema_public", "schema_public"),
+        ("postgresql_grant", "existing_objects", "objects"),
+        ("postgresql_default_privileges", "future_objects", "objects"),
+    ]:
+        body = resource(database, rtype, name)
+        assert body["for_each"] == f"${{local.{table}}}", name
+        assert body["role"] == "${each.value.role}", name
+        assert body["privileges"] == "${each.value.privileges}", name
+    assert resource(database, "postgresql_default_privileges", "future_objects")["owner"] == (
+        "${each.value.owner}"
+    )
+    assert {rtype for rtype, _ in database["resource"]} == {
+        "postgresql_grant",
+        "postgresql_default_privileges",
+        "terraform_data",  # the workspace guard (environment.tf, shared)
+    }
+
+
+def test_database_module_connects_through_the_bastions_proxy(database: dict[str, Any]) -> None:
+    provider = one(database["provider"])["postgresql"]
+    assert provider["host"] == "127.0.0.1"  # the SSH tunnel to the proxy on the bastion
+    assert provider["superuser"] is False
+    assert provider["username"] == (
+        "${data.terraform_remote_state.platform.outputs.database_admin_user}"
+    )
+    assert "password" not in provider  # IAM login by the proxy
+    assert (TF / "database" / "environment.tf").resolve() == TF / "environment.tf"
+    block = one(database["terraform"])
+    assert one(block["backend"])["gcs"] == {"prefix": "meltano/database"}
+    postgresql = one(block["required_providers"])["postgresql"]
+    assert postgresql["source"] == "cyrilgdn/postgresql"
+    assert re.fullmatch(r"~> \d+\.\d+", postgresql["version"])
+    state = database["data"][("terraform_remote_state", "platform")]
+    assert state["workspace"] == "${terraform.workspace}"
+    assert (
+        state["config"]["prefix"] == one(one(_parse(TF)["terraform"])["backend"])["gcs"]["prefix"]
+    )
 
 
 # --- backend, versions, tfvars ----------------------------------------------------
@@ -334,21 +589,35 @@ def test_tfvars_set_every_variable_without_a_default(
         assert values["environment"] == env
         assert required <= values.keys(), f"{env}.tfvars lacks {sorted(required - values.keys())}"
         assert values.keys() <= module["variable"].keys(), f"{env}.tfvars sets unknown variables"
+        # database/ reads ../'s state of the same environment.
+        own = _load(TF / "database" / "environments" / f"{env}.tfvars")
+        assert own == {
+            "environment": env,
+            "terraform_state_bucket": values["terraform_state_bucket"],
+        }
 
 
-def test_every_reference_resolves(module: dict[str, Any]) -> None:
+@pytest.mark.parametrize("directory", ["", "database"])
+def test_every_reference_resolves(directory: str) -> None:
     """What `terraform validate` would say first, without the provider: every var.,
-    local. and resource reference names something declared, and every variable is used."""
-    text = "\n".join(p.read_text() for p in sorted(TF.glob("*.tf")))
+    local., data. and resource reference names something declared, every variable and
+    data source is used."""
+    root = TF / directory
+    declared_in = _parse(root)
+    text = "\n".join(p.read_text() for p in sorted(root.glob("*.tf")))
     # Comments and descriptions may name things without using them.
     text = re.sub(r"(?m)#.*$|^\s*description\s*=.*$", "", text)
     used_vars = set(re.findall(r"\bvar\.(\w+)", text))
-    assert used_vars <= module["variable"].keys(), used_vars - module["variable"].keys()
-    assert module["variable"].keys() <= used_vars, module["variable"].keys() - used_vars
+    assert used_vars <= declared_in["variable"].keys(), used_vars - declared_in["variable"].keys()
+    assert declared_in["variable"].keys() <= used_vars, declared_in["variable"].keys() - used_vars
     used_locals = set(re.findall(r"\blocal\.(\w+)", text))
-    assert used_locals <= module["locals"].keys(), used_locals - module["locals"].keys()
-    declared = {f"{t}.{n}" for t, n in module["resource"]}
-    referenced = set(re.findall(r"\b((?:google|terraform)_\w+\.\w+)", text))
+    assert used_locals <= declared_in["locals"].keys(), used_locals - declared_in["locals"].keys()
+    data = {f"{t}.{n}" for t, n in declared_in["data"]}
+    used_data = set(re.findall(r"\bdata\.(\w+\.\w+)", text))
+    assert used_data == data
+    text = re.sub(r"\bdata\.\w+\.\w+", "", text)
+    declared = {f"{t}.{n}" for t, n in declared_in["resource"]}
+    referenced = set(re.findall(r"\b((?:google|terraform|postgresql)_\w+\.\w+)", text))
     assert referenced <= declared, referenced - declared
 
 
@@ -372,7 +641,7 @@ def test_the_release_pipeline_gets_a_keyless_identity_for_protected_refs_only(
     assert not {"roles/viewer", "roles/editor", "roles/owner"} & roles  # no basic role
     assert "roles/container.developer" in roles
     push = resource(module, "google_artifact_registry_repository_iam_member", "release_push")
-    assert push["role"] == "roles/artifactregistry.writer"
+    assert push["role"] == "roles/artifactregistry.writer"  # adds tags, never moves one
     assert push["member"] == "${each.value}"
     assert "var.image_pushers" in push["for_each"]
     assert not of_type(module, "google_service_account_key")  # never a key
@@ -389,10 +658,14 @@ def test_outputs_for_the_kubernetes_overlays(module: dict[str, Any]) -> None:
         "cloud_sql_instance_connection_name": (
             "${google_sql_database_instance.meltano.connection_name}"
         ),
-        "runtime_service_account_email": "${google_service_account.runtime.email}",
-        "database_user": "${google_sql_user.runtime.name}",
+        "database_users": "${local.database_users}",
+        "database_admin_user": "${google_sql_user.admin.name}",
     }
     assert {name: outputs[name]["value"] for name in expected} == expected
+    # One email per workload, keyed by its Kubernetes service account.
+    assert outputs["workload_service_accounts"]["value"] == (
+        "${{for name, account in google_service_account.workload : name => account.email}}"
+    )
 
 
 # --- git --------------------------------------------------------------------------
@@ -417,18 +690,24 @@ def test_no_plan_or_state_tracked_by_git() -> None:
 def test_overlays_name_what_terraform_creates(
     environment: str, tfvars: dict[str, Block], module: dict[str, Any]
 ) -> None:
-    """The service account, image repository and driver bucket the Kubernetes overlay
+    """The service accounts, image repository and driver bucket the Kubernetes overlay
     names are the ones this Terraform makes for the same environment."""
     values = tfvars[environment]
     suffix = render.name_suffix(environment)
-    runtime = resource(module, "google_service_account", "runtime")
-    account = runtime["account_id"].replace("${local.suffix}", suffix)
+    account_id = resource(module, "google_service_account", "workload")["account_id"]
     bucket = resource(module, "google_storage_bucket", "vendor_drivers")["name"]
     repository = values["image_repository"]
     objects = check.base.kustomize(render.KubernetesTree().overlay(environment))
-    for account_object in (o for o in objects if o["kind"] == "ServiceAccount"):
-        annotation = account_object["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
-        assert annotation == f"{account}@{values['project_id']}.iam.gserviceaccount.com"
+    annotations = {
+        o["metadata"]["name"]: o["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+        for o in objects
+        if o["kind"] == "ServiceAccount"
+    }
+    assert annotations == {
+        ksa: account_id.replace("${each.key}", ksa).replace("${local.suffix}", suffix)
+        + f"@{values['project_id']}.iam.gserviceaccount.com"
+        for ksa in module["locals"]["workloads"]
+    }
     (scheduler,) = [
         o
         for o in objects

@@ -1,6 +1,6 @@
 # Xactly's JDBC driver is proprietary: never in git nor in the image. It is uploaded
 # once to this bucket (docs/runbook.md) and sync pods mount it read-only through the
-# Cloud Storage FUSE CSI driver, as the runtime service account.
+# Cloud Storage FUSE CSI driver, as the sync pods' service account (the only reader).
 resource "google_storage_bucket" "vendor_drivers" {
   # checkov:skip=CKV_GCP_62: access logs of a bucket holding one jar, read by one service account, add nothing to the Cloud Audit Logs of its reads.
   name                        = "data-ops-meltano-vendor-drivers${local.suffix}"
@@ -17,8 +17,8 @@ resource "google_storage_bucket" "vendor_drivers" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_storage_bucket_iam_member" "runtime_reads_drivers" {
+resource "google_storage_bucket_iam_member" "sync_reads_drivers" {
   bucket = google_storage_bucket.vendor_drivers.name
   role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.runtime.email}"
+  member = google_service_account.workload["meltano-sync"].member
 }

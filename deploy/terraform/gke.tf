@@ -32,13 +32,31 @@ resource "google_container_cluster" "meltano" {
     enabled = false
   }
 
+  # The control plane has no public IP endpoint. Two ways in (README.md, "Cluster
+  # access"): its DNS endpoint, where every request needs a Google identity allowed to
+  # connect (IAM), then Kubernetes RBAC; or the private IP endpoint, from the networks
+  # below only (the bastion's subnet and var.master_authorized_networks).
   private_cluster_config {
     enable_private_nodes    = true
-    enable_private_endpoint = var.enable_private_endpoint
+    enable_private_endpoint = true
     master_ipv4_cidr_block  = var.master_ipv4_cidr_block
   }
 
+  control_plane_endpoints_config {
+    dns_endpoint_config {
+      allow_external_traffic = true
+    }
+  }
+
   master_authorized_networks_config {
+    gcp_public_cidrs_access_enabled      = false
+    private_endpoint_enforcement_enabled = true
+
+    cidr_blocks {
+      cidr_block   = google_compute_subnetwork.admin.ip_cidr_range
+      display_name = "bastion"
+    }
+
     dynamic "cidr_blocks" {
       for_each = var.master_authorized_networks
       content {
@@ -46,6 +64,12 @@ resource "google_container_cluster" "meltano" {
         display_name = cidr_blocks.value.display_name
       }
     }
+  }
+
+  # Kubernetes Secrets are encrypted in etcd with a Cloud KMS key of this project (kms.tf).
+  database_encryption {
+    state    = "ENCRYPTED"
+    key_name = google_kms_crypto_key.gke_secrets.id
   }
 
   workload_identity_config {
@@ -91,7 +115,8 @@ resource "google_container_cluster" "meltano" {
     environment = var.environment
   }
 
-  depends_on = [google_project_service.apis]
+  # GKE checks at creation that its service agent may use the key.
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.gke_secrets]
 }
 
 resource "google_container_node_pool" "meltano" {

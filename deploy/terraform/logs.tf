@@ -1,7 +1,7 @@
 # Airflow's task logs, written by the scheduler (LocalExecutor) and read by the API
 # server for the UI's log view and the failure alert's log link. In a bucket they
-# outlive the pods; the runtime service account writes them through Workload Identity
-# (no key). The overlays point AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER here.
+# outlive the pods; the scheduler's service account writes them and the API server's
+# reads them, through Workload Identity (no key). The overlays point AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER here.
 resource "google_storage_bucket" "airflow_logs" {
   # checkov:skip=CKV_GCP_62: access logs of the log bucket would log the logging; its reads are in the Cloud Audit Logs.
   # checkov:skip=CKV_GCP_78: task logs are written once and expire; versioning would only keep deleted logs longer.
@@ -24,9 +24,17 @@ resource "google_storage_bucket" "airflow_logs" {
   depends_on = [google_project_service.apis]
 }
 
-# Create, read and list objects in this bucket only (no bucket administration).
-resource "google_storage_bucket_iam_member" "runtime_writes_airflow_logs" {
+# The scheduler runs the tasks (LocalExecutor) and writes their logs: create, read and
+# list objects in this bucket only (no bucket administration).
+resource "google_storage_bucket_iam_member" "scheduler_writes_airflow_logs" {
   bucket = google_storage_bucket.airflow_logs.name
   role   = "roles/storage.objectUser"
-  member = "serviceAccount:${google_service_account.runtime.email}"
+  member = google_service_account.workload["meltano-scheduler"].member
+}
+
+# The API server shows them (the UI's log view, the failure alert's log link).
+resource "google_storage_bucket_iam_member" "api_server_reads_airflow_logs" {
+  bucket = google_storage_bucket.airflow_logs.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.workload["airflow-api-server"].member
 }

@@ -55,10 +55,12 @@ resource "google_compute_router_nat" "nat" {
 
 # Private services access: the range Cloud SQL's private IP is taken from.
 resource "google_compute_global_address" "private_services" {
-  name          = "data-ops-meltano-private-services${local.suffix}"
-  purpose       = "VPC_PEERING"
-  address_type  = "INTERNAL"
-  prefix_length = 20
+  name         = "data-ops-meltano-private-services${local.suffix}"
+  purpose      = "VPC_PEERING"
+  address_type = "INTERNAL"
+  # Fixed, not allocated: the pods' egress policy names it.
+  address       = split("/", var.private_services_cidr)[0]
+  prefix_length = tonumber(split("/", var.private_services_cidr)[1])
   network       = google_compute_network.meltano.id
 }
 

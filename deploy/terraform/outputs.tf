@@ -1,7 +1,7 @@
 # What deploy/kubernetes needs (the overlay for this environment).
 
 output "cluster_name" {
-  description = "GKE cluster (gcloud container clusters get-credentials NAME --region REGION)."
+  description = "GKE cluster (gcloud container clusters get-credentials NAME --region REGION --dns-endpoint)."
   value       = google_container_cluster.meltano.name
 }
 
@@ -15,19 +15,27 @@ output "cloud_sql_instance_connection_name" {
   value       = google_sql_database_instance.meltano.connection_name
 }
 
-output "runtime_service_account_email" {
-  description = "Google service account of the workloads: the iam.gke.io/gcp-service-account annotation of the Kubernetes service accounts."
-  value       = google_service_account.runtime.email
+output "workload_service_accounts" {
+  description = "Google service account of each Kubernetes service account of namespace meltano (KSA name => email): the iam.gke.io/gcp-service-account annotation of that KSA in the overlay."
+  value       = { for name, account in google_service_account.workload : name => account.email }
 }
 
-output "kubernetes_service_accounts" {
-  description = "Kubernetes service accounts (namespace/name) allowed to act as the runtime service account."
-  value       = sort([for ksa in local.kubernetes_service_accounts : "${local.kubernetes_namespace}/${ksa}"])
+output "database_users" {
+  description = "PostgreSQL user of each workload (KSA name => user; IAM authentication, no password): the user in that workload's MELTANO_DATABASE_URI / Airflow SQL_ALCHEMY_CONN, URL-encoded (@ as %40). database/ reads it to grant each its database."
+  value       = local.database_users
 }
 
-output "database_user" {
-  description = "PostgreSQL user of the runtime (IAM authentication, no password): the user in MELTANO_DATABASE_URI and Airflow's SQL_ALCHEMY_CONN, URL-encoded (@ as %40)."
-  value       = google_sql_user.runtime.name
+output "database_admin_user" {
+  description = "PostgreSQL user of the bastion's service account, the database administrator database/ logs in as."
+  value       = google_sql_user.admin.name
+}
+
+output "bastion" {
+  description = "The bastion (name and zone): gcloud compute ssh NAME --zone ZONE --tunnel-through-iap."
+  value = {
+    name = google_compute_instance.bastion.name
+    zone = google_compute_instance.bastion.zone
+  }
 }
 
 output "databases" {

@@ -48,9 +48,9 @@ resource "google_service_account_iam_member" "release_workload_identity" {
 resource "google_artifact_registry_repository_iam_member" "release_push" {
   for_each = toset(concat([google_service_account.release.member], var.image_pushers))
 
-  project    = var.image_repository.project
-  location   = var.image_repository.location
-  repository = var.image_repository.name
+  project    = google_artifact_registry_repository.images.project
+  location   = google_artifact_registry_repository.images.location
+  repository = google_artifact_registry_repository.images.name
   role       = "roles/artifactregistry.writer"
   member     = each.value
 }

@@ -1,12 +1,13 @@
 # Cloud SQL PostgreSQL for Meltano's system database and Airflow's metadata database.
 #
 # Authentication: Cloud SQL IAM database authentication, no passwords anywhere (none in
-# Terraform state, none in Kubernetes secrets). The runtime service account is an IAM
-# database user; pods reach the instance through the Cloud SQL Auth Proxy sidecar with
-# `--auto-iam-authn`, which logs in with the pod's Workload Identity token. Connection
-# URIs name the user from the `database_user` output and carry no password.
-# A new IAM database user has no rights on the databases: one `gcloud sql users
-# assign-roles` per instance gives it its role (README.md, "After the first apply").
+# Terraform state, none in Kubernetes secrets). Each workload's service account is an
+# IAM database user of its own; pods reach the instance through the Cloud SQL Auth Proxy
+# sidecar with `--auto-iam-authn`, which logs in with the pod's Workload Identity token.
+# Connection URIs name the user from the `database_users` output and carry no password.
+# A new IAM database user has no rights in the databases: the root module in database/
+# grants each one its database (README.md, "Database privileges"), logged in as the
+# bastion's account (bastion.tf), the one user with Cloud SQL's admin role.
 
 resource "google_sql_database_instance" "meltano" {
   # checkov:skip=CKV2_GCP_13: log_duration logs every statement's duration; Airflow's scheduler polls its database several times a second, so this would mostly log that polling. Slow queries show in Query Insights.
@@ -133,12 +134,37 @@ resource "google_sql_database" "meltano" {
   deletion_policy = "ABANDON"
 }
 
-resource "google_sql_user" "runtime" {
+locals {
   # PostgreSQL IAM users are named by the account's email without its domain suffix.
-  name     = trimsuffix(google_service_account.runtime.email, ".gserviceaccount.com")
+  database_users = {
+    for name, account in google_service_account.workload :
+    name => trimsuffix(account.email, ".gserviceaccount.com")
+  }
+}
+
+resource "google_sql_user" "workload" {
+  for_each = local.database_users
+
+  name     = each.value
   instance = google_sql_database_instance.meltano.name
   type     = "CLOUD_IAM_SERVICE_ACCOUNT"
   # Once granted SQL rights the user cannot be dropped through the API; the instance's
   # own deletion removes it.
+  deletion_policy = "ABANDON"
+}
+
+# The database administrator: grants each workload its privileges (database/). Cloud
+# SQL's admin role to manage the databases, and membership in the two users that own
+# the tables (Airflow's migrations run as the scheduler, Meltano's as the syncs), which
+# PostgreSQL requires to grant on their tables and set their default privileges.
+resource "google_sql_user" "admin" {
+  name     = trimsuffix(google_service_account.bastion.email, ".gserviceaccount.com")
+  instance = google_sql_database_instance.meltano.name
+  type     = "CLOUD_IAM_SERVICE_ACCOUNT"
+  database_roles = [
+    "cloudsqlsuperuser",
+    google_sql_user.workload["meltano-scheduler"].name,
+    google_sql_user.workload["meltano-sync"].name,
+  ]
   deletion_policy = "ABANDON"
 }

@@ -2,7 +2,7 @@
 # both environments/<env>.tfvars (a test checks it).
 
 variable "project_id" {
-  description = "GCP project of this environment. Use one project per environment: the Workload Identity pool (<project>.svc.id.goog) is per project, so the same namespace/KSA names in another cluster of the same project could act as this environment's runtime service account."
+  description = "GCP project of this environment. Use one project per environment: the Workload Identity pool (<project>.svc.id.goog) is per project, so the same namespace/KSA names in another cluster of the same project could act as this environment's workload service accounts."
   type        = string
 }
 
@@ -66,18 +66,31 @@ variable "master_ipv4_cidr_block" {
   default     = "172.16.0.0/28"
 }
 
-variable "enable_private_endpoint" {
-  description = "Reach the control plane only from inside the VPC (then kubectl runs from a bastion or VPN)."
-  type        = bool
-  default     = false
+variable "private_services_cidr" {
+  description = "Range Cloud SQL's private IP is taken from (private services access); deploy/kubernetes/base/network-policy.yaml lets pods reach it on 3307 only."
+  type        = string
+  default     = "10.40.0.0/20"
+}
+
+variable "admin_subnet_cidr" {
+  description = "Range of the bastion's subnet (bastion.tf); authorized to reach the control plane's private endpoint."
+  type        = string
+  default     = "10.10.16.0/28"
 }
 
 variable "master_authorized_networks" {
-  description = "CIDR ranges allowed to reach the control plane (operators' VPN or CI egress)."
+  description = "Further internal ranges (a VPN or Interconnect reaching the VPC) allowed to reach the control plane's private endpoint, besides the bastion's subnet. The DNS endpoint needs none: IAM decides there."
   type = list(object({
     cidr_block   = string
     display_name = string
   }))
+  default = []
+}
+
+variable "operators" {
+  description = "Members (user:…, group:…) who may use the bastion: IAP tunnel, OS Login, its service account; that is, administer the databases (database/). Project owners can without being listed."
+  type        = list(string)
+  default     = []
 }
 
 variable "sql_tier" {
@@ -102,7 +115,7 @@ variable "sql_backup_retention_count" {
 }
 
 variable "image_repository" {
-  description = "Artifact Registry repository holding the project's image: the node service account gets read access to it only."
+  description = "Artifact Registry repository of the project's image, created here with immutable tags (registry.tf): the node service account gets read access to it only."
   type = object({
     project  = string
     location = string

@@ -13,10 +13,10 @@ node_zones = ["us-central1-a", "us-central1-b"]
 node_min_count = 1
 node_max_count = 3
 
-# Operators' VPN / CI egress (TEST-NET placeholder: replace before the first apply).
-master_authorized_networks = [
-  { cidr_block = "203.0.113.0/24", display_name = "operators" },
-]
+# The control plane has no public IP endpoint: operators and CI reach it through its DNS
+# endpoint (IAM) or the bastion (README.md, "Cluster access"). Add an internal range to
+# master_authorized_networks only for a VPN or Interconnect into this VPC; list in
+# operators the group that may use the bastion (and so administer the databases).
 
 sql_tier              = "db-custom-2-7680"
 sql_availability_type = "REGIONAL"
