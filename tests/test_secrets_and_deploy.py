@@ -7,8 +7,11 @@ for another environment is refused before anything is read or written."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from dataops import check, project, secrets
+from dataops import check, project, registry, secrets
 from dataops.render import KubernetesTree
 
 DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))
@@ -310,15 +313,93 @@ def test_cluster_commands_require_a_context(tmp_path: Path) -> None:
         assert "Missing option '--context'" in done.stdout + done.stderr
 
 
-def test_deploy_dry_run_renders_the_release_and_prints_the_plan() -> None:
-    done = dataops("deploy", "production", "--image", "v9.8.7", "--dry-run", *NO_CLUSTER)
+class StandInRegistryApi(BaseHTTPRequestHandler):
+    """The distribution API as Artifact Registry and gcr.io answer it: a manifest HEAD
+    needs a pull token from the token service the 401 challenge names."""
+
+    def do_HEAD(self) -> None:
+        path = urlsplit(self.path).path
+        match = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", path)
+        host = f"127.0.0.1:{self.server.server_address[1]}"
+        if self.headers.get("Authorization") != "Bearer pull-token":
+            self.send_response(401)
+            self.send_header(
+                "WWW-Authenticate", f'Bearer realm="http://{host}/token",service="{host}"'
+            )
+        elif match is None or match[2] == "v0.0.0":
+            self.send_response(404)
+        else:
+            self.send_response(200)
+            self.send_header("Docker-Content-Digest", stand_in_digest(f"{match[1]}:{match[2]}"))
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        assert urlsplit(self.path).path == "/token"
+        body = json.dumps({"token": "pull-token"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def stand_in_digest(image: str) -> str:
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+
+
+@pytest.fixture
+def released_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A copy of the project whose images live in a stand-in registry; its host."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StandInRegistryApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_port}"
+    copy = tmp_path / "project"
+    for name in (
+        "meltano.yml",
+        "meltano",
+        "deploy/kubernetes",
+        "deploy/docker",
+        "deploy/terraform",
+    ):
+        source = project.root() / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns(".*"))
+        else:
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, copy / name)
+    for path in (copy / "deploy" / "kubernetes").rglob("*.y*ml"):
+        text = path.read_text()
+        path.write_text(text.replace("us-central1-docker.pkg.dev", host).replace("gcr.io", host))
+    yield copy, host
+    server.shutdown()
+
+
+def test_deploy_dry_run_pins_every_image_to_its_digest_and_prints_the_plan(
+    released_copy: tuple[Path, str],
+) -> None:
+    copy, host = released_copy
+    done = dataops(
+        "--project-root",
+        str(copy),
+        "deploy",
+        "production",
+        "--image",
+        "v9.8.7",
+        "--dry-run",
+        *NO_CLUSTER,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    manifest = project.root() / "output" / "deploy" / "production-v9.8.7.yaml"
-    assert "would run: kubectl apply --server-side --field-manager=dataops" in done.stdout
+    manifest = copy / "output" / "deploy" / "production-v9.8.7.yaml"
+    assert "would run: kubectl --context no-such-cluster apply --server-side" in done.stdout
     assert "rollout status deployment/meltano-scheduler" in done.stdout
+    tagged = f"{host}/data-ops-meltano-production/data-ops-meltano/meltano:v9.8.7"
+    image = f"{tagged}@{stand_in_digest(tagged.split('/', 1)[1])}"
+    proxy = f"{host}/cloud-sql-connectors/cloud-sql-proxy:2.14.3"
+    pinned_proxy = f"{proxy}@{stand_in_digest(proxy.split('/', 1)[1])}"
+    assert f"image: {pinned_proxy}\nimage: {image}\n" in done.stdout
     objects = list(yaml.safe_load_all(manifest.read_text()))
-    assert ":unset" not in manifest.read_text()
-    image = "us-central1-docker.pkg.dev/data-ops-meltano-production/data-ops-meltano/meltano:v9.8.7"
     (platform,) = [o for o in objects if o["metadata"]["name"] == "platform-env"]
     assert platform["data"]["DATAOPS_IMAGE"] == image
     assert platform["data"]["MELTANO_ENVIRONMENT"] == "production"
@@ -327,8 +408,42 @@ def test_deploy_dry_run_renders_the_release_and_prints_the_plan() -> None:
     ]
     assert {c["image"] for c in scheduler["spec"]["template"]["spec"]["containers"]} == {image}
     assert scheduler["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    images = [
+        c["image"]
+        for o in objects
+        if o["kind"] == "Deployment"
+        for c in [
+            *o["spec"]["template"]["spec"].get("initContainers", []),
+            *o["spec"]["template"]["spec"]["containers"],
+        ]
+    ]
+    assert set(images) == {image, pinned_proxy}
+    sync = check.base.sync_pod(objects)
+    assert [c["image"] for c in sync["spec"]["initContainers"]] == [pinned_proxy]
+    assert [c["image"] for c in sync["spec"]["containers"]] == ["data-ops-meltano"]  # Airflow's
     for obj in objects:
         kubernetes_validate.validate(obj, check.tools.KUBERNETES_VERSION, strict=True)
+
+
+def test_a_tag_the_registry_does_not_hold_is_not_deployed(
+    released_copy: tuple[Path, str],
+) -> None:
+    copy, host = released_copy
+    done = dataops(
+        "--project-root",
+        str(copy),
+        "deploy",
+        "staging",
+        "--image",
+        "v0.0.0",
+        "--dry-run",
+        *NO_CLUSTER,
+    )
+    assert done.returncode == 1
+    assert (
+        f"not deployed: {host}/data-ops-meltano-staging/data-ops-meltano/meltano:v0.0.0: "
+        f"no such tag in {host}/data-ops-meltano-staging/data-ops-meltano/meltano"
+    ) in done.stdout
 
 
 def test_deploy_refuses_a_bad_tag_and_an_unknown_environment() -> None:
@@ -357,3 +472,27 @@ def test_the_sync_pods_resolved_configs_stay_in_memory() -> None:
         [mount] = [m for m in container["volumeMounts"] if m["mountPath"].endswith(".meltano/run")]
         [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == mount["name"]]
         assert volume["emptyDir"]["medium"] == "Memory", environment
+
+
+class ForeignRealmRegistryApi(StandInRegistryApi):
+    """A registry whose challenge sends the client elsewhere for its token."""
+
+    def do_HEAD(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="https://tokens.example.com/t"')
+        self.end_headers()
+
+
+def test_registry_credentials_never_leave_the_registry() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ForeignRealmRegistryApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    asked: list[str] = []
+    try:
+        with pytest.raises(registry.RegistryError, match="names no token service of its own"):
+            registry.digest(
+                f"127.0.0.1:{server.server_port}/team/app:v1",
+                lambda host: asked.append(host) or ("user", "secret"),
+            )
+    finally:
+        server.shutdown()
+    assert asked == []

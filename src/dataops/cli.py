@@ -336,16 +336,25 @@ def deploy(
         ..., help="kubectl context of ENVIRONMENT's cluster (its namespace's label is checked)."
     ),
     dry_run: bool = typer.Option(
-        False, help="Render, check and print the plan only (no cluster contacted)."
+        False,
+        help="Render, check, pin the images' digests and print the plan only (no cluster "
+        "contacted).",
     ),
 ) -> None:
-    """Render, check and apply ENVIRONMENT as a rolling update."""
+    """Render, check and apply ENVIRONMENT as a rolling update, every image by digest."""
     from dataops import check as checks
     from dataops import deploy as deploying
-    from dataops.secrets import SecretsError
+    from dataops import secrets
+    from dataops.registry import RegistryError
 
     console = Console()
     deploying.validate(environment, image)
+    try:
+        if not dry_run:
+            secrets.confirm_cluster(context, environment)
+    except secrets.SecretsError as error:
+        console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     ctx = checks.context()
     problems = [str(p) for found in checks.run(ctx).values() for p in found]
     if problems:
@@ -353,18 +362,23 @@ def deploy(
             console.print(problem, markup=False, highlight=False)
         console.print("[red]not deployed: `dataops check` found the problems above[/red]")
         raise typer.Exit(1)
-    release = deploying.build(environment, image, ctx)
+    try:
+        release = deploying.build(environment, image, ctx)
+    except RegistryError as error:
+        console.print(f"not deployed: {error}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     console.print(f"{environment} {image}: {len(release.objects)} objects in {release.manifest}")
     for name in release.objects:
         console.print(f"  {name}")
-    console.print("images: " + ", ".join(release.images))
+    for pinned in release.images:
+        console.print(f"image: {pinned}", markup=False, highlight=False, soft_wrap=True)
     for command in release.commands(context):
         console.print(f"{'would run' if dry_run else 'runs'}: {command}", markup=False)
     if dry_run:
         return
     try:
         deploying.apply(release, context)
-    except SecretsError as error:
+    except secrets.SecretsError as error:
         console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"[green]{environment} runs {image}[/green]")

@@ -1,23 +1,28 @@
 """`dataops deploy ENV --image TAG`: render, check, and apply as a rolling update.
 
 Replaces the runbook's `kubectl delete` + `kubectl apply`: the overlay is rendered
-with the image tag, every `dataops check` must pass, the five secrets must exist, then
+with the image tag and every image pinned to its digest (dataops.registry), every
+`dataops check` must pass, the five secrets must exist, then
 one server-side apply changes what differs, and the Deployments roll (a new scheduler
 starts before the old one stops; sync pods are not touched). `--dry-run` stops after
-writing the manifest and printing the plan; nothing talks to the cluster.
+writing the manifest and printing the plan; nothing talks to the cluster (the
+registries are asked for the digests).
 """
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from dataops import check
+from dataops import check, registry
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
-from dataops.secrets import NAMESPACE, SecretsError, confirm_cluster, kubectl
+from dataops.secrets import NAMESPACE, SecretsError, kubectl
 
 PLACEHOLDER_TAG = "unset"
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -52,30 +57,50 @@ def validate(environment: str, tag: str) -> None:
 
 
 def build(environment: str, tag: str, ctx: check.Context) -> Release:
-    """Render `environment`'s overlay with the image tag; write it under output/deploy/."""
+    """Render `environment`'s overlay with the image tag, every image pinned to the
+    digest its registry resolves now; write it under output/deploy/."""
     validate(environment, tag)
-    text = yaml.safe_dump_all(ctx.manifests[environment], sort_keys=False)
-    # The overlay names the repository with the placeholder tag; the release sets it
-    # everywhere at once (containers and the sync pods' DATAOPS_IMAGE).
-    released = re.sub(rf"(/meltano):{PLACEHOLDER_TAG}\b", rf"\1:{tag}", text)
-    objects = list(yaml.safe_load_all(released))
+    objects = copy.deepcopy(ctx.manifests[environment])
+    pinned: dict[str, str] = {}
+
+    def pin(image: str) -> str:
+        # The overlay names the project's repository with the placeholder tag.
+        tagged = re.sub(rf"(/meltano):{PLACEHOLDER_TAG}$", rf"\1:{tag}", image)
+        if tagged not in pinned:
+            pinned[tagged] = f"{tagged}@{registry.digest(tagged)}"
+        return pinned[tagged]
+
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            _pin_containers(obj["spec"]["template"]["spec"], pin)
+        elif obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "platform-env":
+            # The image Airflow gives each sync pod's `base` container (the scheduler's).
+            obj["data"]["DATAOPS_IMAGE"] = pin(obj["data"]["DATAOPS_IMAGE"])
+    template = check.base.sync_pod(objects)
+    _pin_containers(template["spec"], pin, keep=check.wiring.SYNC_CONTAINER)
+    check.base.sync_config(objects)["sync-pod.yaml"] = yaml.safe_dump(template, sort_keys=False)
+
     manifest = ctx.tree.root / "output" / "deploy" / f"{environment}-{tag}.yaml"
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(released)
-    images = sorted(set(re.findall(r"image: (\S+)", released)))
+    manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))
     return Release(
         environment,
         tag,
         manifest,
         [f"{o['kind']}/{o['metadata']['name']}" for o in objects],
-        images,
+        sorted(pinned.values()),
     )
 
 
+def _pin_containers(pod: dict[str, Any], pin: Callable[[str], str], keep: str = "") -> None:
+    for container in [*pod.get("initContainers", []), *pod["containers"]]:
+        if container["name"] != keep:
+            container["image"] = pin(container["image"])
+
+
 def apply(release: Release, context: str) -> None:
-    """Check the cluster is the release's and its secrets exist, apply the release,
-    wait for the rollouts."""
-    confirm_cluster(context, release.environment)
+    """Check the secrets exist, apply the release, wait for the rollouts (the context
+    is the release's cluster: `secrets.confirm_cluster`)."""
     listed = kubectl(["get", "secrets", "-o", "name"], context).split()
     missing = [s for s in REQUIRED_SECRETS if f"secret/{s}" not in listed]
     if missing:
