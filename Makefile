@@ -91,6 +91,11 @@ test: setup lint typecheck
 test-snowflake: setup
 	$(RUN) pytest live_tests
 
+## plugin-readmes: rewrite the settings section of each plugin's README.md from its `--about`
+.PHONY: plugin-readmes
+plugin-readmes: .venv/.synced
+	$(RUN) dataops plugin-readmes
+
 lint: .venv/.synced
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .

@@ -8,34 +8,23 @@ from pathlib import Path
 
 import duckdb
 
-from dataops import project
-from dataops.sandbox import serve
-from dataops.testing import verify
+from dataops.testing import pipelines
 
 SEED = 17
 FAULTS = "429:0.05,500:0.05,502:0.03,reset:0.03,truncate:0.03,html:0.03"
 
 
 def sync(env: dict[str, str], epoch: int) -> None:
-    with serve("adaptive", seed=SEED, epoch=epoch, faults=FAULTS, retry_after=0) as sandbox:
-        result = project.meltano(
-            "run",
-            "tap-adaptive",
-            "target-duckdb",
-            env={**env, "TAP_ADAPTIVE_URL_BASE": sandbox.url},
-            capture=True,
-            check=False,
-        )
-        faults = sandbox.stats.snapshot()["faults"]
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert sum(faults.values()) > 0, "the simulator injected no fault"
+    synced = pipelines.sync(
+        "tap-adaptive", "target-duckdb", env, seed=SEED, epoch=epoch, faults=FAULTS, retry_after=0
+    )
+    assert sum(synced.faults.values()) > 0, "the simulator injected no fault"
 
 
 def assert_warehouse_equals_truth(env: dict[str, str], epoch: int) -> None:
-    path = Path(env["TARGET_DUCKDB_PATH"])
-    reports = verify.compare_with_truth(path, "adaptive", "tap_adaptive", seed=SEED, epoch=epoch)
-    failures = [r.describe() for r in reports if not r.ok]
-    assert not failures, "\n".join(failures[:20])
+    pipelines.assert_equals_truth(
+        Path(env["TARGET_DUCKDB_PATH"]), "adaptive", seed=SEED, epoch=epoch
+    )
 
 
 def plan_keys(env: dict[str, str]) -> set[tuple]:

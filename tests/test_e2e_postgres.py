@@ -17,7 +17,7 @@ import yaml
 from dataops import project
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
 from dataops.sandbox import serve, truth
-from dataops.testing import verify
+from dataops.testing import pipelines
 
 SEED = 23
 HTTP_FAULTS = "429:0.03,500:0.03,503:0.02,reset:0.02"
@@ -41,32 +41,21 @@ def pipeline_env(postgres_database: Callable[[str], str], tmp_env: dict[str, str
 
 def sync(extractor: str, env: dict[str, str], epoch: int) -> None:
     """One `meltano run EXTRACTOR target-postgres`."""
-    binding = SANDBOX_FOR_EXTRACTOR[extractor]
-    http = {"faults": HTTP_FAULTS, "retry_after": 0} if binding.http else {}
-    with serve(binding.vendor, seed=SEED, epoch=epoch, **http) as sandbox:
-        result = project.meltano(
-            "run",
-            extractor,
-            "target-postgres",
-            env={**env, **binding.env(sandbox)},
-            capture=True,
-            check=False,
-        )
-    assert result.returncode == 0, result.stderr[-4000:]
+    http = (
+        {"faults": HTTP_FAULTS, "retry_after": 0} if SANDBOX_FOR_EXTRACTOR[extractor].http else {}
+    )
+    pipelines.sync(extractor, "target-postgres", env, seed=SEED, epoch=epoch, **http)
 
 
 def assert_warehouse_equals_truth(env: dict[str, str], vendor: str, epoch: int) -> None:
-    reports = verify.compare_with_truth(
+    pipelines.assert_equals_truth(
         env["TARGET_POSTGRES_SQLALCHEMY_URL"].replace("+psycopg", ""),
         vendor,
-        f"tap_{vendor}",
         seed=SEED,
         epoch=epoch,
         streams=STREAMS.get(vendor),
         dropped_fields=DROPPED.get(vendor),
     )
-    failures = [r.describe() for r in reports if not r.ok]
-    assert not failures, "\n".join(failures[:20])
 
 
 def deleted_at_source(vendor: str, before: int, after: int) -> dict[str, int]:
@@ -176,15 +165,5 @@ def test_edcast_into_postgres_runs_in_dev_as_a_new_user_would_run_it(
     Parquet fast path is the DuckDB schedule's only, so PostgreSQL gets records."""
     warehouse = postgres_database("warehouse").replace("postgresql://", "postgresql+psycopg://")
     env = {**isolated, "MELTANO_ENVIRONMENT": "dev", "TARGET_POSTGRES_SQLALCHEMY_URL": warehouse}
-    binding = SANDBOX_FOR_EXTRACTOR["tap-edcast"]
-    with serve(binding.vendor, seed=SEED, epoch=1) as sandbox:
-        result = project.meltano(
-            "run",
-            "tap-edcast",
-            "target-postgres",
-            env={**env, **binding.env(sandbox)},
-            capture=True,
-            check=False,
-        )
-    assert result.returncode == 0, result.stderr[-4000:]
+    pipelines.sync("tap-edcast", "target-postgres", env, seed=SEED, epoch=1)
     assert_warehouse_equals_truth(env, "edcast", 1)

@@ -5,7 +5,6 @@ tap, and with the whole pipeline killed in the middle of a full read."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
@@ -14,42 +13,26 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from dataops import project, warehouse
+from dataops import warehouse
+from dataops.demo import SANDBOX_FOR_EXTRACTOR
 from dataops.sandbox import records, serve
 from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox
-from dataops.testing import verify
+from dataops.testing import pipelines
 
 SEED = 13
 
 
 def assert_warehouse_equals_truth(env: dict[str, str], epoch: int, scale: int = 1) -> None:
     path = Path(env["TARGET_DUCKDB_PATH"])
-    reports = verify.compare_with_truth(
-        path, "xactly", "tap_xactly", seed=SEED, epoch=epoch, scale=scale
-    )
-    failures = [r.describe() for r in reports if not r.ok]
-    assert not failures, "\n".join(failures[:20])
+    pipelines.assert_equals_truth(path, "xactly", seed=SEED, epoch=epoch, scale=scale)
 
 
 def start_pipeline(
     env: dict[str, str], sandbox: XactlySandbox, log: Path, *options: str
 ) -> subprocess.Popen:
     """`meltano run tap-xactly target-duckdb` in its own process group, logging to `log`."""
-    full_env = {
-        **os.environ,
-        **env,
-        "TAP_XACTLY_JDBC_URL": sandbox.url,
-        "TAP_XACTLY_DRIVER_JAR": sandbox.driver_jar,
-    }
-    with log.open("w") as out:
-        return subprocess.Popen(
-            [project.meltano_executable(), "run", *options, "tap-xactly", "target-duckdb"],
-            cwd=project.root(),
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    pointed = SANDBOX_FOR_EXTRACTOR["tap-xactly"].env(sandbox)
+    return pipelines.start("tap-xactly", "target-duckdb", {**env, **pointed}, *options, log=log)
 
 
 def wait_for_log(pipeline: subprocess.Popen, log: Path, text: str, timeout: float = 120) -> bool:
@@ -152,7 +135,6 @@ def test_xactly_to_duckdb_matches_truth_over_epochs(
 def test_sync_killed_in_a_full_read_converges_on_rerun(
     meltano_env: dict[str, str],
     tmp_path: Path,
-    kill_group: Callable[[subprocess.Popen], None],
     records_sent: Callable[..., Counter[str]],
     stored_bookmarks: Callable[[dict[str, str]], list[dict]],
 ) -> None:
@@ -174,7 +156,7 @@ def test_sync_killed_in_a_full_read_converges_on_rerun(
         assert wait_for_stored_bookmark(pipeline, env, "xc_credit", stored_bookmarks), (
             "the sync ended unkilled"
         )
-        kill_group(pipeline)
+        pipelines.kill_group(pipeline)
 
         path = Path(env["TARGET_DUCKDB_PATH"])
         partial = warehouse.table_counts(path)

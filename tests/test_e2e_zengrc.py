@@ -4,18 +4,15 @@ with the data moving on while a sync reads it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dataops import project, warehouse
-from dataops.sandbox import records, serve
-from dataops.testing import verify
+from dataops import warehouse
+from dataops.sandbox import records
+from dataops.testing import pipelines
 
 FAULTS = "429:0.05,429-bare:0.03,500:0.03,502:0.02,503:0.03,reset:0.03,truncate:0.03,html:0.03"
 SEED = 21
@@ -29,46 +26,29 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@dataclass
-class SyncResult:
-    faults: dict[str, int]  # injected by the sandbox, by kind
-    log: str
-
-
 def sync(
     env: dict[str, str], epoch: int, seed: int = SEED, move_after: int | None = None
-) -> SyncResult:
+) -> pipelines.Synced:
     """One `meltano run tap-zengrc target-duckdb` against the sandbox at `epoch`."""
-    with serve(
-        "zengrc",
+    synced = pipelines.sync(
+        "tap-zengrc",
+        "target-duckdb",
+        env,
         seed=seed,
         epoch=epoch,
         faults=FAULTS,
         page_size=20,
         retry_after=0,
         move_after=move_after,
-    ) as sb:
-        result = project.meltano(
-            "run",
-            "tap-zengrc",
-            "target-duckdb",
-            env={**env, "TAP_ZENGRC_BASE_URL": sb.url},
-            capture=True,
-            check=False,
-        )
-        faults = sb.stats.snapshot()["faults"]
-        assert sb.moved == (move_after is not None)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return SyncResult(faults, result.stderr)
+    )
+    assert synced.moved == (move_after is not None)
+    return synced
 
 
 def assert_warehouse_equals_truth(env: dict[str, str], epoch: int, seed: int = SEED) -> None:
-    path = Path(env["TARGET_DUCKDB_PATH"])
-    reports = verify.compare_with_truth(
-        path, "zengrc", "tap_zengrc", seed=seed, epoch=epoch, dropped_fields=DESELECTED
+    pipelines.assert_equals_truth(
+        Path(env["TARGET_DUCKDB_PATH"]), "zengrc", seed=seed, epoch=epoch, dropped_fields=DESELECTED
     )
-    failures = [r.describe() for r in reports if not r.ok]
-    assert not failures, "\n".join(failures)
 
 
 def warehouse_keys(env: dict[str, str]) -> dict[str, list[int]]:
@@ -121,47 +101,30 @@ def test_data_moving_during_a_sync_converges_on_the_next_run(
     run, the data still, leaves exactly the truth."""
     seed = 33
     sync(meltano_env, epoch=1, seed=seed, move_after=40)
-    allowed = {
-        stream: {
-            row["id"]
-            for epoch in (1, 2)
-            for row in records("zengrc", seed=seed, epoch=epoch)[stream]
-        }
-        for stream in records("zengrc", seed=seed)
-    }
-    for stream, keys in warehouse_keys(meltano_env).items():
-        assert len(keys) == len(set(keys)), f"{stream}: duplicates"
-        assert set(keys) <= allowed[stream], f"{stream}: {sorted(set(keys) - allowed[stream])}"
+    path = Path(meltano_env["TARGET_DUCKDB_PATH"])
+    assert not pipelines.moving_run_problems(path, "zengrc", seed=seed, epoch=1)
     sync(meltano_env, epoch=2, seed=seed)
     assert_warehouse_equals_truth(meltano_env, epoch=2, seed=seed)
 
 
-def test_sync_killed_midway_converges_on_rerun(
-    meltano_env: dict[str, str], kill_group: Callable[[subprocess.Popen], None]
-) -> None:
+def test_sync_killed_midway_converges_on_rerun(meltano_env: dict[str, str]) -> None:
     """SIGKILL the whole pipeline mid-sync; what is committed is whole, and a rerun
     from the stored state ends with exactly the source's rows."""
     env = {
-        **os.environ,
         **meltano_env,
         "TAP_ZENGRC_MAX_PARALLEL_STREAMS": "2",
         "TARGET_DUCKDB_BATCH_SIZE_ROWS": "40",  # commit (and pass STATE on) often
     }
-    with serve("zengrc", seed=SEED, latency_ms=15, page_size=10) as sandbox:
-        env["TAP_ZENGRC_BASE_URL"] = sandbox.url
-        pipeline = subprocess.Popen(
-            [project.meltano_executable(), "run", "tap-zengrc", "target-duckdb"],
-            cwd=project.root(),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    with pipelines.sandbox_env("tap-zengrc", seed=SEED, latency_ms=15, page_size=10) as (
+        sandbox,
+        pointed,
+    ):
+        pipeline = pipelines.start("tap-zengrc", "target-duckdb", {**env, **pointed})
         deadline = time.monotonic() + 120
         while sandbox.stats.requests < 70 and time.monotonic() < deadline:
             assert pipeline.poll() is None, f"the sync ended (exit {pipeline.returncode}) unkilled"
             time.sleep(0.05)
-        kill_group(pipeline)
+        pipelines.kill_group(pipeline)
 
     path = Path(meltano_env["TARGET_DUCKDB_PATH"])
     partial = warehouse.table_counts(path)
@@ -171,15 +134,5 @@ def test_sync_killed_midway_converges_on_rerun(
         keys = [row["id"] for row in warehouse.rows(path, "tap_zengrc", table)]
         assert len(keys) == len(set(keys)) == count, f"{table}: duplicates after the kill"
 
-    with serve("zengrc", seed=SEED, page_size=10) as sandbox:
-        rerun = project.meltano(
-            "run",
-            "--force",
-            "tap-zengrc",
-            "target-duckdb",
-            env={**meltano_env, "TAP_ZENGRC_BASE_URL": sandbox.url},
-            capture=True,
-            check=False,
-        )
-    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    pipelines.sync("tap-zengrc", "target-duckdb", meltano_env, "--force", seed=SEED, page_size=10)
     assert_warehouse_equals_truth(meltano_env, epoch=0)

@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from dataops import ledger, project, status
 from dataops.sandbox import serve
+from dataops.testing import pipelines
 
 DATAOPS = str(Path(project.meltano_executable()).with_name("dataops"))
 SCHEDULE = "zengrc-to-duckdb"
@@ -79,7 +79,7 @@ def test_a_run_against_a_gone_sandbox_shows_failed_with_its_error(env: dict[str,
 
 
 def test_a_pipeline_killed_mid_sync_is_abandoned_not_running_forever(
-    env: dict[str, str], kill_group: Callable[[subprocess.Popen], None]
+    env: dict[str, str],
 ) -> None:
     with serve("zengrc", latency_ms=150, page_size=5) as sandbox:
         pipeline = subprocess.Popen(
@@ -93,7 +93,7 @@ def test_a_pipeline_killed_mid_sync_is_abandoned_not_running_forever(
         try:
             wait_until_running(env, pipeline)
         finally:
-            kill_group(pipeline)
+            pipelines.kill_group(pipeline)
 
     code, report = dataops_status(env)
     assert report["schedules"][0]["last_run"]["status"] == "running"  # heartbeat still fresh

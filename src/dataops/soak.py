@@ -14,34 +14,28 @@ with the JSON that `--replay` takes to run it again exactly.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
 from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from dataops import project, warehouse
+from dataops import project, soak_coverage, warehouse
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
 from dataops.meltano_files import setting_variable
-from dataops.sandbox import records, serve
-from dataops.testing import verify
+from dataops.sandbox import serve
+from dataops.testing import pipelines
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 EXTRACTOR = {binding.vendor: extractor for extractor, binding in SANDBOX_FOR_EXTRACTOR.items()}
@@ -58,11 +52,7 @@ HTTP_FAULTS = ("429", "500", "502", "503", "reset", "truncate", "html")
 VENDOR_FAULTS = {"edcast": ("query-error",)}
 MOVING = frozenset({"zengrc", "edcast"})
 """Vendors whose sandbox can move its data to the next epoch during a sync."""
-LATE_COMMITS = frozenset({"xactly"})
-"""Vendors whose sandbox commits rows late (with an older MODIFIED_DATE) from epoch 2."""
-DELETIONS_FROM_EPOCH = 2
 EPOCH_PLANS = ((0, 1), (0, 2), (0, 1, 2), (0, 2, 3), (0, 1, 2, 3), (0, 1, 3))
-RUN_TIMEOUT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -278,27 +268,42 @@ def run_trial(trial: Trial, on_step: Any = None) -> Outcome:
 
 
 def _run_step(trial: Trial, step: Step, workspace: Workspace, outcome: Outcome) -> list[str]:
-    """One epoch. After a kill every run forces: the killed run stays marked running in
-    Meltano for 5 minutes, and the epochs after it stand for later days."""
+    """One epoch, then the warehouse compared with the truth (after a sync the data
+    moved under, once more when the data is still)."""
     extractor, loader = EXTRACTOR[trial.vendor], LOADERS[trial.loader]
     with _sandbox(trial, step.epoch, step.move_after) as sandbox:
         env = {**workspace.env, **_binding(trial).env(sandbox)}
-        if step.kill_after is not None and _killed_midway(extractor, loader, env, step.kill_after):
+        if step.kill_after is not None and pipelines.killed_midway(
+            extractor, loader, env, step.kill_after
+        ):
             outcome.kills += 1
-        failure = _meltano_run(extractor, loader, env, force=outcome.kills > 0)
+        failure = pipelines.run(extractor, loader, env, *_force(outcome))
         moved = sandbox.moved
     if failure:
         return [failure]
     if not moved:
         return _differences(trial, workspace.location, step.epoch)
     outcome.moves += 1
-    problems = _moving_run_problems(trial, workspace.location, step.epoch)
+    problems = pipelines.moving_run_problems(
+        workspace.location,
+        trial.vendor,
+        seed=trial.seed,
+        epoch=step.epoch,
+        scale=trial.scale,
+        streams=STREAMS.get(trial.vendor),
+    )
     if problems:
         return problems
     with _sandbox(trial, step.settled_epoch, None) as sandbox:
         env = {**workspace.env, **_binding(trial).env(sandbox)}
-        failure = _meltano_run(extractor, loader, env, force=outcome.kills > 0)
+        failure = pipelines.run(extractor, loader, env, *_force(outcome))
     return [failure] if failure else _differences(trial, workspace.location, step.settled_epoch)
+
+
+def _force(outcome: Outcome) -> tuple[str, ...]:
+    """After a kill every run forces: the killed run stays marked running in Meltano
+    for 5 minutes, and the epochs after it stand for later days."""
+    return ("--force",) if outcome.kills else ()
 
 
 def _binding(trial: Trial) -> Any:
@@ -317,108 +322,16 @@ def _sandbox(trial: Trial, epoch: int, move_after: int | None) -> Any:
     return serve(trial.vendor, seed=trial.seed, scale=trial.scale, epoch=epoch, **options)
 
 
-def _command(extractor: str, loader: str, *, force: bool) -> list[str]:
-    return [project.meltano_executable(), "run", *(["--force"] if force else []), extractor, loader]
-
-
-def _meltano_run(extractor: str, loader: str, env: dict[str, str], force: bool = False) -> str:
-    """Run the pipeline to its end; '' when it succeeded, else what went wrong."""
-    try:
-        done = subprocess.run(
-            _command(extractor, loader, force=force),
-            cwd=project.root(),
-            env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return f"`meltano run {extractor} {loader}` ran past {RUN_TIMEOUT_SECONDS} s"
-    if done.returncode == 0:
-        return ""
-    last = [line for line in done.stderr.splitlines() if line.strip()][-3:]
-    return f"`meltano run {extractor} {loader}` exited {done.returncode}: " + " | ".join(last)
-
-
-def _killed_midway(extractor: str, loader: str, env: dict[str, str], after: float) -> bool:
-    """Start the pipeline in its own session and SIGKILL all of it `after` seconds in;
-    False when it had already ended."""
-    pipeline = subprocess.Popen(
-        _command(extractor, loader, force=False),
-        cwd=project.root(),
-        env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        pipeline.wait(timeout=after)
-        return False
-    except subprocess.TimeoutExpired:
-        pass
-    members = [p for p in psutil.process_iter() if _group_of(p) == pipeline.pid]
-    os.killpg(pipeline.pid, signal.SIGKILL)
-    pipeline.wait()
-    psutil.wait_procs(members, timeout=30)  # the loader's lock on the warehouse goes
-    return True
-
-
-def _group_of(process: psutil.Process) -> int | None:
-    try:
-        return os.getpgid(process.pid)
-    except (ProcessLookupError, psutil.Error):
-        return None
-
-
-# --- comparing with the truth --------------------------------------------------------
-
-
 def _differences(trial: Trial, location: warehouse.Location, epoch: int) -> list[str]:
-    reports = verify.compare_with_truth(
+    return pipelines.differences(
         location,
         trial.vendor,
-        f"tap_{trial.vendor}",
         seed=trial.seed,
         epoch=epoch,
         scale=trial.scale,
         streams=STREAMS.get(trial.vendor),
         dropped_fields=DROPPED.get(trial.vendor),
     )
-    return [report.describe() for report in reports if not report.ok]
-
-
-def _moving_run_problems(trial: Trial, location: warehouse.Location, epoch: int) -> list[str]:
-    """Right after a sync that read moving data: no key twice, and every key one the
-    source had at one of the two epochs (the next sync must then make it exact)."""
-    before = records(trial.vendor, seed=trial.seed, scale=trial.scale, epoch=epoch)
-    after = records(trial.vendor, seed=trial.seed, scale=trial.scale, epoch=epoch + 1)
-    keys = _key_properties(trial.vendor)
-    problems = []
-    for stream in STREAMS.get(trial.vendor) or after:
-        known = {
-            tuple(verify.normalise(row[k]) for k in keys[stream])
-            for row in [*before.get(stream, []), *after.get(stream, [])]
-        }
-        loaded = Counter(
-            tuple(verify.normalise(row[k]) for k in keys[stream])
-            for row in warehouse.rows(location, f"tap_{trial.vendor}", stream)
-            if row.get("_sdc_deleted_at") is None
-        )
-        doubled = [key for key, n in loaded.items() if n > 1]
-        unknown = sorted(set(loaded) - known)
-        if doubled or unknown:
-            problems.append(
-                f"{stream} after moving data: {len(doubled)} doubled, {len(unknown)} never "
-                f"in the source, e.g. {(doubled + unknown)[:3]}"
-            )
-    return problems
-
-
-def _key_properties(vendor: str) -> dict[str, list[str]]:
-    from dataops.sandbox.registry import get_vendor
-
-    return {stream: list(keys) for stream, keys in get_vendor(vendor).key_properties.items()}
 
 
 # --- the command -------------------------------------------------------------------
@@ -497,81 +410,14 @@ def soak(options: SoakOptions, console: Console) -> int:
             future.result()
     if len(outcomes) > 1:
         # As wide as the table needs, whatever the terminal (or file) is.
-        Console(file=console.file, width=max(console.width, 150)).print(coverage_table(outcomes))
+        Console(file=console.file, width=max(console.width, 150)).print(
+            soak_coverage.table(outcomes)
+        )
     if options.report is not None:
-        options.report.write_text(coverage_markdown(outcomes, options))
+        options.report.write_text(soak_coverage.markdown(outcomes, options.seed))
     exact = sum(o.exact for o in outcomes)
     console.print(f"{len(outcomes)} trials, {exact} exact, {len(outcomes) - exact} diverged")
     return 0 if exact == len(outcomes) else 1
-
-
-COVERAGE = (
-    "trials",
-    "exact",
-    "duckdb",
-    "postgres",
-    "updates",
-    "deletions",
-    "late commits",
-    "moving data",
-    "faults",
-    "kills",
-    "largest scale",
-)
-
-
-def coverage(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
-    """Per vendor (and in all): how many trials exercised each kind of change, fault and
-    kill (a trial counts once per kind), and how many ended exact."""
-    rows: dict[str, dict[str, int]] = {}
-    for outcome in sorted(outcomes, key=lambda o: o.trial.vendor):
-        trial = outcome.trial
-        epochs = [s.epoch for s in trial.steps] + [s.epoch + 1 for s in trial.steps if s.move_after]
-        seen = {
-            "trials": 1,
-            "exact": int(outcome.exact),
-            "duckdb": int(trial.loader == "duckdb"),
-            "postgres": int(trial.loader == "postgres"),
-            "updates": int(max(epochs) >= 1),
-            "deletions": int(max(epochs) >= DELETIONS_FROM_EPOCH),
-            "late commits": int(trial.vendor in LATE_COMMITS and max(epochs) >= 2),
-            "moving data": int(outcome.moves > 0),
-            "faults": int(bool(trial.faults)),
-            "kills": int(outcome.kills > 0),
-        }
-        for row in (trial.vendor, "all"):
-            counts = rows.setdefault(row, dict.fromkeys(COVERAGE, 0))
-            for name, value in seen.items():
-                counts[name] += value
-            counts["largest scale"] = max(counts["largest scale"], trial.scale)
-    return rows
-
-
-def coverage_table(outcomes: list[Outcome]) -> Table:
-    table = Table(title="What the trials covered (trials per vendor that had each)")
-    table.add_column("vendor")
-    for name in COVERAGE:
-        table.add_column(name, justify="right")
-    for vendor, counts in coverage(outcomes).items():
-        table.add_row(vendor, *(str(counts[name]) for name in COVERAGE))
-    return table
-
-
-def coverage_markdown(outcomes: list[Outcome], options: SoakOptions) -> str:
-    """The coverage table and the result, for docs/reliability.md."""
-    exact = sum(o.exact for o in outcomes)
-    lines = [
-        "| vendor | " + " | ".join(COVERAGE) + " |",
-        "|---|" + "---:|" * len(COVERAGE),
-        *(
-            f"| {vendor} | " + " | ".join(str(counts[name]) for name in COVERAGE) + " |"
-            for vendor, counts in coverage(outcomes).items()
-        ),
-        "",
-        f"Seed {options.seed}: {len(outcomes)} trials, {exact} exact, "
-        f"{len(outcomes) - exact} diverged.",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def _numbers(options: SoakOptions) -> Iterator[int]:

@@ -21,16 +21,10 @@ from typing import Any
 import pytest
 import requests
 
-from dataops.sandbox import Sandbox, records, serve, truth
-from dataops.sandbox.adaptive import (
-    CONTENT_TYPE,
-    CREDENTIALS,
-    DEFAULT_SPAN,
-    AdaptiveError,
-    _csv_success,
-    export_data_csv,
-    plan_records,
-)
+from dataops.sandbox import HttpSandbox, records, serve, truth
+from dataops.sandbox.adaptive.data import export_data_csv, plan_records
+from dataops.sandbox.adaptive.server import csv_success
+from dataops.sandbox.adaptive.spec import CONTENT_TYPE, CREDENTIALS, DEFAULT_SPAN, AdaptiveError
 from dataops.sandbox.vendor import DataParams
 
 SEED = 7
@@ -41,7 +35,7 @@ MONTH = re.compile(r"\d{2}/\d{4}")
 
 
 @pytest.fixture(scope="module")
-def adaptive() -> Iterator[Sandbox]:
+def adaptive() -> Iterator[HttpSandbox]:
     """A fault-free Adaptive sandbox at seed 7, scale 1, epoch 0, shared by a module."""
     with serve("adaptive", seed=SEED) as sandbox:
         yield sandbox
@@ -63,7 +57,7 @@ def call_body(
     return ET.tostring(call, encoding="UTF-8", xml_declaration=True)
 
 
-def post(sandbox: Sandbox, body: bytes, api: str = "v38") -> requests.Response:
+def post(sandbox: HttpSandbox, body: bytes, api: str = "v38") -> requests.Response:
     return requests.post(
         f"{sandbox.url}/{api}", data=body, headers={"Content-Type": CONTENT_TYPE}, timeout=10
     )
@@ -79,7 +73,7 @@ def answer(response: requests.Response) -> ET.Element:
     return root
 
 
-def output(sandbox: Sandbox, method: str, *children: ET.Element) -> ET.Element:
+def output(sandbox: HttpSandbox, method: str, *children: ET.Element) -> ET.Element:
     root = answer(post(sandbox, call_body(method, *children)))
     assert root.get("success") == "true", ET.tostring(root)
     found = root.find("output")
@@ -167,7 +161,7 @@ def export_request(
     )
 
 
-def exported(sandbox: Sandbox, body: bytes) -> str:
+def exported(sandbox: HttpSandbox, body: bytes) -> str:
     response = post(sandbox, body)
     assert b"<output><![CDATA[" in response.content
     return output_text(response)
@@ -201,7 +195,7 @@ def plan_versions(epoch: int = 0) -> list[str]:
 # ------------------------------------------------------------------- metadata methods
 
 
-def test_url_and_credentials(adaptive: Sandbox) -> None:
+def test_url_and_credentials(adaptive: HttpSandbox) -> None:
     assert adaptive.url == f"http://127.0.0.1:{adaptive.port}/api"
     assert adaptive.credentials == {
         "username": "sandbox@example.com",
@@ -210,7 +204,7 @@ def test_url_and_credentials(adaptive: Sandbox) -> None:
     }
 
 
-def test_versions(adaptive: Sandbox) -> None:
+def test_versions(adaptive: HttpSandbox) -> None:
     container = output(adaptive, "exportVersions", element("include", rootActuals="false"))
     served = [
         {
@@ -236,7 +230,7 @@ def test_versions(adaptive: Sandbox) -> None:
     assert None in {v["short_name"] for v in served}
 
 
-def test_accounts(adaptive: Sandbox) -> None:
+def test_accounts(adaptive: HttpSandbox) -> None:
     container = output(adaptive, "exportAccounts", element("include", versionName="FY25 Plan"))
     served = [
         {
@@ -262,7 +256,7 @@ def test_accounts(adaptive: Sandbox) -> None:
     assert {"Salaries, Wages & Benefits", 'Bonus & "Spot" Awards'} <= {a["name"] for a in served}
 
 
-def test_levels_and_attributes(adaptive: Sandbox) -> None:
+def test_levels_and_attributes(adaptive: HttpSandbox) -> None:
     versions = records("adaptive", seed=SEED)["versions"]
     actuals_id = next(v["id"] for v in versions if v["name"] == "Actuals")
     include = element("include", versionID=str(actuals_id), inaccessibleValues="false")
@@ -325,7 +319,7 @@ def test_levels_and_attributes(adaptive: Sandbox) -> None:
     }
 
 
-def test_dimensions(adaptive: Sandbox) -> None:
+def test_dimensions(adaptive: HttpSandbox) -> None:
     container = output(adaptive, "exportDimensions", element("include", versionName="Actuals"))
     dimensions: list[dict[str, Any]] = []
     values: list[dict[str, Any]] = []
@@ -404,7 +398,7 @@ FLAT_LISTS: dict[str, tuple[str, str, dict[str, tuple[str, Callable[[str], Any]]
 
 
 @pytest.mark.parametrize("method", FLAT_LISTS)
-def test_flat_lists(adaptive: Sandbox, method: str) -> None:
+def test_flat_lists(adaptive: HttpSandbox, method: str) -> None:
     path, stream, fields = FLAT_LISTS[method]
     served = [
         {name: convert(item.get(attribute, "")) for name, (attribute, convert) in fields.items()}
@@ -438,7 +432,7 @@ def test_time_calendar() -> None:
 # ------------------------------------------------------------------------------ errors
 
 
-def test_supported_api_versions(adaptive: Sandbox) -> None:
+def test_supported_api_versions(adaptive: HttpSandbox) -> None:
     for api in ("v18", "v25", "v38", "v40"):
         assert answer(post(adaptive, call_body("exportUsers"), api)).get("success") == "true"
 
@@ -454,12 +448,12 @@ BAD_CREDENTIALS = [
 
 
 @pytest.mark.parametrize("credentials", BAD_CREDENTIALS)
-def test_bad_credentials(adaptive: Sandbox, credentials: dict[str, str] | None) -> None:
+def test_bad_credentials(adaptive: HttpSandbox, credentials: dict[str, str] | None) -> None:
     response = post(adaptive, call_body("exportVersions", credentials=credentials))
     assert error_of(response) == ("error-authentication-failure", "Invalid credentials")
 
 
-def test_instance_code_is_optional(adaptive: Sandbox) -> None:
+def test_instance_code_is_optional(adaptive: HttpSandbox) -> None:
     with_code = {**LOGIN, "instanceCode": "SANDBOX1"}
     for credentials in (LOGIN, with_code):
         body = call_body("exportUsers", credentials=credentials)
@@ -475,14 +469,14 @@ VERSION_ERRORS = [
 
 
 @pytest.mark.parametrize("body", VERSION_ERRORS)
-def test_unknown_versions(adaptive: Sandbox, body: bytes) -> None:
+def test_unknown_versions(adaptive: HttpSandbox, body: bytes) -> None:
     assert error_of(post(adaptive, body)) == (
         "error-invalid-version",
         "Version 'FY99 Plan' does not exist",
     )
 
 
-def test_folders_and_unknown_ids_are_not_versions(adaptive: Sandbox) -> None:
+def test_folders_and_unknown_ids_are_not_versions(adaptive: HttpSandbox) -> None:
     assert error_of(post(adaptive, export_request("Archive"))) == (
         "error-invalid-version",
         "Version 'Archive' does not exist",
@@ -514,14 +508,14 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("body", HOSTILE)
-def test_malformed_and_hostile_bodies(adaptive: Sandbox, body: bytes) -> None:
+def test_malformed_and_hostile_bodies(adaptive: HttpSandbox, body: bytes) -> None:
     assert error_of(post(adaptive, body)) == (
         "error-malformed-request",
         "The request could not be parsed",
     )
 
 
-def test_unknown_method_and_bad_flags(adaptive: Sandbox) -> None:
+def test_unknown_method_and_bad_flags(adaptive: HttpSandbox) -> None:
     assert error_of(post(adaptive, call_body("exportEverything"))) == (
         "error-unknown-method",
         "Unknown method: exportEverything",
@@ -534,14 +528,14 @@ def test_unknown_method_and_bad_flags(adaptive: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("api", ["v99", "v17", "v41", "latest", "38", "v"])
-def test_unsupported_api_versions(adaptive: Sandbox, api: str) -> None:
+def test_unsupported_api_versions(adaptive: HttpSandbox, api: str) -> None:
     assert error_of(post(adaptive, call_body("exportVersions"), api)) == (
         "error-unsupported-api-version",
         f"API version {api} is not supported",
     )
 
 
-def test_http_level_errors(adaptive: Sandbox) -> None:
+def test_http_level_errors(adaptive: HttpSandbox) -> None:
     assert requests.get(f"{adaptive.url}/v38", timeout=10).status_code == 405
     assert requests.put(f"{adaptive.url}/v38", data=b"", timeout=10).status_code == 405
     body = call_body("exportVersions")
@@ -560,7 +554,7 @@ def test_http_level_errors(adaptive: Sandbox) -> None:
         ("01/1900", "01/2100"),
     ],
 )
-def test_invalid_time_spans(adaptive: Sandbox, start: str | None, end: str | None) -> None:
+def test_invalid_time_spans(adaptive: HttpSandbox, start: str | None, end: str | None) -> None:
     body = ET.fromstring(export_request("Actuals"))
     span = body.find("filters/timeSpan")
     assert span is not None
@@ -585,7 +579,7 @@ def test_export_data_csv_raises_the_api_errors() -> None:
 # -------------------------------------------------------------------------- exportData
 
 
-def test_default_request_is_the_function_and_the_truth(adaptive: Sandbox) -> None:
+def test_default_request_is_the_function_and_the_truth(adaptive: HttpSandbox) -> None:
     truth_records = records("adaptive", seed=SEED)["plan_data"]
     served_records = []
     for version in plan_versions():
@@ -651,7 +645,7 @@ def test_csv_values_blanks_and_quoting() -> None:
 
 
 def test_cdata_survives_its_terminator() -> None:
-    body = _csv_success("a,b\n]]>,x\n").body
+    body = csv_success("a,b\n]]>,x\n").body
     found = ET.fromstring(body).find("output")
     assert found is not None
     assert found.text == "a,b\n]]>,x\n"
@@ -772,7 +766,7 @@ def test_rollup_and_zero_row_rules() -> None:
     ],
 )
 def test_http_filters_equal_the_function(
-    adaptive: Sandbox, kwargs: dict[str, Any], rules: dict[str, str]
+    adaptive: HttpSandbox, kwargs: dict[str, Any], rules: dict[str, str]
 ) -> None:
     flags = {
         "include_zero_rows": rules.get("includeZeroRows") == "true",
@@ -783,7 +777,7 @@ def test_http_filters_equal_the_function(
     assert text == export_data_csv(PARAMS, "FY24 Plan", **kwargs, **flags)
 
 
-def test_default_version_and_rule_defaults(adaptive: Sandbox) -> None:
+def test_default_version_and_rule_defaults(adaptive: HttpSandbox) -> None:
     body = call_body(
         "exportData",
         element("version", isDefault="true"),
@@ -864,7 +858,7 @@ def test_epochs() -> None:
     assert 0.01 < leaf_changed < 0.5
 
 
-def test_epoch_served(adaptive: Sandbox) -> None:
+def test_epoch_served(adaptive: HttpSandbox) -> None:
     with serve("adaptive", seed=SEED, epoch=1) as sandbox:
         names = [v.get("name") for v in output(sandbox, "exportVersions").iter("version")]
         assert "Forecast E1" in names

@@ -19,9 +19,11 @@ import pyarrow.csv as pa_csv
 import pytest
 import requests
 
-from dataops.sandbox import Sandbox, records, serve, truth
+from dataops.sandbox import VENDORS, HttpSandbox, records, serve, truth
 from dataops.sandbox.edcast import CREDENTIALS, truth_table, wire_table
-from dataops.sandbox.edcast_data import BOOLEAN_COLUMNS, EVENTS, ID_COLUMN, USERS, Engine, engine
+from dataops.sandbox.edcast.data import Engine, engine
+from dataops.sandbox.edcast.spec import BOOLEAN_COLUMNS, EVENTS, ID_COLUMN, USERS
+from dataops.sandbox.serving import accepted_options
 from dataops.sandbox.vendor import DataParams
 
 EVENTS_STREAM = "glue_groups_g3_group_performance_data_explorer"
@@ -71,13 +73,13 @@ SPELLINGS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false"
 
 
 @pytest.fixture(scope="module")
-def edcast() -> Iterator[Sandbox]:
+def edcast() -> Iterator[HttpSandbox]:
     """A fault-free EdCast sandbox at seed 0, scale 1, epoch 0, shared by a module."""
     with serve("edcast") as sandbox:
         yield sandbox
 
 
-def session_for(sandbox: Sandbox) -> requests.Session:
+def session_for(sandbox: HttpSandbox) -> requests.Session:
     session = requests.Session()
     response = session.get(
         f"{sandbox.url}/oauth/token",
@@ -90,19 +92,19 @@ def session_for(sandbox: Sandbox) -> requests.Session:
     return session
 
 
-def dataset_id(session: requests.Session, sandbox: Sandbox, name: str) -> str:
+def dataset_id(session: requests.Session, sandbox: HttpSandbox, name: str) -> str:
     found = session.get(f"{sandbox.url}/v1/datasets", params={"nameLike": name}, timeout=10)
     [dataset] = [d for d in found.json() if d["name"] == name]
     return str(dataset["id"])
 
 
-def query(sandbox: Sandbox, sql: str, name: str = EVENTS) -> requests.Response:
+def query(sandbox: HttpSandbox, sql: str, name: str = EVENTS) -> requests.Response:
     session = session_for(sandbox)
     url = f"{sandbox.url}/v1/datasets/query/execute/{dataset_id(session, sandbox, name)}"
     return session.post(url, json={"sql": sql}, timeout=30)
 
 
-def rows_of(sandbox: Sandbox, sql: str, name: str = EVENTS) -> dict[str, Any]:
+def rows_of(sandbox: HttpSandbox, sql: str, name: str = EVENTS) -> dict[str, Any]:
     response = query(sandbox, sql, name)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -131,13 +133,13 @@ def clean(column: str, domo_type: str, value: Any) -> Any:
     return value
 
 
-def test_url_and_credentials(edcast: Sandbox) -> None:
+def test_url_and_credentials(edcast: HttpSandbox) -> None:
     assert edcast.url == f"http://127.0.0.1:{edcast.port}"
     assert edcast.credentials == {"username": "sandbox-client", "password": "sandbox-client-secret"}
     assert edcast.credentials == CREDENTIALS
 
 
-def test_token_flow_and_401s(edcast: Sandbox) -> None:
+def test_token_flow_and_401s(edcast: HttpSandbox) -> None:
     token_url = f"{edcast.url}/oauth/token?grant_type=client_credentials&scope=data"
     token = requests.get(token_url, auth=tuple(CREDENTIALS.values()), timeout=5).json()
     assert token["token_type"] == "bearer"
@@ -167,7 +169,7 @@ def test_tokens_expire() -> None:
         assert session_for(sandbox).get(f"{sandbox.url}/v1/datasets").status_code == 200
 
 
-def test_dataset_listing(edcast: Sandbox) -> None:
+def test_dataset_listing(edcast: HttpSandbox) -> None:
     session = session_for(edcast)
     pages, offset = [], 0
     while page := session.get(
@@ -197,7 +199,7 @@ def test_dataset_listing(edcast: Sandbox) -> None:
     assert one == events
 
 
-def test_query_columns_and_declared_types(edcast: Sandbox) -> None:
+def test_query_columns_and_declared_types(edcast: HttpSandbox) -> None:
     result = rows_of(edcast, "SELECT * FROM table LIMIT 1")
     assert result["columns"] == SPEC_COLUMNS
     assert result["numRows"] == 1
@@ -210,7 +212,7 @@ def test_query_columns_and_declared_types(edcast: Sandbox) -> None:
     assert types["ECL ID"] == types["is_manager"] == types["Duration (HH:MM)"] == "STRING"
 
 
-def test_query_where_order_limit_offset_count(edcast: Sandbox) -> None:
+def test_query_where_order_limit_offset_count(edcast: HttpSandbox) -> None:
     since = "2021-07-01T00:00:00"
     where = f"WHERE `Time` > '{since}'"
     count = rows_of(edcast, f"SELECT COUNT(*) FROM table {where}")
@@ -233,7 +235,7 @@ def test_query_where_order_limit_offset_count(edcast: Sandbox) -> None:
     assert [row[0] for row in two["rows"]] == ["user_followed"] * 5
 
 
-def test_string_literals_are_not_translated(edcast: Sandbox) -> None:
+def test_string_literals_are_not_translated(edcast: HttpSandbox) -> None:
     result = rows_of(edcast, "SELECT * FROM table WHERE `Card Title` = 'from table `x`'")
     assert result["numRows"] == 0
     assert result["rows"] == []
@@ -250,14 +252,14 @@ def test_string_literals_are_not_translated(edcast: Sandbox) -> None:
         "SELECT * FROM read_csv('/etc/passwd')",
     ],
 )
-def test_bad_sql_is_400(edcast: Sandbox, sql: str) -> None:
+def test_bad_sql_is_400(edcast: HttpSandbox, sql: str) -> None:
     response = query(edcast, sql)
     assert response.status_code == 400
     assert response.json()["message"]
     assert response.json()["message"] != "Error creating query"
 
 
-def test_the_mess_is_on_the_wire(edcast: Sandbox) -> None:
+def test_the_mess_is_on_the_wire(edcast: HttpSandbox) -> None:
     result = rows_of(edcast, "SELECT * FROM table")
     columns = {name: [row[i] for row in result["rows"]] for i, name in enumerate(SPEC_COLUMNS)}
     group_ids = columns["Group ID"]
@@ -308,10 +310,34 @@ def test_query_error_fault_hits_only_queries() -> None:
 def test_vendor_options_are_scoped() -> None:
     with pytest.raises(ValueError, match="query-error"):
         serve("zengrc", faults="query-error:0.1")
-    with pytest.raises(ValueError, match="token_ttl_seconds"):
+    with pytest.raises(
+        ValueError,
+        match=r"vendor 'zengrc' has no option token_ttl_seconds; it accepts: .*move_after",
+    ):
         serve("zengrc", token_ttl_seconds=5)
+    with pytest.raises(ValueError, match="vendor 'adaptive' has no option move_after"):
+        serve("adaptive", move_after=3)
     with pytest.raises(ValueError, match="rate limit"):
         serve("zengrc", throttle=True)
+
+
+def test_an_option_left_none_takes_its_default() -> None:
+    with serve("zengrc", move_after=None, faults=None, page_size=None) as sandbox:
+        assert not sandbox.moved
+
+
+def test_every_vendor_declares_what_it_accepts() -> None:
+    common = {"seed", "scale", "epoch", "host", "port", "latency_ms"}
+    http = {"faults", "page_size", "retry_after", "stall_seconds", "max_consecutive_faults"}
+    http |= {"throttle"}
+    edcast = {"token_ttl_seconds", "max_result_rows", "move_after", "drift_at"}
+    edcast |= {"epoch_events_percent"}
+    assert {name: set(accepted_options(VENDORS[name])) for name in VENDORS} == {
+        "zengrc": common | http | {"move_after"},
+        "edcast": common | http | edcast,
+        "xactly": common,
+        "adaptive": common | http,
+    }
 
 
 def test_throttle_429_with_retry_after() -> None:
@@ -324,7 +350,7 @@ def test_throttle_429_with_retry_after() -> None:
     assert 1 <= int(refused.headers["Retry-After"]) <= 10
 
 
-def test_csv_export(edcast: Sandbox) -> None:
+def test_csv_export(edcast: HttpSandbox) -> None:
     session = session_for(edcast)
     url = f"{edcast.url}/v1/datasets/{dataset_id(session, edcast, USERS)}/data"
     response = session.get(url, params={"includeHeader": "true"})
@@ -370,7 +396,7 @@ def test_epoch_events_percent_sets_each_epochs_append(percent: int) -> None:
         serve("edcast", epoch_events_percent=0)
 
 
-def test_truth_winner_is_the_last_row_in_tap_order(edcast: Sandbox) -> None:
+def test_truth_winner_is_the_last_row_in_tap_order(edcast: HttpSandbox) -> None:
     for name, stream in ((EVENTS, EVENTS_STREAM), (USERS, "edcast_users")):
         served = rows_of(edcast, f"SELECT * FROM table ORDER BY {tap_order(name)}", name)
         types = [m["type"] for m in served["metadata"]]

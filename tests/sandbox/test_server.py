@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from dataops.sandbox import Sandbox, serve
+from dataops.sandbox import HttpSandbox, serve
 from dataops.sandbox.zengrc import CREDENTIALS
 
 
@@ -19,7 +19,7 @@ def authed_session() -> requests.Session:
     return session
 
 
-def get(sandbox: Sandbox, path: str = "/audits", timeout: float = 5) -> requests.Response:
+def get(sandbox: HttpSandbox, path: str = "/audits", timeout: float = 5) -> requests.Response:
     return authed_session().get(sandbox.url + path, timeout=timeout)
 
 
@@ -37,7 +37,7 @@ def test_connection_faults(kind: str, error: type[Exception]) -> None:
         assert sandbox.stats.faults == {kind: 1}
 
 
-def raw_get(sandbox: Sandbox) -> bytes:
+def raw_get(sandbox: HttpSandbox) -> bytes:
     """GET the first audits page over a bare socket; everything received until close."""
     token = base64.b64encode(f"{CREDENTIALS['username']}:{CREDENTIALS['password']}".encode())
     request = b"GET /api/v2/audits HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + token

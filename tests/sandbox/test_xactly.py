@@ -169,10 +169,13 @@ def test_abort_sessions_breaks_open_connections() -> None:
 
 
 def test_http_options_are_refused() -> None:
-    with pytest.raises(ValueError, match="no faults option"):
+    accepted = "it accepts: epoch, host, latency_ms, port, scale, seed"
+    with pytest.raises(ValueError, match=f"vendor 'xactly' has no option faults; {accepted}$"):
         serve("xactly", faults="500:0.1")
-    with pytest.raises(ValueError, match="no page_size option"):
-        serve("xactly", page_size=10)
+    with pytest.raises(ValueError, match="vendor 'xactly' has no option page_size, throttle;"):
+        serve("xactly", page_size=10, throttle=True)
+    with serve("xactly", seed=3, faults=None, page_size=None) as sandbox:  # None: not given
+        assert sandbox.url.startswith("jdbc:h2:tcp://127.0.0.1:")
 
 
 def test_latency_delays_every_round_trip_and_changes_no_data(epoch0: XactlySandbox) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from dataops.sandbox import records, truth
 from dataops.sandbox.registry import UnknownVendorError
-from dataops.sandbox.zengrc import COLLECTIONS, MAPPED, clock
+from dataops.sandbox.zengrc import clock
+from dataops.sandbox.zengrc.spec import COLLECTIONS, MAPPED
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 DATE = re.compile(r"\d{4}-\d\d-\d\d")

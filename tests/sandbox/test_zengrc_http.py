@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from dataops.sandbox import Sandbox, records, serve, truth
+from dataops.sandbox import HttpSandbox, records, serve, truth
 from dataops.sandbox.zengrc import CREDENTIALS, clock
 
 
@@ -17,7 +17,7 @@ def authed_session() -> requests.Session:
     return session
 
 
-def walk(sandbox: Sandbox, collection: str, **params: str) -> list[dict[str, Any]]:
+def walk(sandbox: HttpSandbox, collection: str, **params: str) -> list[dict[str, Any]]:
     """Every page of a collection: follow host-relative hrefs joined to scheme+host."""
     session = authed_session()
     pages = []
@@ -35,12 +35,12 @@ def walk(sandbox: Sandbox, collection: str, **params: str) -> list[dict[str, Any
         response = session.get(sandbox.origin + link["href"], timeout=10)
 
 
-def test_url_and_credentials(zengrc: Sandbox) -> None:
+def test_url_and_credentials(zengrc: HttpSandbox) -> None:
     assert zengrc.url == f"http://127.0.0.1:{zengrc.port}/api/v2"
     assert zengrc.credentials == {"username": "sandbox-key", "password": "sandbox-secret"}
 
 
-def test_all_collections_paged_concurrently_equal_truth(zengrc: Sandbox) -> None:
+def test_all_collections_paged_concurrently_equal_truth(zengrc: HttpSandbox) -> None:
     expected = records("zengrc")
     with ThreadPoolExecutor(len(expected)) as pool:
         walked = dict(
@@ -62,7 +62,7 @@ def test_page_size_option_and_ignored_filters() -> None:
     assert {len(page["data"]) for page in pages[:-1]} == {7}
 
 
-def test_bad_cursor_is_400(zengrc: Sandbox) -> None:
+def test_bad_cursor_is_400(zengrc: HttpSandbox) -> None:
     session = authed_session()
     next_href = session.get(f"{zengrc.url}/audits", timeout=10).json()["links"]["next"]["href"]
     other_collection = next_href.replace("/audits?", "/controls?")
@@ -72,7 +72,7 @@ def test_bad_cursor_is_400(zengrc: Sandbox) -> None:
         assert response.json()["error"]["message"] == "invalid cursor"
 
 
-def test_one_object(zengrc: Sandbox) -> None:
+def test_one_object(zengrc: HttpSandbox) -> None:
     session = authed_session()
     expected = records("zengrc")["risks"][5]
     response = session.get(zengrc.origin + expected["links"]["self"]["href"], timeout=10)
@@ -80,7 +80,7 @@ def test_one_object(zengrc: Sandbox) -> None:
     assert session.get(f"{zengrc.url}/risks/99999999", timeout=10).status_code == 404
 
 
-def test_auth_required(zengrc: Sandbox) -> None:
+def test_auth_required(zengrc: HttpSandbox) -> None:
     for auth in (None, ("sandbox-key", "wrong"), ("someone", "sandbox-secret")):
         response = requests.get(f"{zengrc.url}/audits", auth=auth, timeout=10)
         assert response.status_code == 401
@@ -88,7 +88,7 @@ def test_auth_required(zengrc: Sandbox) -> None:
         assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_unknown_paths_and_methods(zengrc: Sandbox) -> None:
+def test_unknown_paths_and_methods(zengrc: HttpSandbox) -> None:
     session = authed_session()
     for path in ("/api/v2/nope", "/api/v2/audits/12/extra", "/api/v1/audits", "/"):
         response = session.get(zengrc.origin + path, timeout=10)

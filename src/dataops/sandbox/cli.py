@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from dataops.sandbox.registry import VENDORS
-from dataops.sandbox.server import serve as start_sandbox
+from dataops.sandbox.serving import serve as start_sandbox
 from dataops.sandbox.truth import records as vendor_records
 from dataops.sandbox.truth import truth as vendor_truth
 
@@ -43,14 +43,23 @@ def serve(
     scale: Scale = 1,
     epoch: Epoch = 0,
     latency_ms: Annotated[int, typer.Option(min=0, help="Delay added to every data response.")] = 0,
-    faults: Annotated[str, typer.Option(help="Fault spec, e.g. 429:0.1,500:0.05,reset:0.02")] = "",
-    page_size: Annotated[int | None, typer.Option(min=1, help="Server page size.")] = None,
-    retry_after: Annotated[int, typer.Option(min=0, help="Retry-After of 429 faults (s).")] = 1,
-    stall_seconds: Annotated[float, typer.Option(min=0, help="Hold time of stall faults.")] = 30.0,
-    max_consecutive_faults: Annotated[int, typer.Option(min=0)] = 3,
+    faults: Annotated[
+        str | None, typer.Option(help="HTTP: fault spec, e.g. 429:0.1,500:0.05,reset:0.02")
+    ] = None,
+    page_size: Annotated[int | None, typer.Option(min=1, help="HTTP: server page size.")] = None,
+    retry_after: Annotated[
+        int | None, typer.Option(min=0, help="HTTP: Retry-After of 429 faults (default 1 s).")
+    ] = None,
+    stall_seconds: Annotated[
+        float | None, typer.Option(min=0, help="HTTP: hold time of stall faults (default 30).")
+    ] = None,
+    max_consecutive_faults: Annotated[
+        int | None, typer.Option(min=0, help="HTTP: faults in a row per request (default 3).")
+    ] = None,
     throttle: Annotated[
-        bool, typer.Option(help="Enforce the vendor's rate limit (edcast: 10 requests / 10 s).")
-    ] = False,
+        bool | None,
+        typer.Option(help="HTTP: enforce the vendor's rate limit (edcast: 10 requests / 10 s)."),
+    ] = None,
     token_ttl_seconds: Annotated[
         int | None, typer.Option(min=1, help="edcast: OAuth token lifetime (default 3599).")
     ] = None,
@@ -69,8 +78,15 @@ def serve(
             min=0, help="edcast: from this epoch on, rename one users column, retype another."
         ),
     ] = None,
+    epoch_events_percent: Annotated[
+        int | None,
+        typer.Option(min=1, help="edcast: events each epoch appends, % of epoch 0's (default 10)."),
+    ] = None,
 ) -> None:
-    """Serve VENDOR until SIGINT/SIGTERM. Line 1 of stdout: its base URL; line 2: JSON info."""
+    """Serve VENDOR until SIGINT/SIGTERM. Line 1 of stdout: its base URL; line 2: JSON info.
+
+    Options marked HTTP are refused for xactly (JDBC); those marked with vendors are
+    refused for the others."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -97,6 +113,7 @@ def serve(
             max_result_rows=max_result_rows,
             move_after=move_after,
             drift_at=drift_at,
+            epoch_events_percent=epoch_events_percent,
         )
     except (ValueError, OSError) as error:
         raise _fail(str(error)) from None

@@ -8,8 +8,10 @@ external references outright: no entity is ever expanded (no XXE, no billion lau
 from __future__ import annotations
 
 import re
+import threading
 import typing as t
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from defusedxml import DefusedXmlException
@@ -17,13 +19,18 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as parse_untrusted
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tapkit.retry import RETRYABLE_STATUSES, Backoff, Retrier, RetryableError, ThreadSessions
+from tapkit.http import HttpApi, ThreadSessions, excerpt
+from tapkit.retry import RetryableError
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 AUTH_FAILURE = "error-authentication-failure"
+CREDENTIALS_HINT = (
+    "check the tap-adaptive `username`, `password` and `instance_code` settings "
+    "(env TAP_ADAPTIVE_USERNAME, TAP_ADAPTIVE_PASSWORD, TAP_ADAPTIVE_INSTANCE_CODE)"
+)
 _API_VERSION = re.compile(r"v?(\d+)")
 
 
@@ -66,8 +73,14 @@ class AdaptiveClient:
         self._instance = str(config.get("instance_code") or "")
         self._caller = str(config["caller_name"])
         self._timeout = float(config["request_timeout"])
-        backoff = Backoff.from_config(config)
-        self._retrier = Retrier("Adaptive", int(config["max_retries"]) + 1, backoff, logger)
+        self.api = HttpApi(
+            vendor="Adaptive",
+            credentials_hint=CREDENTIALS_HINT,
+            address_hint="check the tap-adaptive `url_base` and `api_version` settings",
+            content_type="xml",
+            secrets=(self._password,),
+        )
+        self._retrier = self.api.retrier(config, logger)
         self._sessions = ThreadSessions()
 
     def request_body(self, method: str, *parts: ET.Element) -> bytes:
@@ -95,33 +108,56 @@ class AdaptiveClient:
         return self._retrier.run(method, attempt)
 
     def _output(self, method: str, response: requests.Response) -> ET.Element:
-        status = response.status_code
-        if status in RETRYABLE_STATUSES:
-            raise RetryableError(f"HTTP {status}", response)
-        if status == 404:
-            msg = f"Adaptive answered 404 for {method}: check `url_base` and `api_version`"
-            raise FatalAPIError(msg)
-        if status >= 400:
-            raise FatalAPIError(f"Adaptive {method}: HTTP {status}: {response.text[:300]}")
-        content_type = response.headers.get("Content-Type") or "no content type"
-        if "xml" not in content_type:  # a gateway's HTML error page, say
-            raise RetryableError(f"{method}: expected XML, got {content_type}", response)
-        root = parse_xml(response.content, method)
+        """The answer's ``<output>``: the classification every tap shares
+        (:meth:`HttpApi.check`), then Adaptive's own ``success="false"``."""
+        root = parse_xml(self.api.check(response).content, method)
         if root.tag != "response":
             raise RetryableError(f"{method}: answer is <{root.tag}>, not <response>", response)
         if root.get("success") != "true":
             messages = [(m.get("key") or "", (m.text or "").strip()) for m in root.iter("message")]
-            text = "; ".join(f"{text} [{key}]" if key else text for key, text in messages)
+            said = "; ".join(f"{text} [{key}]" if key else text for key, text in messages)
+            text = excerpt(said, self.api.secrets) or "no message"
             if any(key == AUTH_FAILURE for key, _ in messages):
-                msg = (
-                    f"Adaptive refused the credentials ({text}): check the tap-adaptive "
-                    "`username`, `password` and `instance_code` settings "
-                    "(env TAP_ADAPTIVE_USERNAME, TAP_ADAPTIVE_PASSWORD, "
-                    "TAP_ADAPTIVE_INSTANCE_CODE)"
+                raise AdaptiveError(
+                    f"Adaptive refused the credentials ({text}): {CREDENTIALS_HINT}"
                 )
-                raise AdaptiveError(msg)
-            raise AdaptiveError(f"Adaptive {method} failed: {text or 'no message'}")
+            raise AdaptiveError(f"Adaptive {method} failed: {text}")
         output = root.find("output")
         if output is None:
             raise RetryableError(f"{method}: answer has no <output>", response)
         return output
+
+
+class Exports:
+    """The output of each metadata export call, made once per run and shared by the
+    streams built from it. At the first ask, every call the selected streams need is
+    made at once (each is a round trip, and streams are synced one after another)."""
+
+    def __init__(
+        self, client: AdaptiveClient, workers: int, needed: Callable[[], Iterable[str]]
+    ) -> None:
+        self._client = client
+        self._workers = workers
+        self._needed = needed
+        self._outputs: dict[str, ET.Element] = {}
+        self._lock = threading.Lock()
+        self._prefetched = False
+
+    def output(self, method: str) -> ET.Element:
+        """The ``<output>`` of export ``method`` (``exportVersions``, …)."""
+        self._prefetch()
+        with self._lock:
+            if method not in self._outputs:
+                self._outputs[method] = self._client.call(method)
+            return self._outputs[method]
+
+    def _prefetch(self) -> None:
+        with self._lock:
+            if self._prefetched:
+                return
+            self._prefetched = True
+        needed = set(self._needed())
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="export") as pool:
+            answers = dict(zip(needed, pool.map(self._client.call, needed), strict=True))
+        with self._lock:
+            self._outputs.update(answers)

@@ -19,20 +19,20 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import re
 import typing as t
 import xml.etree.ElementTree as ET
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from typing_extensions import override
 
 from tap_adaptive.streams import EXPORT_BY_STREAM, LazySchemaStream, flatten
+from tapkit.parallel import ordered_map
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -40,7 +40,7 @@ if t.TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_adaptive.client import AdaptiveClient
+    from tap_adaptive.client import AdaptiveClient, Exports
 
 PLAN_DATA_EXPORTS = ("exportVersions", "exportAccounts", "exportLevels")
 """The exports plan_data is planned from (versions; default account and level filters)."""
@@ -131,39 +131,34 @@ class PlanDataStream(LazySchemaStream):
         th.Property("value", th.NumberType),
     ).to_dict()
 
-    def __init__(self, tap: Tap, client: AdaptiveClient) -> None:
+    @override
+    def __init__(self, tap: Tap, client: AdaptiveClient, exports: Exports) -> None:
         super().__init__(tap)
         self.client = client
+        self.exports = exports
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         self.begin_read(context, full=True)
         yield from self._rows()
         self.finish_read(context)
 
     def _rows(self) -> Iterator[dict[str, t.Any]]:
-        tasks = self._tasks()
         workers = int(self.config["max_parallel_requests"])
         accounts, levels = self._filters()
+
+        def export(task: Task) -> tuple[str, str]:
+            return task.version, self._export(task, accounts, levels)
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plan-data") as pool:
-
-            def submit(task: Task) -> Future[str]:
-                return pool.submit(self._export, task, accounts, levels)
-
-            # At most workers + 1 answers held at once; rows leave in task order.
-            pending = deque((task, submit(task)) for task in itertools.islice(tasks, workers + 1))
-            while pending:
-                task, answer = pending.popleft()
-                text = answer.result()
-                pending.extend((nxt, submit(nxt)) for nxt in itertools.islice(tasks, 1))
-                yield from unpivot(task.version, text)
+            # workers + 1 answers at most wait beside the one unpivoted; rows leave in task order.
+            for version, text in ordered_map(pool, export, self._tasks(), workers + 1):
+                yield from unpivot(version, text)
 
     def _tasks(self) -> Iterator[Task]:
         versions = [
             v
-            for v in flatten(
-                self._tap.exported("exportVersions"),  # type: ignore[attr-defined]
-                EXPORT_BY_STREAM["versions"],
-            )
+            for v in flatten(self.exports.output("exportVersions"), EXPORT_BY_STREAM["versions"])
             if v["type"] != "VERSION_FOLDER"
         ]
         include = set(self.config.get("versions_include") or [])
@@ -195,11 +190,11 @@ class PlanDataStream(LazySchemaStream):
         """Account codes and level names to export (each with its descendants)."""
         accounts = list(self.config.get("accounts") or [])
         if not accounts:
-            tops = self._tap.exported("exportAccounts").find("accounts")  # type: ignore[attr-defined]
+            tops = self.exports.output("exportAccounts").find("accounts")
             accounts = [a.get("code", "") for a in (tops if tops is not None else [])]
         levels = list(self.config.get("levels") or [])
         if not levels:
-            tops = self._tap.exported("exportLevels").find("levels")  # type: ignore[attr-defined]
+            tops = self.exports.output("exportLevels").find("levels")
             levels = [level.get("name", "") for level in (tops if tops is not None else [])]
         return accounts, levels
 

@@ -12,6 +12,7 @@ import typing as t
 from dataclasses import dataclass
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tapkit.versions import VersionedStream
 
@@ -23,16 +24,18 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
     from singer_sdk.helpers.types import Context
 
+    from tap_adaptive.client import Exports
+
 KINDS: dict[str, th.JSONTypeHelper] = {
     "int": th.IntegerType(),
     "str": th.StringType(),
-    "opt": th.StringType(),
+    "optional_str": th.StringType(),  # an empty attribute is None
     "bool": th.BooleanType(),
 }
 
 
 def convert(value: str | None, kind: str, where: str) -> t.Any:
-    """An XML attribute as its column's value: ``opt`` turns "" into None."""
+    """An XML attribute as its column's value: "" is None but for a ``str`` column."""
     if value is None or (value == "" and kind != "str"):
         return None
     if kind == "int":
@@ -78,22 +81,25 @@ class LazySchemaStream(VersionedStream):
 
     _schema_pending = False
 
-    def _write_schema_message(self) -> None:
+    @override
+    def schema_due(self) -> None:
         self._schema_pending = True
 
-    def _write_record_message(self, record: types.Record) -> None:
+    @override
+    def record_due(self, record: types.Record) -> None:
         if self._schema_pending:
             self._schema_pending = False
-            super()._write_schema_message()
+            self.write_schema()
             self.stream_state[HAD_ROWS] = True
-        super()._write_record_message(record)
+        self.write_record(record)
 
+    @override
     def finish_read(self, context: Context | None) -> None:
         if self._schema_pending:  # nothing this run
             if not self.stream_state.get(HAD_ROWS):
                 return  # no table downstream: nothing to remove
             self._schema_pending = False
-            super()._write_schema_message()
+            self.write_schema()
         super().finish_read(context)
 
 
@@ -124,7 +130,7 @@ EXPORTS: tuple[Export, ...] = (
         fields(
             "id::int",
             "name",
-            "shortName:short_name:opt",
+            "shortName:short_name:optional_str",
             "type",
             "isDefaultVersion:is_default_version:bool",
             "isLocked:is_locked:bool",
@@ -144,7 +150,7 @@ EXPORTS: tuple[Export, ...] = (
             "accountTypeCode:account_type_code",
             "balanceType:balance_type",
             "dataPrivacy:data_privacy",
-            "subType:sub_type:opt",
+            "subType:sub_type:optional_str",
             "isGroup:is_group:bool",
         ),
         nested=True,
@@ -157,7 +163,7 @@ EXPORTS: tuple[Export, ...] = (
             "id::int",
             "name",
             "currency",
-            "shortName:short_name:opt",
+            "shortName:short_name:optional_str",
             "isElimination:is_elimination:bool",
             "isLinked:is_linked:bool",
             "workflowStatus:workflow_status",
@@ -173,7 +179,7 @@ EXPORTS: tuple[Export, ...] = (
         fields(
             "id::int",
             "name",
-            "shortName:short_name:opt",
+            "shortName:short_name:optional_str",
             "autoCreate:auto_create:bool",
             "listDimension:list_dimension:bool",
             "keepSorted:keep_sorted:bool",
@@ -185,7 +191,7 @@ EXPORTS: tuple[Export, ...] = (
         "dimension_values",
         "exportDimensions",
         "dimensionValue",
-        fields("id::int", "name", "description::opt", "shortName:short_name:opt"),
+        fields("id::int", "name", "description::optional_str", "shortName:short_name:optional_str"),
         key=("dimension_id", "id"),
         nested=True,
         container="dimension",
@@ -203,11 +209,11 @@ EXPORTS: tuple[Export, ...] = (
         fields(
             "code",
             "label",
-            "shortName:short_name:opt",
+            "shortName:short_name:optional_str",
             "stratum",
             "start",
             "end",
-            "parentCode:parent_code:opt",
+            "parentCode:parent_code:optional_str",
         ),
         key=("code",),
     ),
@@ -276,13 +282,15 @@ class ExportStream(LazySchemaStream):
     """A metadata export, read whole each run (FULL_TABLE) and merged on its key; what
     the export no longer lists is removed downstream."""
 
-    def __init__(self, tap: Tap, export: Export) -> None:
+    @override
+    def __init__(self, tap: Tap, export: Export, exports: Exports) -> None:
         super().__init__(tap, schema=schema_of(export), name=export.stream)
         self.export = export
+        self.exports = exports
         self.primary_keys = list(export.key)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         self.begin_read(context, full=True)
-        output = self._tap.exported(self.export.method)  # type: ignore[attr-defined]
-        yield from flatten(output, self.export)
+        yield from flatten(self.exports.output(self.export.method), self.export)
         self.finish_read(context)

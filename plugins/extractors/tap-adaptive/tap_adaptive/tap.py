@@ -8,24 +8,19 @@ streams built from it.
 
 from __future__ import annotations
 
-import threading
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
-from tap_adaptive.client import AdaptiveClient
+from tap_adaptive.client import AdaptiveClient, Exports
 from tap_adaptive.plan_data import PLAN_DATA_EXPORTS, PlanDataStream
 from tap_adaptive.streams import EXPORTS, ExportStream
-from tapkit.backfill import backfill_setting
-from tapkit.concurrency import ConcurrentTap
-from tapkit.retry import retry_settings
-from tapkit.schemas import schema_policy_setting
+from tapkit.concurrency import ConcurrentTap, sync_settings
+from tapkit.http import http_settings
 
 if t.TYPE_CHECKING:
-    import xml.etree.ElementTree as ET
-
     from singer_sdk.streams import Stream
 
 
@@ -88,56 +83,37 @@ class TapAdaptive(ConcurrentTap):
             default=True,
             description="Also export group accounts and rollup levels (their totals).",
         ),
-        th.Property("months_per_request", th.IntegerType, default=12),
+        th.Property("months_per_request", th.IntegerType(minimum=1), default=12),
         th.Property(
             "max_parallel_requests",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=4,
             description="exportData calls at once (one version and time span each).",
         ),
-        th.Property("request_timeout", th.IntegerType, default=300),
-        *retry_settings(what="call"),
-        schema_policy_setting(),
-        backfill_setting(),
+        *http_settings(300, what="call"),
+        *sync_settings(),
     ).to_dict()
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        self._exports: dict[str, ET.Element] = {}
-        self._exports_lock = threading.Lock()
-        self._prefetched = False
-        super().__init__(*args, **kwargs)
 
     @cached_property
     def client(self) -> AdaptiveClient:
         return AdaptiveClient(self.config, self.logger)
 
-    def exported(self, method: str) -> ET.Element:
-        """The output of one export call, made once per run (all at once: see below)."""
-        self._prefetch()
-        with self._exports_lock:
-            if method not in self._exports:
-                self._exports[method] = self.client.call(method)
-            return self._exports[method]
+    @cached_property
+    def exports(self) -> Exports:
+        """The export calls' outputs, shared by the streams built from them."""
+        return Exports(self.client, int(self.config["max_parallel_requests"]), self._needed_exports)
 
-    def _prefetch(self) -> None:
-        """Make every export call the selected streams need, at the same time, once:
-        each is a round trip, and streams are synced one after another."""
-        with self._exports_lock:
-            if self._prefetched:
-                return
-            self._prefetched = True
+    def _needed_exports(self) -> set[str]:
+        """The export calls the selected streams are built from."""
         needed = {e.method for e in EXPORTS if self.streams[e.stream].selected}
         if self.streams["plan_data"].selected:
             needed |= set(PLAN_DATA_EXPORTS)
-        workers = max(1, int(self.config["max_parallel_requests"]))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="export") as pool:
-            answers = dict(zip(needed, pool.map(self.client.call, needed), strict=True))
-        with self._exports_lock:
-            self._exports.update(answers)
+        return needed
 
+    @override
     def discover_streams(self) -> list[Stream]:
-        streams: list[Stream] = [ExportStream(self, export) for export in EXPORTS]
-        streams.append(PlanDataStream(self, self.client))
+        streams: list[Stream] = [ExportStream(self, export, self.exports) for export in EXPORTS]
+        streams.append(PlanDataStream(self, self.client, self.exports))
         return streams
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from singer_sdk.testing import get_tap_test_class
 
 from dataops.sandbox import serve
+from dataops.testing.tap_tests import connection
 from tap_adaptive.tap import TapAdaptive
 
 # One sandbox for the whole module: the SDK builds the test class at import time.
@@ -12,10 +13,5 @@ SANDBOX = serve("adaptive", seed=6)
 
 TestTapAdaptive = get_tap_test_class(
     tap_class=TapAdaptive,
-    config={
-        "url_base": SANDBOX.url,
-        "username": SANDBOX.credentials["username"],
-        "password": SANDBOX.credentials["password"],
-        "end_period": "2026-12",
-    },
+    config={**connection("adaptive", SANDBOX), "end_period": "2026-12"},
 )

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from dataops.sandbox import records, serve
-from dataops.testing import singer_run, verify
+from dataops.testing import singer_run, tap_tests
 from dataops.testing.singer_run import Replica
 
 SEED = 9
-FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.2, "request_timeout": 5}
 KEYS = {
     "versions": ["id"],
     "accounts": ["id"],
@@ -30,26 +29,20 @@ KEYS = {
 
 
 def config_for(sandbox: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "url_base": sandbox.url,
-        "username": sandbox.credentials["username"],
-        "password": sandbox.credentials["password"],
-        "end_period": "2026-12",
-        **FAST,
-        **extra,
-    }
+    return tap_tests.config_for("adaptive", sandbox, end_period="2026-12", **extra)
 
 
 def run_tap(
     tmp_path: Path, config: dict[str, Any], state: dict | None = None, into: Replica | None = None
 ) -> singer_run.TapRun:
-    return singer_run.run_tap("tap-adaptive", tmp_path, config, state, into)
+    return tap_tests.run_tap("adaptive", tmp_path, config, state, into)
 
 
 def assert_equal_to_truth(
     replica: Replica, epoch: int, seed: int = SEED, scale: int = 1, first_period: str = ""
 ) -> None:
-    reports = verify.compare_replica(
+    assert set(records("adaptive", seed=seed, scale=scale, epoch=epoch)) == set(KEYS)
+    tap_tests.assert_replica_is_truth(
         replica,
         "adaptive",
         seed=seed,
@@ -57,8 +50,6 @@ def assert_equal_to_truth(
         scale=scale,
         keep=lambda stream, row: stream != "plan_data" or row["period"] >= first_period,
     )
-    assert {r.table for r in reports} == set(KEYS)
-    assert [r.describe() for r in reports if not r.ok] == []
 
 
 def test_every_stream_equals_truth_through_faults(tmp_path: Path) -> None:
@@ -141,18 +132,40 @@ def test_no_schema_for_a_stream_without_rows(tmp_path: Path) -> None:
     assert "versions" in schemas
 
 
+def run_failing(tmp_path: Path, config: dict[str, Any]) -> str:
+    """The stderr of a run that must fail clearly: exit status 1, no traceback."""
+    done = run_tap(tmp_path, config)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
 def test_wrong_credentials_fail_clearly_without_leaking_them(tmp_path: Path) -> None:
     with serve("adaptive", seed=SEED) as sandbox:
-        done = run_tap(tmp_path, config_for(sandbox, password="not-it-xyz"))
-    assert done.returncode != 0
-    assert "Adaptive refused the credentials" in done.stderr
-    assert "not-it-xyz" not in done.stderr
-    assert "Traceback" not in done.stderr
+        stderr = run_failing(tmp_path, config_for(sandbox, password="not-it-xyz"))
+    assert "tap-adaptive failed: Adaptive refused the credentials" in stderr
+    assert "TAP_ADAPTIVE_PASSWORD" in stderr
+    assert "not-it-xyz" not in stderr
 
 
 def test_unknown_version_names_fail_clearly(tmp_path: Path) -> None:
     with serve("adaptive", seed=SEED) as sandbox:
-        done = run_tap(tmp_path, config_for(sandbox, versions_include=["No Such Plan"]))
-    assert done.returncode != 0
-    assert "no version ['No Such Plan']" in done.stderr
-    assert "Traceback" not in done.stderr
+        stderr = run_failing(tmp_path, config_for(sandbox, versions_include=["No Such Plan"]))
+    assert (
+        "tap-adaptive failed: tap-adaptive `versions_include`/`versions_exclude`: no version"
+        in stderr
+    )
+    assert "['No Such Plan']" in stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("months_per_request", "tap-adaptive `months_per_request` must be at least 1, got 0"),
+        ("max_parallel_requests", "tap-adaptive `max_parallel_requests` must be at least 1, got 0"),
+    ],
+)
+def test_a_setting_out_of_range_fails_clearly(tmp_path: Path, setting: str, message: str) -> None:
+    with serve("adaptive", seed=SEED) as sandbox:
+        stderr = run_failing(tmp_path, config_for(sandbox, **{setting: 0}))
+    assert message in stderr

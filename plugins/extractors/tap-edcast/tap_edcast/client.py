@@ -15,7 +15,8 @@ import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
-from tapkit.retry import RETRYABLE_STATUSES, Backoff, Retrier, RetryableError, ThreadSessions
+from tapkit.http import HttpApi, ThreadSessions, where
+from tapkit.retry import RetryableError
 
 if t.TYPE_CHECKING:
     import logging
@@ -29,13 +30,28 @@ REFRESH_MARGIN = 0.1
 T = t.TypeVar("T")
 
 
+CREDENTIALS_HINT = (
+    "check the tap-edcast `username`/`password` settings (Domo client id and secret; "
+    "env TAP_EDCAST_USERNAME / TAP_EDCAST_PASSWORD)."
+)
+
+
 class DomoClient:
     def __init__(self, config: Mapping[str, t.Any], logger: logging.Logger) -> None:
         self.url_base = str(config["url_base"]).rstrip("/")
         self._credentials = (str(config["username"]), str(config["password"]))
         self._timeout = float(config["request_timeout"])
-        backoff = Backoff.from_config(config)
-        self._retrier = Retrier("Domo", int(config["max_retries"]) + 1, backoff, logger)
+        self.api = HttpApi(
+            vendor="Domo",
+            credentials_hint=CREDENTIALS_HINT,
+            address_hint=(
+                "check the tap-edcast `url_base` setting (expected https://api.domo.com; "
+                f"got {self.url_base})."
+            ),
+            content_type="json",
+            secrets=(self._credentials[1],),
+        )
+        self._retrier = self.api.retrier(config, logger)
         self._logger = logger
         self._token_lock = threading.Lock()
         self._token: str | None = None
@@ -100,11 +116,8 @@ class DomoClient:
                 timeout=self._timeout,
             )
             if response.status_code in (400, 401, 403):
-                msg = (
-                    f"Domo refused the client credentials (HTTP {response.status_code}): check "
-                    "the tap-edcast `username`/`password` settings (Domo client id and secret; "
-                    "env TAP_EDCAST_USERNAME / TAP_EDCAST_PASSWORD)."
-                )
+                status = response.status_code
+                msg = f"Domo refused the client credentials (HTTP {status}): {CREDENTIALS_HINT}"
                 raise FatalAPIError(msg)
             token = decoded_json(self._checked(response))
             return str(token["access_token"]), float(token.get("expires_in") or 3600)
@@ -112,30 +125,17 @@ class DomoClient:
         return self._retrier.run("GET /oauth/token", fetch)
 
     def _checked(self, response: requests.Response) -> requests.Response:
-        """Classify a response: retry transient failures, fail clearly on the rest."""
+        """Domo's own cases first (a token to refresh, a query to try again), then the
+        classification every tap shares (:meth:`HttpApi.check`)."""
         status = response.status_code
-        where = f"{response.request.method} {response.request.path_url}"
         if status == 401 and "Authorization" in response.request.headers:
             # Expired or revoked mid-sync: drop it, the retry fetches a new one.
             sent = str(response.request.headers["Authorization"]).removeprefix("Bearer ")
             self._forget_token(sent)
-            raise RetryableError(f"HTTP 401 for {where}: token refreshed", response)
-        if status in RETRYABLE_STATUSES:
-            raise RetryableError(f"HTTP {status} for {where}", response)
+            raise RetryableError(f"HTTP 401 for {where(response)}: token refreshed", response)
         if status == 400 and TRANSIENT_QUERY_ERROR in response.text:
-            raise RetryableError(f"{TRANSIENT_QUERY_ERROR} for {where}", response)
-        if status == 404:
-            msg = (
-                f"Domo answered 404 for {where}: check the tap-edcast `url_base` setting "
-                f"(expected https://api.domo.com; got {self.url_base}) and the dataset names."
-            )
-            raise FatalAPIError(msg)
-        if status >= 400:
-            raise FatalAPIError(f"HTTP {status} for {where}: {response.text[:300]}")
-        if "json" not in response.headers.get("Content-Type", ""):
-            content_type = response.headers.get("Content-Type") or "no content type"
-            raise RetryableError(f"expected JSON, got {content_type} for {where}", response)
-        return response
+            raise RetryableError(f"{TRANSIENT_QUERY_ERROR} for {where(response)}", response)
+        return self.api.check(response)
 
 
 def decoded_json(response: requests.Response) -> t.Any:

@@ -25,12 +25,10 @@ may be out of order: rows are then passed twice, never lost).
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 import threading
 import typing as t
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +38,7 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_edcast.answer import MALFORMED, Answer
 from tap_edcast.client import answer_layout, decoded_json
+from tapkit.parallel import ordered_map
 from tapkit.retry import RetryableError
 
 if t.TYPE_CHECKING:
@@ -147,17 +146,10 @@ class KeysetReader:
     ) -> Iterator[Page[T]]:
         """The pages of the window after ``after`` (about ``rows`` rows), in order."""
         ranges = self._ranges(after, rows)
-
-        def submit(part: Range) -> Future[list[Page[T]]]:
-            return self._pool.submit(self._read, part, convert)
-
         # One range more than workers in flight: memory stays bounded, order is kept.
-        todo = iter(ranges)
-        pending = deque(submit(part) for part in itertools.islice(todo, self.workers + 1))
-        while pending:
+        window = self.workers + 1
+        for done in ordered_map(self._pool, lambda part: self._read(part, convert), ranges, window):
             self.check_cancelled()
-            done = pending.popleft().result()
-            pending.extend(submit(part) for part in itertools.islice(todo, 1))
             yield from done
 
     def _where(self, after: Point | None, upto: Point | None) -> str:

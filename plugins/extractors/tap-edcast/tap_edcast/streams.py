@@ -16,20 +16,20 @@ from urllib.request import url2pathname
 import pyarrow.parquet as pq
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, JSONLinesEncoding, ParquetEncoding
+from typing_extensions import override
 
 from tap_edcast.keyset import KeyOrder, backticked, domo_datetime
 from tap_edcast.normalise import sql_literal
 from tap_edcast.paging import Dataset, KeysetReader
 from tapkit.backfill import backfill_from, instant
 from tapkit.concurrency import SYNC_LOCK
+from tapkit.sdk_seam import BaseBatchFileEncoding, JSONLinesEncoding, ParquetEncoding
 from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers import types
-    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
 
     from tap_edcast.answer import Answer
@@ -38,6 +38,7 @@ if t.TYPE_CHECKING:
     from tap_edcast.normalise import Column
     from tap_edcast.paging import Page
     from tap_edcast.tap import TapEdCast
+    from tapkit.sdk_seam import BatchConfig
 
 CATALOGUE_PAGE = 50  # the API's maximum `limit`
 CATALOGUE_ATTEMPTS = 3
@@ -72,14 +73,17 @@ class DatasetsStream(VersionedStream):
         ),
     ).to_dict()
 
+    @override
     def __init__(self, tap: TapEdCast) -> None:
         super().__init__(tap)
         self.client: DomoClient = tap.client
 
+    @override
     def get_batch_config(self, config: t.Mapping[str, t.Any]) -> BatchConfig | None:
         """Always records (a few hundred objects): so each carries its table version."""
         return None
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         self.begin_read(context, full=True)
         yield from catalogue(self.client)
@@ -158,6 +162,7 @@ class DatasetStream(VersionedStream):
 
     is_sorted = True
 
+    @override
     def __init__(
         self, tap: TapEdCast, spec: DatasetSpec, dataset_id: str, columns: list[Column]
     ) -> None:
@@ -179,10 +184,10 @@ class DatasetStream(VersionedStream):
         self.replication_key = spec.replication_key
         self.client: DomoClient = tap.client
 
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: Context | None = None
-    ) -> None:
-        """Not per record: the bookmark moves when a whole page was passed on."""
+    @override
+    def advances_bookmark(self, record: types.Record, context: Context | None) -> bool:
+        """Never per record: the bookmark moves when a whole page was passed on."""
+        return False
 
     def _reader(self, since: datetime | None = None) -> KeysetReader:
         """A reader of the window ``[start_date, end_date)``, or from ``since`` on."""
@@ -281,6 +286,7 @@ class DatasetStream(VersionedStream):
             state[ROWS_HELD] = int(state[ROWS_HELD]) + page.rows
             self.state_manager.is_flushed = False
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The rows page by page. Each page waits in a local Parquet file (pages read
         ahead cost no memory) and is read back a thousand rows at a time."""
@@ -297,9 +303,10 @@ class DatasetStream(VersionedStream):
                         yield from rows.to_pylist()
                     page.result.unlink()
                     self._passed_on(context, page)
-                    self._write_state_message()
+                    self.write_state()
         self.finish_read(context)
 
+    @override
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -334,7 +341,7 @@ class DatasetStream(VersionedStream):
                 self._passed_on(context, page)
                 yield file_encoding, [page.result]
         self.finish_read(context)
-        self._write_state_message()  # the SDK writes none after the last batch
+        self.write_state()  # the SDK writes none after the last batch
 
 
 def _local_dir(root: str) -> Path:

@@ -9,14 +9,13 @@ from functools import cached_property
 import duckdb
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from typing_extensions import override
 
 from tap_edcast.client import DomoClient, decoded_json
 from tap_edcast.normalise import classify
 from tap_edcast.streams import DatasetSpec, DatasetsStream, DatasetStream, catalogue
-from tapkit.backfill import backfill_setting
-from tapkit.concurrency import ConcurrentTap
-from tapkit.retry import retry_settings
-from tapkit.schemas import schema_policy_setting
+from tapkit.concurrency import ConcurrentTap, sync_settings
+from tapkit.http import http_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -90,7 +89,7 @@ class TapEdCast(ConcurrentTap):
         ),
         th.Property(
             "page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=50000,
             description=(
                 "Rows per query page (below Domo's ~1M result cap); the dataset is read "
@@ -99,7 +98,7 @@ class TapEdCast(ConcurrentTap):
         ),
         th.Property(
             "max_parallel_pages",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=4,
             description="Ranges (query pages) read at once.",
         ),
@@ -115,16 +114,15 @@ class TapEdCast(ConcurrentTap):
                 " (docs/benchmarks.md, memory_growth)."
             ),
         ),
-        th.Property("request_timeout", th.IntegerType, default=300),
-        *retry_settings(),
-        schema_policy_setting(),
-        backfill_setting(),
+        *http_settings(300),
+        *sync_settings(),
     ).to_dict()
 
     @cached_property
     def client(self) -> DomoClient:
         return DomoClient(self.config, self.logger)
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """The catalogue, plus one stream per configured dataset, typed from Domo's metadata."""
         try:
@@ -132,10 +130,6 @@ class TapEdCast(ConcurrentTap):
         except re.error as exc:
             msg = f"tap-edcast `id_column_pattern` is not a regular expression: {exc}"
             raise ConfigValidationError(msg, errors=[msg]) from exc
-        for setting in ("page_size", "max_parallel_pages"):
-            if int(self.config[setting]) < 1:
-                msg = f"tap-edcast `{setting}` must be at least 1, got {self.config[setting]}"
-                raise ConfigValidationError(msg, errors=[msg])
         try:
             with duckdb.connect() as probe:
                 probe.execute("SET memory_limit = ?", [str(self.config["memory_limit"])])

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataops.sandbox import records, serve
-from dataops.testing import singer_run, verify
+from dataops.testing import singer_run, tap_tests
 from dataops.testing.singer_run import Replica
+from dataops.testing.tap_tests import sent, start_tap
 from dataops.testing.verify import normalise, same
 from tapkit.versions import UNFINISHED
 
@@ -38,19 +37,27 @@ DEFAULT = [
     }
 ]
 BOTH = [*DEFAULT, USERS]
-FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 1, "request_timeout": 5}
 
 
 def config_for(sandbox: Any, **extra: Any) -> dict[str, Any]:
-    return {"url_base": sandbox.url, **sandbox.credentials, **FAST, **extra}
+    return tap_tests.config_for("edcast", sandbox, **extra)
 
 
 def run_tap(
     tmp_path: Path, config: dict[str, Any], state: dict | None = None, into: Replica | None = None
 ) -> singer_run.TapRun:
-    done = singer_run.run_tap("tap-edcast", tmp_path, config, state, into)
+    """A run that must succeed."""
+    done = tap_tests.run_tap("edcast", tmp_path, config, state, into)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
+
+
+def run_failing(tmp_path: Path, config: dict[str, Any]) -> str:
+    """The stderr of a run that must fail clearly: exit status 1, no traceback."""
+    done = tap_tests.run_tap("edcast", tmp_path, config)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return done.stderr
 
 
 def key_of(row: dict[str, Any], stream: str) -> tuple:
@@ -84,12 +91,7 @@ def assert_equal(got: dict, expected: dict, stream: str) -> None:
 def assert_replica_is_truth(
     replica: Replica, seed: int, epoch: int, streams: tuple[str, ...] = (GLUE, "datasets")
 ) -> None:
-    reports = verify.compare_replica(replica, "edcast", seed=seed, epoch=epoch, streams=streams)
-    assert [r.describe() for r in reports if not r.ok] == []
-
-
-def sent(messages: list[dict], stream: str, kind: str = "RECORD") -> list[dict]:
-    return [m for m in messages if m["type"] == kind and m["stream"] == stream]
+    tap_tests.assert_replica_is_truth(replica, "edcast", seed=seed, epoch=epoch, streams=streams)
 
 
 def test_records_are_the_clean_values_of_every_event(tmp_path: Path) -> None:
@@ -262,15 +264,6 @@ def test_the_catalogue_is_listed_again_when_it_changes_while_listed(tmp_path: Pa
     assert_equal(table_of(replica, "datasets"), truth_of("datasets", 15, 3), "datasets")
 
 
-def start_tap(tmp_path: Path, config: dict[str, Any], state: dict) -> subprocess.Popen[str]:
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "state.json").write_text(json.dumps(state))
-    tap = Path(sys.executable).with_name("tap-edcast")
-    files = ["--config", str(tmp_path / "config.json"), "--state", str(tmp_path / "state.json")]
-    stderr = (tmp_path / "killed.stderr").open("w")
-    return subprocess.Popen([str(tap), *files], stdout=subprocess.PIPE, stderr=stderr, text=True)
-
-
 # (epoch of the run before, epoch of the killed run, page size): epoch 2 replaced rows
 # away, so that run is a full read; epoch 1 only appended, so that one reads on from
 # the bookmark. The rerun is at the next epoch: the source changed after the kill.
@@ -290,7 +283,7 @@ def test_a_run_killed_midway_is_followed_by_a_full_read_that_ends_exact(
     with serve("edcast", seed=seed, epoch=before) as sandbox:
         state = run_tap(tmp_path, config_for(sandbox), into=replica).last_state
     with serve("edcast", seed=seed, epoch=killed_at) as sandbox:
-        tap = start_tap(tmp_path, config_for(sandbox, **settings), state)
+        tap = start_tap("edcast", tmp_path, config_for(sandbox, **settings), state)
         assert tap.stdout is not None
         versions, covered = set(), 0
         while covered < 3:  # three pages passed on, each followed by a STATE
@@ -392,28 +385,39 @@ def test_runs_can_switch_between_record_and_batch_mode(tmp_path: Path) -> None:
 
 def test_wrong_credentials_fail_clearly_without_leaking_them(tmp_path: Path) -> None:
     with serve("edcast") as sandbox:
-        done = singer_run.run_tap(
-            "tap-edcast", tmp_path, config_for(sandbox, password="not-it-xyz")
-        )
-    assert done.returncode != 0
-    assert "Domo refused the client credentials" in done.stderr
-    assert "not-it-xyz" not in done.stderr
+        stderr = run_failing(tmp_path, config_for(sandbox, password="not-it-xyz"))
+    assert "tap-edcast failed: Domo refused the client credentials (HTTP 401)" in stderr
+    assert "TAP_EDCAST_PASSWORD" in stderr
+    assert "not-it-xyz" not in stderr
 
 
 def test_a_memory_limit_duckdb_cannot_read_fails_clearly(tmp_path: Path) -> None:
     with serve("edcast") as sandbox:
-        done = singer_run.run_tap("tap-edcast", tmp_path, config_for(sandbox, memory_limit="lots"))
-    assert done.returncode != 0
-    assert "tap-edcast `memory_limit`: Parser Error: Memory must have a number" in done.stderr
-    assert "Traceback" not in done.stderr
+        stderr = run_failing(tmp_path, config_for(sandbox, memory_limit="lots"))
+    assert "tap-edcast `memory_limit`: Parser Error: Memory must have a number" in stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("page_size", 0, "tap-edcast `page_size` must be at least 1, got 0"),
+        ("max_parallel_pages", -2, "tap-edcast `max_parallel_pages` must be at least 1, got -2"),
+        ("max_retries", -1, "tap-edcast `max_retries` must be at least 0, got -1"),
+    ],
+)
+def test_a_setting_out_of_range_fails_clearly(
+    tmp_path: Path, setting: str, value: int, message: str
+) -> None:
+    with serve("edcast") as sandbox:
+        stderr = run_failing(tmp_path, config_for(sandbox, **{setting: value}))
+    assert message in stderr
 
 
 def test_unknown_dataset_fails_clearly(tmp_path: Path) -> None:
     with serve("edcast") as sandbox:
         missing = {**DEFAULT[0], "name": "NoSuchDataset"}
-        done = singer_run.run_tap("tap-edcast", tmp_path, config_for(sandbox, datasets=[missing]))
-    assert done.returncode != 0
-    assert "Domo has no dataset named 'NoSuchDataset'" in done.stderr
+        stderr = run_failing(tmp_path, config_for(sandbox, datasets=[missing]))
+    assert "Domo has no dataset named 'NoSuchDataset'" in stderr
 
 
 @pytest.mark.parametrize(
@@ -427,6 +431,5 @@ def test_unknown_dataset_fails_clearly(tmp_path: Path) -> None:
 def test_unusable_keys_fail_clearly(tmp_path: Path, bad_key: list[str], message: str) -> None:
     with serve("edcast") as sandbox:
         entry = {**DEFAULT[0], "primary_keys": bad_key}
-        done = singer_run.run_tap("tap-edcast", tmp_path, config_for(sandbox, datasets=[entry]))
-    assert done.returncode != 0
-    assert message in done.stderr
+        stderr = run_failing(tmp_path, config_for(sandbox, datasets=[entry]))
+    assert message in stderr

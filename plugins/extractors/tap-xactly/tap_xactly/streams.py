@@ -19,13 +19,13 @@ keys cannot tell deletions from inserts), is read whole every run.
 from __future__ import annotations
 
 import contextlib
-import time
 import typing as t
 from dataclasses import dataclass
 from datetime import timedelta
 
 import jpype
 from singer_sdk.exceptions import FatalAPIError
+from typing_extensions import override
 
 from tap_xactly.deletions import ROW_COUNT, RowCount, count_query, last_key_query
 from tap_xactly.jdbc import (
@@ -41,7 +41,7 @@ from tap_xactly.jdbc import (
 from tap_xactly.keyset import PageQuery, page_query
 from tapkit.backfill import rewound
 from tapkit.concurrency import SYNC_LOCK
-from tapkit.retry import Backoff
+from tapkit.retry import Retrier
 from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
@@ -101,6 +101,7 @@ class TableStream(VersionedStream):
 
     is_sorted = True
 
+    @override
     def __init__(self, tap: Tap, table: Table, pool: ConnectionPool) -> None:
         schema = {
             "type": "object",
@@ -113,25 +114,32 @@ class TableStream(VersionedStream):
         self.replication_key = table.replication_key
         self._connection: t.Any = None
         self._statements: dict[str, t.Any] = {}
+        self._retrier = Retrier.from_config(
+            "Xactly",
+            self.config,
+            self.logger,
+            failures=(jpype.JException,),
+            is_permanent=is_permanent,
+            describe=lambda exc: error_text(exc, pool.driver.password),
+            retry_action="reconnecting",
+        )
 
     # --- state ----------------------------------------------------------------------
 
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
+    @override
+    def advances_bookmark(self, record: types.Record, context: types.Context | None) -> bool:
         """The bookmark moves forward only: rows read again within the look-back, dated
-        before it, leave it where it is."""
+        before it, leave it where it is (called under the sync lock)."""
         rk = self.replication_key
-        if rk is None or latest_record.get(rk) is None:
-            return  # FULL_TABLE, or a row without MODIFIED_DATE (read by full reads only)
-        with SYNC_LOCK:
-            bookmark = self.get_context_state(context).get(BOOKMARK)
-            # iso_instant texts, all of one length: they sort as the instants do
-            if bookmark is None or latest_record[rk] >= bookmark:
-                super()._increment_stream_state(latest_record, context=context)
+        if rk is None or record.get(rk) is None:
+            return False  # FULL_TABLE, or a row without MODIFIED_DATE (read by full reads only)
+        bookmark = self.get_context_state(context).get(BOOKMARK)
+        # iso_instant texts, all of one length: they sort as the instants do
+        return bookmark is None or record[rk] >= bookmark
 
     # --- records --------------------------------------------------------------------
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         try:
             if self.replication_key is None:
@@ -280,7 +288,7 @@ class TableStream(VersionedStream):
             if page.rows:
                 self.logger.info("%s: page %d, %d rows", self.name, number, len(page.rows))
             yield from page.rows
-            self._write_state_message()
+            self.write_state()
             if len(page.rows) < size or page.last is None:
                 return
             if page.last == start:
@@ -300,35 +308,17 @@ class TableStream(VersionedStream):
         return self._retrying(lambda: self._first_row(query))
 
     def _retrying(self, read: Callable[[], T]) -> T:
-        """``read()``, retried a bounded number of times, each after renewing the
-        connection; a permanent error fails at once."""
-        retries = int(self.config["max_retries"])
-        backoff = Backoff.from_config(self.config)
-        for attempt in range(retries + 1):
+        """``read()``, retried a bounded number of times, each on a new connection; a
+        permanent error (``jdbc.is_permanent``) fails at once."""
+
+        def attempt() -> T:
             try:
                 return read()
-            except jpype.JException as exc:
-                message = error_text(exc, self.pool.driver.password)
+            except jpype.JException:
                 self._discard_connection()
-                if is_permanent(exc):
-                    raise FatalAPIError(self._failure(message, attempt + 1)) from exc
-                if attempt == retries:
-                    raise FatalAPIError(self._failure(message, attempt + 1)) from exc
-                delay = backoff.delay(attempt)
-                self.logger.warning(
-                    "%s: %s; reconnecting in %.1f s (retry %d of %d)",
-                    self.name,
-                    message,
-                    delay,
-                    attempt + 1,
-                    retries,
-                )
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+                raise
 
-    def _failure(self, message: str, attempts: int) -> str:
-        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
-        return f"tap-xactly {self.name}: reading {self.table.sql} failed ({tries}): {message}"
+        return self._retrier.run(f"{self.name}: reading {self.table.sql}", attempt)
 
     def _statement(self, sql: str) -> t.Any:
         """The prepared statement for ``sql``, prepared once per table: every page after

@@ -15,14 +15,13 @@ from functools import cached_property
 import jpype
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from typing_extensions import override
 
 from tap_xactly.jdbc import ConnectionPool, Driver, error_text, is_permanent, kind_of
 from tap_xactly.keyset import identifier
 from tap_xactly.streams import Column, Table, TableStream
-from tapkit.backfill import backfill_setting
-from tapkit.concurrency import ConcurrentTap
+from tapkit.concurrency import ConcurrentTap, parallel_streams_setting, sync_settings
 from tapkit.retry import retry_settings
-from tapkit.schemas import schema_policy_setting
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -32,7 +31,7 @@ XACTLY_URL = (
     "&clientId={client_id}&consumer={consumer}"
 )
 
-# Xactly Connect's tables and their keys (shared/specs/xactly.md). A ``<table>_hist``
+# Xactly Connect's tables and their keys (docs/vendors/xactly.md). A ``<table>_hist``
 # twin, where the database has one, keeps every version: its key adds VERSION.
 PRIMARY_KEYS: dict[str, str] = {
     "xc_attainment_measure": "ATTAINMENT_MEASURE_ID",
@@ -104,23 +103,21 @@ class TapXactly(ConcurrentTap):
         ),
         th.Property(
             "lookback_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=3600,
             description=(
                 "Each run re-reads rows modified this long before its bookmark: rows a "
                 "lagging replica commits late, with an older MODIFIED_DATE."
             ),
         ),
-        th.Property("page_size", th.IntegerType, default=10000, description="Rows per query."),
         th.Property(
-            "max_parallel_streams",
-            th.IntegerType,
-            default=4,
-            description="Tables read at once, one connection each (1 = one after another).",
+            "page_size", th.IntegerType(minimum=1), default=10000, description="Rows per query."
+        ),
+        parallel_streams_setting(
+            4, "Tables read at once, one connection each (1 = one after another)."
         ),
         *retry_settings(5, 2.0, "page (each on a new connection)"),
-        schema_policy_setting(),
-        backfill_setting(),
+        *sync_settings(),
         th.Property(
             "query_timeout_seconds",
             th.IntegerType,
@@ -146,27 +143,20 @@ class TapXactly(ConcurrentTap):
             password=str(self.config["password"]),
         )
 
+    @override
     def discover_streams(self) -> list[Stream]:
-        with self.clear_failure():
-            if int(self.config["page_size"]) < 1:
-                msg = f"tap-xactly `page_size` must be at least 1, got {self.config['page_size']}"
-                raise ConfigValidationError(msg, errors=[msg])
-            if int(self.config["lookback_seconds"]) < 0:
-                lookback = self.config["lookback_seconds"]
-                msg = f"tap-xactly `lookback_seconds` must be 0 or more, got {lookback}"
-                raise ConfigValidationError(msg, errors=[msg])
-            tables = self._tables()
-            return [TableStream(self, table, self.pool) for table in tables]
+        return [TableStream(self, table, self.pool) for table in self._tables()]
 
     @cached_property
     def pool(self) -> ConnectionPool:
         """Connections shared by the streams, one at a time each (closed after the sync)."""
         return ConnectionPool(self.driver())
 
-    def sync_all(self) -> None:  # type: ignore[misc]
+    @override
+    def sync_selected(self) -> None:
         """Sync the selected tables, then close the pooled connections."""
         try:
-            super().sync_all()
+            super().sync_selected()
         finally:
             self.pool.close()
 

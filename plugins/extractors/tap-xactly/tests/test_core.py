@@ -5,6 +5,7 @@ from __future__ import annotations
 from singer_sdk.testing import get_tap_test_class
 
 from dataops.sandbox import serve
+from dataops.testing.tap_tests import connection
 from tap_xactly.tap import TapXactly
 
 # One sandbox for the whole module: the SDK builds the test class at import time.
@@ -12,13 +13,5 @@ SANDBOX = serve("xactly", seed=5)
 
 TestTapXactly = get_tap_test_class(
     tap_class=TapXactly,
-    config={
-        **SANDBOX.credentials,
-        "client_id": "sandbox",
-        "consumer": "sandbox",
-        "driver_jar": SANDBOX.driver_jar,
-        "driver_class": SANDBOX.driver_class,
-        "jdbc_url": SANDBOX.url,
-        "page_size": 150,
-    },
+    config={**connection("xactly", SANDBOX), "page_size": 150},
 )

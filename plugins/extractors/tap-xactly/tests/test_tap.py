@@ -18,36 +18,27 @@ import pytest
 
 from dataops.sandbox import records, serve
 from dataops.sandbox.xactly import KEY_PROPERTIES, XactlySandbox, h2_jar
-from dataops.testing import singer_run, verify
+from dataops.testing import singer_run, tap_tests, verify
 from dataops.testing.singer_run import Replica
+from dataops.testing.tap_tests import activated, emitted, replay, start_tap
 from dataops.testing.verify import normalise
 from tap_xactly.jdbc import Driver
 from tapkit.versions import UNFINISHED
 
 SEED = 8
-FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.2}
 WHOLE_EVERY_RUN = {"xc_attainment_measure", "xc_quota_relationship"}
 """The sandbox's tables with string keys: read whole each run (deletions cannot be
 counted by key)."""
 
 
 def config_for(sandbox: XactlySandbox, **extra: Any) -> dict[str, Any]:
-    return {
-        **sandbox.credentials,
-        "client_id": "sandbox",
-        "consumer": "sandbox",
-        "driver_jar": sandbox.driver_jar,
-        "driver_class": sandbox.driver_class,
-        "jdbc_url": sandbox.url,
-        **FAST,
-        **extra,
-    }
+    return tap_tests.config_for("xactly", sandbox, **extra)
 
 
 def run_tap(
     tmp_path: Path, config: dict[str, Any], state: dict | None = None, into: Replica | None = None
 ) -> singer_run.TapRun:
-    return singer_run.run_tap("tap-xactly", tmp_path, config, state, into)
+    return tap_tests.run_tap("xactly", tmp_path, config, state, into)
 
 
 def sync(
@@ -57,8 +48,7 @@ def sync(
     with serve("xactly", seed=seed, epoch=epoch) as sandbox:
         done = run_tap(tmp_path, config_for(sandbox, **extra), state)
     assert done.returncode == 0, done.stderr[-3000:]
-    for message in done.messages:
-        replica.apply(message)
+    replay(done.messages, replica)
     return done
 
 
@@ -84,14 +74,6 @@ def differences(replica: Replica, epoch: int, seed: int = SEED) -> dict[str, set
 def assert_equal_to_truth(replica: Replica, epoch: int, seed: int = SEED) -> None:
     wrong = differences(replica, epoch, seed)
     assert not wrong, {stream: sorted(keys)[:5] for stream, keys in wrong.items()}
-
-
-def emitted(messages: list[dict]) -> Counter[str]:
-    return Counter(m["stream"] for m in messages if m["type"] == "RECORD")
-
-
-def activated(messages: list[dict]) -> dict[str, int]:
-    return {m["stream"]: m["version"] for m in messages if m["type"] == "ACTIVATE_VERSION"}
 
 
 def latest_date(rows: list[dict[str, Any]]) -> datetime:
@@ -122,9 +104,7 @@ def test_first_sync_reads_every_table_whole_and_history_keeps_versions(
     assert done.returncode == 0, done.stderr[-3000:]
     truth = records("xactly", seed=SEED)
     assert emitted(done.messages) == Counter({stream: len(rows) for stream, rows in truth.items()})
-    replica = Replica()
-    for message in done.messages:
-        replica.apply(message)
+    replica = replay(done.messages, Replica())
     assert_equal_to_truth(replica, epoch=0)
     # A first sync is a full read of every table, each with the version its records carry.
     versions = activated(done.messages)
@@ -164,11 +144,9 @@ def test_each_run_reads_from_its_bookmark_less_the_lookback(
     """Without deletions a run reads exactly the rows dated at or after its bookmark less
     `lookback_seconds` (tables with string keys: all), and activates no version."""
     lookback = timedelta(seconds=3600)
-    replica = Replica()
     first = run_tap(tmp_path, config_for(epoch0))
     assert first.returncode == 0, first.stderr[-3000:]
-    for message in first.messages:
-        replica.apply(message)
+    replica = replay(first.messages, Replica())
     old, new = records("xactly", seed=SEED), records("xactly", seed=SEED, epoch=1)
     state = first.last_state
     for settled in (old, new):  # epoch 1 as a change, then again unchanged
@@ -242,23 +220,10 @@ def test_without_lookback_late_commits_are_missed(tmp_path: Path) -> None:
     assert differences(replica, 2, seed) == expected
 
 
-def _start(tmp_path: Path, config: dict[str, Any], state: dict | None = None) -> subprocess.Popen:
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    args = [
-        str(Path(sys.executable).with_name("tap-xactly")),
-        "--config",
-        str(tmp_path / "config.json"),
-    ]
-    if state is not None:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        args += ["--state", str(tmp_path / "state.json")]
-    with (tmp_path / "stderr.log").open("w") as stderr:
-        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True)
-
-
 def _finish(process: subprocess.Popen[str], tmp_path: Path) -> tuple[str, str]:
     """The rest of the tap's stdout (read through the same buffer as the lines before:
-    `communicate` would skip what that buffer holds) and its whole stderr."""
+    `communicate` would skip what that buffer holds) and its whole stderr
+    (:func:`tap_tests.start_tap`'s)."""
     assert process.stdout is not None
     out = process.stdout.read()
     process.wait(timeout=120)
@@ -284,7 +249,7 @@ def test_a_killed_full_read_is_read_again_whole_with_a_newer_version(tmp_path: P
     state = sync(tmp_path, 1, replica, None).last_state
     settings = {"page_size": 20, "max_parallel_streams": 1}
     with serve("xactly", seed=SEED, epoch=2) as sandbox:
-        tap = _start(tmp_path, config_for(sandbox, **settings), state)
+        tap = start_tap("xactly", tmp_path, config_for(sandbox, **settings), state)
         assert tap.stdout is not None
         credit: list[dict] = []
         resume_from = None
@@ -319,32 +284,34 @@ def test_a_broken_connection_is_reopened_and_nothing_is_lost(tmp_path: Path) -> 
     with serve("xactly", seed=SEED) as sandbox:
         # Small pages, one table at a time: the tap blocks on a full stdout pipe while
         # its connection is open, and the sessions are aborted under it.
-        tap = _start(tmp_path, config_for(sandbox, page_size=20, max_parallel_streams=1))
+        tap = start_tap(
+            "xactly", tmp_path, config_for(sandbox, page_size=20, max_parallel_streams=1)
+        )
         messages = _stream_records(tap, 60)
         assert sandbox.abort_sessions() >= 1
         out, err = _finish(tap, tmp_path)
     assert tap.returncode == 0, err[-3000:]
     messages += [json.loads(line) for line in out.splitlines()]
-    assert "reconnecting" in err
-    replica = Replica()
-    for message in messages:
-        replica.apply(message)
-    assert_equal_to_truth(replica, epoch=0)
+    assert "Xactly xc_" in err
+    assert ": attempt 1 of 6 failed (" in err
+    assert "reconnecting in" in err
+    assert_equal_to_truth(replay(messages, Replica()), epoch=0)
 
 
 def test_retries_are_bounded_then_fail_clearly(tmp_path: Path) -> None:
     sandbox = serve("xactly", seed=SEED)
     config = config_for(sandbox, page_size=20, max_parallel_streams=1, max_retries=2)
     try:
-        tap = _start(tmp_path, config)
+        tap = start_tap("xactly", tmp_path, config)
         _stream_records(tap, 40)
     finally:
         sandbox.close()  # the database goes away for good
     _, err = _finish(tap, tmp_path)
     assert tap.returncode == 1
-    assert "failed (3 attempts)" in err
-    assert "(retry 2 of 2)" in err
-    assert "retry 3" not in err
+    assert "tap-xactly failed: Xactly xc_" in err
+    assert "gave up after 3 attempts: " in err
+    assert "attempt 2 of 3 failed (" in err
+    assert "attempt 3 of 3 failed" not in err
     assert "Traceback" not in err
     assert "sandbox-secret" not in err
 
@@ -357,9 +324,13 @@ def test_retries_are_bounded_then_fail_clearly(tmp_path: Path) -> None:
         ({"jdbc_url": "jdbc:postgresql://127.0.0.1/x"}, "does not accept the URL"),
         ({"password": "not-the-secret-xyz"}, "check user and password"),
         ({"schema": "nope"}, "no schema 'nope'"),
-        ({"page_size": 0}, "`page_size` must be at least 1"),
-        ({"lookback_seconds": -60}, "`lookback_seconds` must be 0 or more"),
-        ({"max_parallel_streams": 0}, "`max_parallel_streams` must be at least 1"),
+        ({"page_size": 0}, "tap-xactly `page_size` must be at least 1, got 0"),
+        ({"lookback_seconds": -60}, "tap-xactly `lookback_seconds` must be at least 0, got -60"),
+        (
+            {"max_parallel_streams": 0},
+            "tap-xactly `max_parallel_streams` must be at least 1, got 0",
+        ),
+        ({"max_retries": -1}, "tap-xactly `max_retries` must be at least 0, got -1"),
     ],
 )
 def test_setup_mistakes_fail_clearly(
@@ -452,8 +423,7 @@ def test_undated_rows_and_tables_without_modified_date_are_read_whole(tmp_path: 
     def run(state: dict | None) -> singer_run.TapRun:
         done = run_tap(tmp_path, config, state)
         assert done.returncode == 0, done.stderr[-3000:]
-        for message in done.messages:
-            replica.apply(message)
+        replay(done.messages, replica)
         for table, key in [("XC_USER", "USER_ID"), ("XC_ROLE", "ROLE_ID")]:
             source = {row[key] for row in replica.table(table.lower())}
             assert source == set(database.keys(table, key))

@@ -14,16 +14,18 @@ from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.authenticators import BasicAuthenticator
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
-from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
-from tapkit.retry import RETRYABLE_STATUSES, Backoff, retry_after_seconds
+from tapkit.http import HttpApi, where
+from tapkit.retry import RetryableError
+from tapkit.sdk_seam import SeamRESTStream
 from tapkit.versions import VersionedStream
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable
+    from collections.abc import Callable, Iterable
 
     from singer_sdk.helpers.types import Context
 
@@ -76,11 +78,13 @@ class NextHrefPaginator(BaseAPIPaginator[str | None]):
     (that would double `/api/v2`).
     """
 
+    @override
     def __init__(self, base_url: str) -> None:
         super().__init__(None)
         parts = urlsplit(base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}"
 
+    @override
     def get_next(self, response: requests.Response) -> str | None:
         links = payload_of(response).get("links") or {}
         next_link = links.get("next") or {}
@@ -96,12 +100,13 @@ class NextHrefPaginator(BaseAPIPaginator[str | None]):
             return str(href)
         return f"{self._origin}/{href.lstrip('/')}"
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """An empty page is not the end: only a null `links.next` is."""
         return True
 
 
-class ZenGRCStream(VersionedStream, RESTStream[str | None]):
+class ZenGRCStream(VersionedStream, SeamRESTStream[str | None]):
     """One ZenGRC v2 collection over HTTP: `GET <base>/<collection>`, cursor paged.
 
     What a sync reads and sends is :class:`tap_zengrc.scans.CollectionStream`'s.
@@ -113,83 +118,81 @@ class ZenGRCStream(VersionedStream, RESTStream[str | None]):
     is_sorted = False
 
     @property
+    @override
     def url_base(self) -> str:
         return str(self.config["base_url"]).rstrip("/")
 
     @property
+    @override
     def path(self) -> str:  # type: ignore[override]
         return f"/{self.name}"
 
     @property
+    @override
     def authenticator(self) -> BasicAuthenticator:
         return BasicAuthenticator(
             username=self.config["username"], password=self.config["password"]
         )
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 
     @property
+    @override
     def timeout(self) -> int:
         return int(self.config["request_timeout"])
 
+    @property
+    def api(self) -> HttpApi:
+        """ZenGRC as the tap's errors speak of it (:meth:`HttpApi.check`)."""
+        return HttpApi(
+            vendor="ZenGRC",
+            credentials_hint=(
+                "check the tap-zengrc `username`/`password` settings (API key id and secret; "
+                "env TAP_ZENGRC_USERNAME / TAP_ZENGRC_PASSWORD)."
+            ),
+            address_hint=(
+                f"check the tap-zengrc `base_url` setting ({BASE_URL_HINT}; got {self.url_base})."
+            ),
+            content_type="json",
+            secrets=(str(self.config["password"]),),
+        )
+
+    @override
     def get_new_paginator(self) -> NextHrefPaginator:
         return NextHrefPaginator(self.url_base)
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """First page from the collection URL, later pages from the server's href."""
         if page.next_page_token:
             return HTTPRequest(url=page.next_page_token, headers=self.http_headers)
         return HTTPRequest(url=self.get_url(page.stream_context), headers=self.http_headers)
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
-        """Classify a response: retry transient failures, fail clearly on the rest."""
-        status = response.status_code
-        where = f"GET {response.request.path_url}"
-        if status == 401 or status == 403:
-            msg = (
-                f"ZenGRC refused the credentials (HTTP {status}) for {where}: check the "
-                "tap-zengrc `username`/`password` settings (API key id and secret; env "
-                "TAP_ZENGRC_USERNAME / TAP_ZENGRC_PASSWORD)."
-            )
-            raise FatalAPIError(msg)
-        if status == 404:
-            msg = (
-                f"ZenGRC answered 404 for {where}: check the tap-zengrc `base_url` "
-                f"setting ({BASE_URL_HINT}; got {self.url_base})."
-            )
-            raise FatalAPIError(msg)
-        if status in RETRYABLE_STATUSES:
-            raise RetriableAPIError(f"HTTP {status} {response.reason} for {where}", response)
-        if status >= 400:
-            raise FatalAPIError(
-                f"HTTP {status} {response.reason} for {where}: {response.text[:200]}"
-            )
-        content_type = response.headers.get("Content-Type", "")
-        if "json" not in content_type:
-            # A gateway or login page answering in HTML: transient, retry.
-            raise RetriableAPIError(
-                f"expected JSON but got {content_type or 'no content type'} for {where}",
-                response,
-            )
+        """Classify a response (:meth:`HttpApi.check`), then read its list envelope."""
+        self.api.check(response)
         try:
             payload = response.json()
         except (json.JSONDecodeError, requests.exceptions.JSONDecodeError) as exc:
-            raise RetriableAPIError(
-                f"invalid or truncated JSON for {where}: {exc}", response
-            ) from exc
+            at = where(response)
+            raise RetryableError(f"invalid or truncated JSON for {at}: {exc}", response) from exc
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             msg = (
-                f"{where} did not answer a ZenGRC list envelope ({{'data': [...], 'links': …}}): "
-                f"check the tap-zengrc `base_url` setting ({BASE_URL_HINT})."
+                f"{where(response)} did not answer a ZenGRC list envelope ({{'data': [...], "
+                f"'links': …}}): check the tap-zengrc `base_url` setting ({BASE_URL_HINT})."
             )
             raise FatalAPIError(msg)
         _payloads[response] = payload
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         yield from payload_of(response)["data"]
 
+    @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
         """The SDK's page loop (0.54.9), with the pages fetched ahead by a thread of their
         own: the next page is requested as soon as this one has arrived, while this
@@ -205,7 +208,7 @@ class ZenGRCStream(VersionedStream, RESTStream[str | None]):
         sync failed or was cancelled), the fetching stops after the request in flight.
         """
         paginator = self.get_new_paginator()
-        decorated_request = self.request_decorator(self._request)
+        decorated_request = self.request_decorator(self.send_request)
         fetched: queue.Queue[_Fetched | BaseException | None] = queue.Queue(maxsize=1)
         stop = threading.Event()
 
@@ -220,7 +223,7 @@ class ZenGRCStream(VersionedStream, RESTStream[str | None]):
         def fetch_pages() -> None:
             try:
                 while not paginator.finished and not stop.is_set():
-                    prepared = self._prepare_request(context=context, page=paginator)
+                    prepared = self.prepare_page_request(context, paginator)
                     response = decorated_request(prepared, context)
                     try:
                         paginator.advance(response)
@@ -250,49 +253,15 @@ class ZenGRCStream(VersionedStream, RESTStream[str | None]):
                 stop.set()
                 fetcher.join()
 
+    @override
     def request_decorator(self, func: Callable) -> Callable:
-        """Bounded retries with backoff; a clear error once they are used up."""
-        retrying = super().request_decorator(func)
-        max_tries = self.backoff_max_tries()
+        """Bounded retries (tapkit's :class:`~tapkit.retry.Retrier`, as every tap's) in
+        place of the SDK's backoff; a clear error once they are used up."""
+        retrier = self.api.retrier(self.config, self.logger)
 
         def call(*args: t.Any, **kwargs: t.Any) -> requests.Response:
-            try:
-                return t.cast("requests.Response", retrying(*args, **kwargs))
-            except RetriableAPIError as exc:
-                msg = f"ZenGRC {self.name}: gave up after {max_tries} attempts: {exc}"
-                raise FatalAPIError(msg) from exc
-            except requests.exceptions.RequestException as exc:
-                msg = (
-                    f"ZenGRC {self.name}: gave up after {max_tries} attempts reaching "
-                    f"{self.url_base} ({type(exc).__name__}: {exc}); check `base_url` "
-                    "and the network."
-                )
-                raise FatalAPIError(msg) from exc
+            return t.cast(
+                "requests.Response", retrier.run(self.name, lambda: func(*args, **kwargs))
+            )
 
         return call
-
-    def backoff_max_tries(self) -> int:
-        return int(self.config["max_retries"]) + 1
-
-    def backoff_wait_generator(self) -> Generator[float, BaseException | None, None]:
-        """Exponential backoff capped at `backoff_max_seconds`; `Retry-After` wins."""
-        timing = Backoff.from_config(self.config)
-        attempt = 0
-        exc = yield 0.0  # primed by `backoff` with send(None)
-        while True:
-            exc = yield timing.delay(attempt, retry_after_seconds(getattr(exc, "response", None)))
-            attempt += 1
-
-    def backoff_jitter(self, value: float) -> float:
-        """`Backoff.delay` already adds jitter."""
-        return value
-
-    def backoff_handler(self, details: t.Any) -> None:
-        exc = details.get("exception")
-        self.logger.warning(
-            "%s: attempt %d failed (%s); retrying in %.2fs",
-            self.name,
-            details.get("tries"),
-            exc,
-            details.get("wait") or 0.0,
-        )

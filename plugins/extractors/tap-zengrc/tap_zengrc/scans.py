@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from singer_sdk.exceptions import FatalAPIError
+from typing_extensions import override
 
 from tap_zengrc.client import BASE_URL_HINT, ZenGRCStream, server_clock
 from tapkit.backfill import rewound
@@ -45,7 +46,6 @@ LAST_MAX_ID = "scan_max_id"
 """State key: the largest id the last completed scan saw (null: it saw none)."""
 LAST_ID_COUNT = "scan_id_count"
 """State key: how many distinct ids the last completed scan saw."""
-"""State key: a scan began and has not ended (the run may have been killed)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ class CollectionStream(ZenGRCStream):
 
     _first_page_pending = False
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         with SYNC_LOCK:
             state = self.get_context_state(context)
@@ -161,11 +162,12 @@ class CollectionStream(ZenGRCStream):
                 yield record
         return seen
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         if self._first_page_pending:
             self._first_page_pending = False
             cap = self.bookmark_cap(server_clock(response))
-            self._write_replication_key_signpost(self.context, instant_text(cap))
+            self.write_bookmark_cap(instant_text(cap))
         return super().parse_response(response)
 
     def bookmark_cap(self, server_now: datetime | None) -> datetime:
@@ -175,9 +177,10 @@ class CollectionStream(ZenGRCStream):
         ours = self._clock_at_start()
         return ours if server_now is None else min(ours, server_now)
 
+    @override
     def get_replication_key_signpost(self, context: Context | None = None) -> str:
         """Our clock at sync start, in the records' form (the SDK caps bookmarks at it)."""
         return instant_text(self._clock_at_start())
 
     def _clock_at_start(self) -> datetime:
-        return datetime.fromtimestamp(self._tap.initialized_at / 1000, tz=UTC)
+        return datetime.fromtimestamp(self.tap.initialized_at / 1000, tz=UTC)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import typing as t
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_zengrc.streams import COLLECTIONS, collection_stream
-from tapkit.backfill import backfill_setting
-from tapkit.concurrency import ConcurrentTap
-from tapkit.retry import retry_settings
-from tapkit.schemas import schema_policy_setting
+from tapkit.concurrency import ConcurrentTap, parallel_streams_setting, sync_settings
+from tapkit.http import http_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -42,15 +41,8 @@ class TapZenGRC(ConcurrentTap):
             th.DateTimeType,
             description="Ignore objects last updated before this instant (first sync only).",
         ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=60,
-            description="Seconds to wait for one HTTP response before retrying.",
-        ),
-        *retry_settings(),
-        schema_policy_setting(),
-        backfill_setting(),
+        *http_settings(60),
+        *sync_settings(),
         th.Property(
             "lookback_seconds",
             th.IntegerType,
@@ -58,14 +50,10 @@ class TapZenGRC(ConcurrentTap):
             description="Also send objects updated this long before the bookmark (updates "
             "committed late).",
         ),
-        th.Property(
-            "max_parallel_streams",
-            th.IntegerType,
-            default=6,
-            description="Collections fetched at once (1 = one after another).",
-        ),
+        parallel_streams_setting(6, "Collections fetched at once (1 = one after another)."),
     ).to_dict()
 
+    @override
     def discover_streams(self) -> list[Stream]:
         return [collection_stream(name)(tap=self) for name in COLLECTIONS]
 

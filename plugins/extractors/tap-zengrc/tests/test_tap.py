@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,11 +16,13 @@ import pytest
 import requests
 import urllib3
 from singer_sdk.exceptions import FatalAPIError
+from typing_extensions import override
 
 from dataops.sandbox import records, serve
 from dataops.sandbox.zengrc import clock
-from dataops.testing import singer_run, verify
+from dataops.testing import tap_tests
 from dataops.testing.singer_run import Replica, TapRun
+from dataops.testing.tap_tests import FAST_RETRIES, records_by_stream
 from dataops.testing.verify import normalise, same
 from tap_zengrc.client import server_clock
 from tap_zengrc.scans import LAST_ID_COUNT, LAST_MAX_ID
@@ -28,30 +30,19 @@ from tap_zengrc.streams import COLLECTIONS
 from tap_zengrc.tap import TapZenGRC
 from tapkit.versions import UNFINISHED
 
-FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 2, "request_timeout": 2}
-
-
-def run_tap(
-    tmp_path: Path, config: dict[str, Any], state: dict | None = None
-) -> tuple[int, list[dict], str]:
-    done = singer_run.run_tap("tap-zengrc", tmp_path, config, state)
-    return done.returncode, done.messages, done.stderr
-
-
-def config_for(sandbox: Any, **extra: Any) -> dict[str, Any]:
-    return {"base_url": sandbox.url, **sandbox.credentials, **FAST_RETRIES, **extra}
-
-
-def records_by_stream(messages: list[dict]) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = defaultdict(list)
-    for message in messages:
-        if message["type"] == "RECORD":
-            found[message["stream"]].append(message["record"])
-    return found
-
 
 def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def config_for(sandbox: Any, **extra: Any) -> dict[str, Any]:
+    return tap_tests.config_for("zengrc", sandbox, **extra)
+
+
+def run_tap(
+    tmp_path: Path, config: dict[str, Any], state: dict | None = None, into: Replica | None = None
+) -> TapRun:
+    return tap_tests.run_tap("zengrc", tmp_path, config, state, into)
 
 
 @dataclass
@@ -63,6 +54,7 @@ class Loaded(Replica):
     doubled: list[tuple[str, int, Any]] = field(default_factory=list)
     _stamped: set[tuple[str, int, Any]] = field(default_factory=set)
 
+    @override
     def apply(self, message: dict[str, Any]) -> None:
         if message["type"] == "RECORD":
             self.sent[message["stream"]] += 1
@@ -84,15 +76,14 @@ def sync(
     before = Counter(loaded.sent)
     with serve("zengrc", seed=seed, epoch=epoch, **options) as sandbox:
         config = config_for(sandbox, max_parallel_streams=parallel)
-        done = singer_run.run_tap("tap-zengrc", tmp_path, config, state, into=loaded)
+        done = run_tap(tmp_path, config, state, into=loaded)
         assert sandbox.moved == ("move_after" in options)
     assert done.returncode == 0, done.stderr[-3000:]
     return done, loaded.sent - before
 
 
 def assert_equal_to_truth(replica: Replica, seed: int, epoch: int) -> None:
-    reports = verify.compare_replica(replica, "zengrc", seed=seed, epoch=epoch)
-    assert [r.describe() for r in reports if not r.ok] == []
+    tap_tests.assert_replica_is_truth(replica, "zengrc", seed=seed, epoch=epoch)
 
 
 def test_every_object_arrives_through_every_kind_of_fault(tmp_path: Path) -> None:
@@ -103,11 +94,11 @@ def test_every_object_arrives_through_every_kind_of_fault(tmp_path: Path) -> Non
     with serve(
         "zengrc", seed=5, faults=faults, page_size=10, retry_after=0, stall_seconds=4
     ) as sandbox:
-        code, messages, stderr = run_tap(tmp_path, config_for(sandbox))
+        done = run_tap(tmp_path, config_for(sandbox))
         injected = sandbox.stats.snapshot()["faults"]
-    assert code == 0, stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:]
     truth = records("zengrc", seed=5)
-    got = records_by_stream(messages)
+    got = records_by_stream(done.messages)
     for stream in COLLECTIONS:
         ids = [r["id"] for r in got[stream]]
         assert sorted(ids) == [r["id"] for r in truth[stream]], stream
@@ -127,10 +118,9 @@ def test_every_object_arrives_through_every_kind_of_fault(tmp_path: Path) -> Non
 
 def test_messages_keep_singer_order_when_collections_run_concurrently(tmp_path: Path) -> None:
     with serve("zengrc", seed=6, page_size=7, latency_ms=5) as sandbox:
-        code, parallel, stderr = run_tap(tmp_path, config_for(sandbox, max_parallel_streams=11))
-        assert code == 0, stderr[-3000:]
-        code, serial, stderr = run_tap(tmp_path, config_for(sandbox, max_parallel_streams=1))
-        assert code == 0, stderr[-3000:]
+        runs = [run_tap(tmp_path, config_for(sandbox, max_parallel_streams=n)) for n in (11, 1)]
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr[-3000:]
+    parallel, serial = (run.messages for run in runs)
     schema_seen: set[str] = set()
     for message in parallel:
         if message["type"] == "SCHEMA":
@@ -156,16 +146,16 @@ def test_messages_keep_singer_order_when_collections_run_concurrently(tmp_path: 
 
 def test_second_sync_emits_only_objects_changed_since_the_bookmark(tmp_path: Path) -> None:
     with serve("zengrc", seed=8, epoch=0) as sandbox:
-        code, first, stderr = run_tap(tmp_path, config_for(sandbox))
-    assert code == 0, stderr[-3000:]
-    state = [m for m in first if m["type"] == "STATE"][-1]["value"]
+        first = run_tap(tmp_path, config_for(sandbox))
+    assert first.returncode == 0, first.stderr[-3000:]
+    state = first.last_state
     with serve("zengrc", seed=8, epoch=1) as sandbox:
         config = config_for(sandbox, lookback_seconds=0)
-        code, second, stderr = run_tap(tmp_path, config, state=state)
-    assert code == 0, stderr[-3000:]
+        second = run_tap(tmp_path, config, state=state)
+    assert second.returncode == 0, second.stderr[-3000:]
     old = {s: {r["id"]: r for r in rs} for s, rs in records("zengrc", seed=8, epoch=0).items()}
     new = records("zengrc", seed=8, epoch=1)
-    emitted = records_by_stream(second)
+    emitted = records_by_stream(second.messages)
     for stream in COLLECTIONS:
         bookmark = instant(state["bookmarks"][stream]["replication_key_value"])
         changed = {r["id"] for r in new[stream] if old[stream].get(r["id"]) != r}
@@ -188,17 +178,10 @@ def test_deletions_leave_the_replica_and_only_they_cost_a_second_scan(
     were deleted (every collection from epoch 2 on), in the same run as the scan that
     found it out; a run without deletions sends only what changed."""
     loaded, state = Loaded(), None
+    shape = {"page_size": page_size, "max_parallel_streams": parallel}
     for epoch, deleted in ((0, False), (1, False), (2, True), (2, False), (3, True)):
         activations = dict(loaded.activations)
-        done, sent = sync(
-            tmp_path,
-            loaded,
-            state,
-            seed=seed,
-            epoch=epoch,
-            page_size=page_size,
-            max_parallel_streams=parallel,
-        )
+        done, sent = sync(tmp_path, loaded, state, seed=seed, epoch=epoch, **shape)
         assert_equal_to_truth(loaded, seed, epoch)
         assert not loaded.doubled
         rows = records("zengrc", seed=seed, epoch=epoch)
@@ -234,19 +217,11 @@ def test_data_moving_during_a_sync_is_caught_up_by_the_next_run(
     tap's scans. That run leaves no key twice and none outside either epoch, each row as
     one of them has it; the next run, with the data still, leaves exactly the truth."""
     loaded, state = Loaded(), None
+    shape = {"page_size": page_size, "max_parallel_streams": parallel}
     if epoch > 0:
         done, _ = sync(tmp_path, loaded, None, seed=seed, epoch=epoch - 1, page_size=page_size)
         state = done.last_state
-    done, _ = sync(
-        tmp_path,
-        loaded,
-        state,
-        seed=seed,
-        epoch=epoch,
-        page_size=page_size,
-        move_after=move_after,
-        max_parallel_streams=parallel,
-    )
+    done, _ = sync(tmp_path, loaded, state, seed=seed, epoch=epoch, move_after=move_after, **shape)
     assert not loaded.doubled
     old = records("zengrc", seed=seed, epoch=epoch)
     new = records("zengrc", seed=seed, epoch=epoch + 1)
@@ -256,15 +231,7 @@ def test_data_moving_during_a_sync_is_caught_up_by_the_next_run(
             candidates = [rows[row["id"]] for rows in either if row["id"] in rows]
             assert candidates, f"{stream} {row['id']}: in neither epoch"
             assert any(same(normalise(row), normalise(c)) for c in candidates), (stream, row)
-    sync(
-        tmp_path,
-        loaded,
-        done.last_state,
-        seed=seed,
-        epoch=epoch + 1,
-        page_size=page_size,
-        max_parallel_streams=parallel,
-    )
+    sync(tmp_path, loaded, done.last_state, seed=seed, epoch=epoch + 1, **shape)
     assert_equal_to_truth(loaded, seed, epoch + 1)
 
 
@@ -286,7 +253,7 @@ def test_a_run_killed_while_scanning_is_followed_by_a_full_read(
         state = done.last_state
     with serve("zengrc", seed=seed, epoch=1, page_size=10) as sandbox:
         config = config_for(sandbox, max_parallel_streams=3)
-        killed = singer_run.run_tap("tap-zengrc", tmp_path, config, state)
+        killed = run_tap(tmp_path, config, state)
     assert killed.returncode == 0, killed.stderr[-3000:]
     states = [i for i, m in enumerate(killed.messages) if m["type"] == "STATE"]
 
@@ -370,34 +337,36 @@ def test_batch_mode_is_refused_clearly(tmp_path: Path) -> None:
         "storage": {"root": tmp_path.as_uri(), "prefix": "zengrc-"},
     }
     with serve("zengrc") as sandbox:
-        code, messages, stderr = run_tap(tmp_path, config_for(sandbox, batch_config=batch))
-    assert code != 0
-    assert "does not write BATCH files" in stderr
-    assert "remove `batch_config`" in stderr
-    assert not [m for m in messages if m["type"] in ("RECORD", "BATCH")]
-    assert "Traceback" not in stderr
+        done = run_tap(tmp_path, config_for(sandbox, batch_config=batch))
+    assert done.returncode == 1
+    assert "tap-zengrc failed: tap-zengrc stream '" in done.stderr
+    assert "does not write BATCH files" in done.stderr
+    assert "remove `batch_config`" in done.stderr
+    assert not [m for m in done.messages if m["type"] in ("RECORD", "BATCH")]
+    assert "Traceback" not in done.stderr
 
 
 def test_wrong_credentials_fail_clearly_without_leaking_them(tmp_path: Path) -> None:
     with serve("zengrc") as sandbox:
         config = config_for(sandbox, password="not-the-secret-xyz")
-        code, _, stderr = run_tap(tmp_path, config)
-    assert code != 0
-    assert "refused the credentials (HTTP 401)" in stderr
-    assert "TAP_ZENGRC_PASSWORD" in stderr
-    assert "not-the-secret-xyz" not in stderr
-    assert "Traceback" not in stderr
+        done = run_tap(tmp_path, config)
+    assert done.returncode == 1
+    assert "tap-zengrc failed: ZenGRC refused the credentials (HTTP 401)" in done.stderr
+    assert "TAP_ZENGRC_PASSWORD" in done.stderr
+    assert "not-the-secret-xyz" not in done.stderr
+    assert "Traceback" not in done.stderr
     # The first failure stops the sync: not every collection fails on its own.
-    assert stderr.count("refused the credentials") < len(COLLECTIONS)
+    assert done.stderr.count("refused the credentials") < len(COLLECTIONS)
 
 
 def test_wrong_base_url_fails_clearly(tmp_path: Path) -> None:
     with serve("zengrc") as sandbox:
         config = config_for(sandbox, base_url=sandbox.origin + "/api/v1")
-        code, _, stderr = run_tap(tmp_path, config)
-    assert code != 0
-    assert "404" in stderr
-    assert "base_url" in stderr
+        done = run_tap(tmp_path, config)
+    assert done.returncode == 1
+    assert "ZenGRC answered 404 for GET /api/v1/" in done.stderr
+    assert "check the tap-zengrc `base_url` setting" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_unreachable_host_gives_up_after_bounded_retries(tmp_path: Path) -> None:
@@ -405,9 +374,12 @@ def test_unreachable_host_gives_up_after_bounded_retries(tmp_path: Path) -> None
         dead_url = sandbox.url  # the port is closed once the sandbox stops
         credentials = sandbox.credentials
     config = {"base_url": dead_url, **credentials, **FAST_RETRIES, "max_retries": 2}
-    code, _, stderr = run_tap(tmp_path, config)
-    assert code != 0
-    assert "gave up after 3 attempts" in stderr
+    done = run_tap(tmp_path, config)
+    assert done.returncode == 1
+    assert "attempt 2 of 3 failed (" in done.stderr
+    assert "gave up after 3 attempts: " in done.stderr
+    assert "check the tap-zengrc `base_url` setting" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def empty_page(next_href: str) -> tuple[Any, requests.Response]:

@@ -1,1 +1,2 @@
-"""Shared pieces of this project's Singer taps: retry timing, parallel streams."""
+"""What this project's Singer taps share: one HTTP and retry layer, parallel streams and
+work, one way to fail clearly, and the one seam to singer-sdk's private API."""

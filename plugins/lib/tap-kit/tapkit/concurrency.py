@@ -5,6 +5,7 @@ read (for a STATE message) or changed (bookmarks) under that same lock, so each 
 message is a consistent snapshot that follows every record it covers.
 
 A tap subclasses :class:`ConcurrentTap` and its streams :class:`LockedStateStream`.
+``ConcurrentTap`` is also where every tap fails clearly (:meth:`ConcurrentTap.clear_failure`).
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
-from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
-from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib import SingerMessageType
+from typing_extensions import override
 
-from tapkit.backfill import backfill_from
-from tapkit.schemas import SchemaChanged, check_schemas
+from tapkit.backfill import backfill_from, backfill_setting
+from tapkit.schemas import SchemaChanged, check_schemas, schema_policy_setting
+from tapkit.sdk_seam import SYNC_LOCK, SeamStream, SeamTap
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers import types
+    from singer_sdk import Stream
     from singer_sdk.singerlib import Message
 
-SYNC_LOCK = threading.RLock()
+__all__ = ["SYNC_LOCK", "ConcurrentTap", "LockedStateStream", "LockedWriter", "SyncCancelled"]
 
 
 class LockedWriter(MsgSpecWriter):
@@ -40,19 +42,12 @@ class LockedWriter(MsgSpecWriter):
     in the buffer when the process dies is covered by no STATE the target has seen.
     """
 
+    @override
     def write_message(self, message: Message) -> None:
         with SYNC_LOCK:
             sys.stdout.buffer.write(self.format_message(message))
             if message.type == SingerMessageType.STATE:
                 sys.stdout.flush()
-
-
-class LockedStateWriter(StateWriter):
-    """Compares and snapshots the shared state while no stream changes it."""
-
-    def write_state(self, state: types.TapState) -> None:
-        with SYNC_LOCK:
-            super().write_state(state)
 
 
 class SyncCancelled(BaseException):
@@ -62,69 +57,69 @@ class SyncCancelled(BaseException):
     """
 
 
-class LockedStateStream(Stream):
-    """A stream whose changes to the shared tap state happen under the lock."""
+class LockedStateStream(SeamStream):
+    """A stream whose changes to the shared tap state happen under the lock (the
+    SDK's private ones: :class:`tapkit.sdk_seam.SeamStream`)."""
 
     def check_cancelled(self) -> None:
         """Raise :class:`SyncCancelled` once another stream of the tap has failed."""
-        stopping = getattr(self._tap, "stopping", None)
+        stopping = getattr(self.tap, "stopping", None)
         if stopping is not None and stopping.is_set():
             raise SyncCancelled(self.name)
 
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        with SYNC_LOCK:
-            super()._increment_stream_state(latest_record, context=context)
-
-    def _finalize_state(self, state: dict | None = None) -> None:
-        with SYNC_LOCK:
-            super()._finalize_state(state)
-
-    def _write_starting_replication_value(self, context: types.Context | None) -> None:
-        with SYNC_LOCK:
-            super()._write_starting_replication_value(context)
-
-    def _write_replication_key_signpost(self, context: types.Context | None, value: t.Any) -> None:
-        with SYNC_LOCK:
-            super()._write_replication_key_signpost(context, value)
-
+    @override
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         with SYNC_LOCK:
             super().finalize_state_progress_markers(state)
 
 
-class ConcurrentTap(Tap):
-    """Syncs the selected streams several at a time (setting `max_parallel_streams`).
+def sync_settings() -> list[th.Property]:
+    """The settings every tap declares, read by :meth:`ConcurrentTap.sync_selected`:
+    ``schema_policy`` and ``backfill_from``."""
+    return [schema_policy_setting(), backfill_setting()]
 
-    When one stream fails the others stop at their next record (fail fast); a
-    :class:`FatalAPIError` is reported as its clear message (:meth:`clear_failure`).
-    Before any stream starts, the schemas are checked for drift (:mod:`tapkit.schemas`).
+
+def parallel_streams_setting(default: int, description: str) -> th.Property:
+    """The ``max_parallel_streams`` setting, for a tap whose streams may run at once."""
+    return th.Property(
+        "max_parallel_streams",
+        th.IntegerType(minimum=1),
+        default=default,
+        description=description,
+    )
+
+
+class ConcurrentTap(SeamTap):
+    """Syncs the selected streams several at a time (:func:`parallel_streams_setting`).
+
+    When one stream fails the others stop at their next record (fail fast). Before
+    any stream starts, the schemas are checked for drift (:mod:`tapkit.schemas`). A
+    failure with a clear message, in discovery or in the sync, ends the tap as
+    :meth:`clear_failure` says.
     """
 
     message_writer_class = LockedWriter
 
+    @override
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._state_writer = LockedStateWriter(self.message_writer)
         self.stopping = threading.Event()
         """Set when one stream fails: the others stop instead of running on."""
+        super().__init__(*args, **kwargs)
 
-    def parallel_streams(self) -> int:
-        workers = int(self.config.get("max_parallel_streams", 1))
-        if workers < 1:
-            msg = f"{self.name} `max_parallel_streams` must be at least 1, got {workers}"
-            raise ConfigValidationError(msg, errors=[msg])
-        return workers
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """The streams, discovered (or catalogued) at the first ask; a discovery that
+        fails clearly ends the tap clearly."""
+        with self.clear_failure():
+            return super().streams
 
-    # The SDK marks sync_all final; it has no hook for running streams concurrently.
-    def sync_all(self) -> None:  # type: ignore[misc]
+    @override
+    def sync_selected(self) -> None:
         """Sync the selected streams, several at a time."""
         with self.clear_failure():
-            workers = self.parallel_streams()
             backfill_from(self.config)  # a bad value fails before anything is read
-        self._reset_state_progress_markers()
-        self._set_compatible_replication_methods()
+        self.prepare_sync()
         streams = [s for s in self.streams.values() if s.selected or s.has_selected_descendents]
         for stream in streams:
             _ = stream.stream_state  # create each stream's state entry before threads start
@@ -137,8 +132,7 @@ class ConcurrentTap(Tap):
                 )
                 raise ConfigValidationError(msg, errors=[msg])
             check_schemas(self.name, streams, str(self.config.get("schema_policy", "evolve")))
-        if self.state:
-            self._state_writer.write_state(self.state)
+        self.write_state()
 
         def sync_one(stream: Stream) -> None:
             try:
@@ -148,6 +142,7 @@ class ConcurrentTap(Tap):
                 self.stopping.set()
                 raise
 
+        workers = int(self.config.get("max_parallel_streams", 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name) as pool:
             futures = [pool.submit(sync_one, stream) for stream in streams]
             wait(futures, return_when=FIRST_EXCEPTION)
@@ -168,9 +163,11 @@ class ConcurrentTap(Tap):
 
     @contextmanager
     def clear_failure(self) -> Iterator[None]:
-        """A :class:`FatalAPIError`, :class:`ConfigValidationError` or
-        :class:`SchemaChanged` is already a clear message (which stream or setting, what to
-        check): logged, exit 1, no traceback."""
+        """How every tap fails: a :class:`FatalAPIError`, :class:`ConfigValidationError`
+        or :class:`SchemaChanged` is already a clear message (which stream or setting,
+        what to check, no secret): it is logged as one line, ``<tap> failed: <message>``,
+        and the tap exits with status 1, without a traceback. Any other error is a bug:
+        its traceback is kept."""
         try:
             yield
         except (FatalAPIError, ConfigValidationError, SchemaChanged) as exc:

@@ -1,11 +1,15 @@
-"""Retries for flaky HTTP APIs: exponential backoff, `Retry-After` honoured, bounded."""
+"""Bounded retries for flaky sources: exponential backoff, `Retry-After` honoured.
+
+One :class:`Retrier` serves every tap: the HTTP clients (:mod:`tapkit.http` decides
+which responses are worth another attempt) and tap-xactly's JDBC reads (which pass
+their own test of a permanent error).
+"""
 
 from __future__ import annotations
 
 import email.utils
 import logging
 import random
-import threading
 import time
 import typing as t
 from dataclasses import dataclass
@@ -14,14 +18,12 @@ from datetime import UTC, datetime
 import requests
 from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 T = t.TypeVar("T")
-
-# HTTP statuses worth another attempt: timeouts, rate limits, server and gateway errors.
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def retry_after_seconds(
@@ -74,79 +76,107 @@ def retry_settings(
     return [
         th.Property(
             "max_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=retries,
             description=f"Retries per {what} after a transient failure.",
         ),
         th.Property(
             "backoff_base_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=base_seconds,
             description="First retry delay; doubles on each retry (Retry-After wins).",
         ),
         th.Property(
             "backoff_max_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=60.0,
             description="Longest single retry delay, Retry-After included.",
         ),
     ]
 
 
-class ThreadSessions:
-    """One ``requests.Session`` per thread (a session is not safe to share)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def get(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
-
-
 class RetryableError(Exception):
     """A failure worth another attempt (also raised by response checks)."""
 
+    @override
     def __init__(self, message: str, response: requests.Response | None = None) -> None:
         super().__init__(message)
         self.response = response
 
 
-# Failures of the transport itself: always worth another attempt.
-TRANSPORT_ERRORS = (
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
 )
+"""Failures of the transport itself: always worth another attempt."""
+TRANSIENT: tuple[type[BaseException], ...] = (RetryableError, *TRANSPORT_ERRORS)
+"""What an HTTP attempt may fail with and still be tried again."""
+
+
+def never_permanent(error: BaseException) -> bool:
+    """The default test of a :class:`Retrier`: every caught failure is worth a retry."""
+    return False
 
 
 @dataclass(frozen=True)
 class Retrier:
-    """Runs an attempt until it succeeds, at most ``max_tries`` times, then fails with a
-    :class:`FatalAPIError` naming ``vendor``, what was tried and the last error."""
+    """Runs an attempt until it succeeds, at most ``max_tries`` times.
+
+    It catches ``failures`` only (anything else, such as a :class:`FatalAPIError` with
+    its clear message, goes straight through). A caught failure ``is_permanent`` says
+    would fail again, or the last one allowed, ends in a :class:`FatalAPIError` naming
+    ``vendor``, what was tried and the failure as ``describe`` words it (secrets left
+    out); the others are logged and retried after :class:`Backoff`'s delay.
+    """
 
     vendor: str
     max_tries: int
     backoff: Backoff
     logger: logging.Logger
+    failures: tuple[type[BaseException], ...] = TRANSIENT
+    is_permanent: Callable[[BaseException], bool] = never_permanent
+    describe: Callable[[BaseException], str] = str
+    retry_action: str = "retrying"
+    """What a retry does, in the warning: "retrying", "reconnecting"."""
+    hint: str = ""
+    """What to check once the retries are used up."""
+
+    @classmethod
+    def from_config(
+        cls, vendor: str, config: Mapping[str, t.Any], logger: logging.Logger, **options: t.Any
+    ) -> Retrier:
+        """From the settings of :func:`retry_settings` (``max_retries`` after the first try)."""
+        tries = int(config["max_retries"]) + 1
+        return cls(vendor, tries, Backoff.from_config(config), logger, **options)
 
     def run(self, what: str, attempt: Callable[[], T]) -> T:
-        for tries in range(1, self.max_tries + 1):
+        tries = 0
+        while True:
+            tries += 1
             try:
                 return attempt()
-            except RetryableError as exc:
-                error: Exception = exc
-                response = exc.response
-            except TRANSPORT_ERRORS as exc:
-                error, response = exc, None
-            if tries == self.max_tries:
-                break
-            delay = self.backoff.delay(tries - 1, retry_after_seconds(response))
-            self.logger.warning(
-                "%s: attempt %d failed (%s); retrying in %.2fs", what, tries, error, delay
-            )
-            time.sleep(delay)
-        msg = f"{self.vendor} {what}: gave up after {self.max_tries} attempts: {error}"
-        raise FatalAPIError(msg)
+            except self.failures as exc:
+                error = self.describe(exc)
+                if self.is_permanent(exc):
+                    msg = f"{self.vendor} {what}: {error} (an error no retry can fix)"
+                    raise FatalAPIError(msg) from exc
+                if tries >= self.max_tries:
+                    hint = f"; {self.hint}" if self.hint else ""
+                    msg = f"{self.vendor} {what}: gave up after {tries} attempts: {error}{hint}"
+                    raise FatalAPIError(msg) from exc
+                delay = self.backoff.delay(
+                    tries - 1, retry_after_seconds(getattr(exc, "response", None))
+                )
+                self.logger.warning(
+                    "%s %s: attempt %d of %d failed (%s); %s in %.2f s",
+                    self.vendor,
+                    what,
+                    tries,
+                    self.max_tries,
+                    error,
+                    self.retry_action,
+                    delay,
+                )
+                time.sleep(delay)

@@ -25,12 +25,14 @@ import time
 import typing as t
 
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from tapkit.concurrency import SYNC_LOCK, LockedStateStream
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BatchConfig
     from singer_sdk.helpers.types import Context
+
+    from tapkit.sdk_seam import BatchConfig
 
 UNFINISHED = "unfinished_read"
 """State key: the version of a read that has begun and not ended (None: none)."""
@@ -63,19 +65,20 @@ class VersionedStream(LockedStateStream):
             state[UNFINISHED] = version
             state[LAST_VERSION] = version
             self.state_manager.is_flushed = False
-        self._stream_version = version
+        self.records_version = version
         self._full_read = full
-        self._write_state_message()
+        self.write_state()
         if full:
             self.logger.info("%s: full read, table version %d", self.name, version)
         return full
 
+    @override
     def get_batches(self, batch_config: BatchConfig, context: Context | None = None) -> t.Any:
         """The SDK's BATCH files would carry no table version, so a full read's
         activation would delete their rows downstream: a stream writes BATCH files only
         if it stamps them itself (tap-edcast's dataset streams do)."""
         msg = (
-            f"{self._tap.name} stream {self.name!r} does not write BATCH files (their rows "
+            f"{self.tap_name} stream {self.name!r} does not write BATCH files (their rows "
             "would carry no table version): remove `batch_config` from the tap's settings"
         )
         raise ConfigValidationError(msg, errors=[msg])
@@ -83,10 +86,10 @@ class VersionedStream(LockedStateStream):
     @property
     def table_version(self) -> int:
         """The version this run's records carry (after :meth:`begin_read`)."""
-        if self._stream_version is None:
+        if self.records_version is None:
             msg = f"{self.name}: begin_read() must come before any record"
             raise RuntimeError(msg)
-        return self._stream_version
+        return self.records_version
 
     def finish_read(self, context: Context | None) -> None:
         """The read sent everything it meant to. A full read is then activated: every
@@ -94,8 +97,7 @@ class VersionedStream(LockedStateStream):
         older ones. The unfinished mark is cleared (set to None, not removed: Meltano
         merges a partial state onto the stored one, where a removed key would live on)."""
         if self._full_read:
-            # The SDK's own writer for this message (it honours stream maps' aliases).
-            self._write_activate_version_message(self.table_version)
+            self.write_activate_version(self.table_version)
         with SYNC_LOCK:
             self.get_context_state(context)[UNFINISHED] = None
             self.state_manager.is_flushed = False

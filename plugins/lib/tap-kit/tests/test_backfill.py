@@ -15,52 +15,23 @@ from singer_sdk.exceptions import ConfigValidationError
 from dataops.sandbox import records, serve
 from dataops.sandbox.registry import get_vendor
 from dataops.testing import singer_run, verify
+from dataops.testing.tap_tests import activated, config_for, replay, run_tap, sent
 from tapkit.backfill import backfill_from, instant, rewound
 
 SEED = 17
-FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 1, "request_timeout": 5}
-
-
-def zengrc(sandbox: t.Any) -> dict[str, t.Any]:
-    return {"base_url": sandbox.url, **sandbox.credentials}
-
-
-def edcast(sandbox: t.Any) -> dict[str, t.Any]:
-    return {"url_base": sandbox.url, **sandbox.credentials}
-
-
-def xactly(sandbox: t.Any) -> dict[str, t.Any]:
-    return {
-        **sandbox.credentials,
-        "client_id": "sandbox",
-        "consumer": "sandbox",
-        "driver_jar": sandbox.driver_jar,
-        "driver_class": sandbox.driver_class,
-        "jdbc_url": sandbox.url,
-    }
-
-
 CASES = {
-    # vendor: (its config, a stream, its replication key)
-    "zengrc": (zengrc, "audits", "updated_at"),
-    "edcast": (edcast, "glue_groups_g3_group_performance_data_explorer", "Time"),
-    "xactly": (xactly, "xc_user", "MODIFIED_DATE"),
+    # vendor: (a stream, its replication key)
+    "zengrc": ("audits", "updated_at"),
+    "edcast": ("glue_groups_g3_group_performance_data_explorer", "Time"),
+    "xactly": ("xc_user", "MODIFIED_DATE"),
 }
-
-
-def sent(run: singer_run.TapRun, stream: str) -> list[dict[str, t.Any]]:
-    return [m["record"] for m in run.messages if m["type"] == "RECORD" and m["stream"] == stream]
-
-
-def activated(run: singer_run.TapRun) -> set[str]:
-    return {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
 
 
 @pytest.mark.parametrize("vendor", sorted(CASES))
 def test_a_backfill_sends_the_rows_from_its_date_on_and_removes_nothing(
     vendor: str, tmp_path: Path
 ) -> None:
-    config_of, stream, key = CASES[vendor]
+    stream, key = CASES[vendor]
     keys = get_vendor(vendor).key_properties[stream]
     truth = records(vendor, seed=SEED, epoch=1)
     moments = sorted(m for row in truth[stream] if (m := instant(row[key])) is not None)
@@ -68,27 +39,26 @@ def test_a_backfill_sends_the_rows_from_its_date_on_and_removes_nothing(
     newer = [row for row in truth[stream] if (m := instant(row[key])) and m >= since]
     runs = []
     with serve(vendor, seed=SEED, epoch=1) as sandbox:
-        config = {**config_of(sandbox), **FAST}
+        config = config_for(vendor, sandbox)
         state = None
         # A first sync, the backfill, a run after it.
         for settings in (config, {**config, "backfill_from": since.isoformat()}, config):
-            run = singer_run.run_tap(f"tap-{vendor}", tmp_path, settings, state)
+            run = run_tap(vendor, tmp_path, settings, state)
             assert run.returncode == 0, run.stderr[-3000:]
             runs.append(run)
             state = run.last_state
     first, again, after = runs
-    replica = singer_run.Replica()
-    for message in (m for run in runs for m in run.messages):
-        replica.apply(message)
+    replica = replay([m for run in runs for m in run.messages], singer_run.Replica())
 
     def key_of(row: dict[str, t.Any]) -> tuple[t.Any, ...]:
         return tuple(verify.normalise(row[k]) for k in keys)
 
-    assert {key_of(row) for row in sent(again, stream)} == {key_of(row) for row in newer}
-    assert stream not in activated(again)  # nothing older removed downstream
+    backfilled = [m["record"] for m in sent(again.messages, stream)]
+    assert {key_of(row) for row in backfilled} == {key_of(row) for row in newer}
+    assert stream not in activated(again.messages)  # nothing older removed downstream
     bookmark = first.last_state["bookmarks"][stream]["replication_key_value"]
     assert again.last_state["bookmarks"][stream]["replication_key_value"] == bookmark
-    assert stream not in activated(after)  # incremental again: the state adds up
+    assert stream not in activated(after.messages)  # incremental again: the state adds up
     report = verify.compare_rows(stream, replica.table(stream), truth[stream], list(keys))
     assert report.ok, report.describe()
 

@@ -11,9 +11,8 @@ import pytest
 
 from dataops.sandbox import serve
 from dataops.testing import singer_run
+from dataops.testing.tap_tests import config_for, run_tap
 from tapkit.schemas import STATE_KEY, changes, type_text
-
-FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 1, "request_timeout": 2}
 
 
 @pytest.mark.parametrize(
@@ -43,9 +42,8 @@ def test_changes_name_every_added_retyped_removed_column_and_a_new_key() -> None
 
 def run(tmp_path: Path, policy: str, state: dict | None) -> singer_run.TapRun:
     with serve("zengrc", seed=5) as sandbox:
-        config = {"base_url": sandbox.url, **sandbox.credentials, **FAST}
-        return singer_run.run_tap(
-            "tap-zengrc", tmp_path, {**config, "schema_policy": policy}, state
+        return run_tap(
+            "zengrc", tmp_path, config_for("zengrc", sandbox, schema_policy=policy), state
         )
 
 

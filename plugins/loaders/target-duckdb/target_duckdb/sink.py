@@ -13,6 +13,7 @@ import msgspec
 import pyarrow as pa
 from singer_sdk.helpers._batch import BatchFileFormat
 from singer_sdk.sinks import BatchSink
+from typing_extensions import override
 
 from target_duckdb.typemap import STRING_TYPES, DuckType, column_type, member_types
 from target_duckdb.warehouse import SEQ, Loaded, Source, TableSpec, literal, quote, table_name
@@ -46,6 +47,7 @@ def _as_text(value: object) -> str:
 class DuckDBSink(BatchSink):
     """Loads one stream into `<default_target_schema>.<stream table>`."""
 
+    @override
     def __init__(
         self,
         target: Target,
@@ -78,11 +80,13 @@ class DuckDBSink(BatchSink):
             elif ctype == DuckType.VARCHAR and not member_types(prop) <= STRING_TYPES:
                 self._converters[name] = _as_text
 
+    @override
     def setup(self) -> None:
         """Create or evolve the stream's table for this SCHEMA message."""
         super().setup()
         self.warehouse.ensure_table(self.spec)
 
+    @override
     def _parse_timestamps_in_record(
         self,
         record: dict,
@@ -95,6 +99,7 @@ class DuckDBSink(BatchSink):
         the batch with an error naming stream, column and value (see `Warehouse`).
         """
 
+    @override
     def process_batch(self, context: dict) -> None:
         """Stage the batch's records as an Arrow table and load it in one transaction."""
         records: list[dict] = context.get("records", [])
@@ -120,6 +125,7 @@ class DuckDBSink(BatchSink):
         finally:
             self.warehouse.connection.unregister(view)
 
+    @override
     def process_batch_files(
         self,
         encoding: BaseBatchFileEncoding,
@@ -210,6 +216,7 @@ class DuckDBSink(BatchSink):
             "_sdc_sync_started_at": f"CAST({int(self.sync_started_at)} AS BIGINT)",
         }
 
+    @override
     def activate_version(self, new_version: int) -> None:
         """Delete (or soft-delete) the rows older than `new_version`: the tap has sent
         every row the source still has with this version or a newer one.

@@ -20,6 +20,7 @@ from singer_sdk.helpers.capabilities import (
 )
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+from typing_extensions import override
 
 from target_duckdb.sink import DuckDBSink
 from target_duckdb.warehouse import Warehouse
@@ -38,6 +39,7 @@ class FloatJSONReader(SingerReader):
     the JSON text of nested values.
     """
 
+    @override
     def deserialize_json(self, line: str) -> dict:
         try:
             return t.cast("dict", msgspec.json.decode(line))
@@ -125,6 +127,7 @@ class TargetDuckDB(Target):
     default_sink_class = DuckDBSink
     message_reader_class = FloatJSONReader
 
+    @override
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         # One DuckDB connection, used by one drain at a time; DuckDB parallelises
@@ -137,6 +140,7 @@ class TargetDuckDB(Target):
     def warehouse(self) -> Warehouse:
         return Warehouse(self.config["path"], self.config.get("memory_limit"))
 
+    @override
     def _process_state_message(self, message_dict: dict) -> None:
         """Pass a STATE on as soon as a full batch has been committed since the last one.
 
@@ -151,12 +155,14 @@ class TargetDuckDB(Target):
             self.drain_all()  # commits the rest, then writes the STATE
             self._loads_at_state = self.warehouse.loads
 
+    @override
     def _write_state_message(self, state: dict) -> None:
         """Write a STATE unless it is the one written last (the end of input repeats it)."""
         if state != self._written_state:
             super()._write_state_message(state)
             self._written_state = state
 
+    @override
     def get_sink(
         self,
         stream_name: str,
@@ -179,6 +185,7 @@ class TargetDuckDB(Target):
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
 
+    @override
     def process_endofpipe(self) -> None:
         """Drain every sink (then STATE goes out), then checkpoint and close DuckDB."""
         super().process_endofpipe()

@@ -7,6 +7,7 @@ import typing as t
 import pytest
 from singer_sdk.testing import get_target_test_class
 from singer_sdk.testing.runners import TargetTestRunner
+from typing_extensions import override
 
 from target_duckdb.target import TargetDuckDB
 
@@ -25,5 +26,6 @@ class TestTargetDuckDB(_StandardTests):  # type: ignore[misc,valid-type]
     """All standard target tests; the runner points at the session's database."""
 
     @pytest.fixture
+    @override
     def runner(self, session_db: Path) -> TargetTestRunner:
         return TargetTestRunner(TargetDuckDB, config={"path": str(session_db)})

@@ -1,131 +1,40 @@
-"""ZenGRC API v2 simulator (see specs/zengrc.md).
+"""The ZenGRC data: every collection's objects at (seed, scale, epoch).
 
-Data: 11 collections, about 120 objects each at scale 1 (the counts in ``COLLECTIONS``
-times scale), ids ascending with occasional gaps. Epoch 0 is the base snapshot (timestamps in
+11 collections, about 120 objects each at scale 1 (the counts in ``COLLECTIONS`` times
+scale), ids ascending with occasional gaps. Epoch 0 is the base snapshot (timestamps in
 2023-2024); each later epoch ``e`` takes epoch ``e - 1`` and, per collection, updates
 about 10% of the objects (status, title and/or one custom attribute value, plus a later
 ``updated_at``) and appends about 10% new objects with higher ids. Epoch ``e`` changes
 happen within month ``e`` of 2025 (then 2026, …), so they are strictly later than
-everything before. Per collection and epoch, about a quarter of the touched objects share
-one of two "bulk edit" seconds, the later of which is the epoch's maximum ``updated_at``.
-
-Deletions, from epoch 2 on: each epoch deletes about 3% of each collection's objects
-(``DELETE_FRACTION``, drawn among those it does not update). In ZenGRC a deleted object
-simply disappears: the list no longer returns it and ``GET <collection>/<id>`` answers
-404; nothing marks it (no tombstone, no ``deleted_at``, no list of deleted ids). New ids
-continue after the highest id ever given, and codes after the highest code number, so a
-deleted id or code never returns. The spec is silent on references to a deleted object:
-the sandbox leaves them in the objects that held them (which keep their ``updated_at``).
-
-The clock: every answer carries an HTTP ``Date`` (RFC 9110 IMF-fixdate), as real servers
-send it. The spec says nothing of ZenGRC's clock; the sandbox's reads, at epoch ``e``,
-the epoch's last change (:func:`clock`): at or after every ``updated_at`` the epoch holds
-and strictly before every ``updated_at`` epoch ``e + 1`` writes. It stands still within
-an epoch.
-
-``move_after=N``: after answering N requests (any answer of the app: the faults the
-server injects never reach it) the app serves epoch ``e + 1`` (once) and its clock
-moves on with it, as a live tenant changes under a long scan. The cursor (the last
-id of the previous page) stays valid: objects before it are not served again, new ids
-come after it, deleted ones are gone. ``ZenGRCApp.moved`` tells whether it happened.
-
-Choices where the spec is silent: ``GET <collection>/<id>`` answers ``{"data": {…}}``;
-``risk_vector_score_values`` is a list of ``{"id", "name", "value"}`` objects; the
-``requests.audit`` ref is ``{"id", "title"}`` (as in the spec); the cursor is opaque
-(base64 of collection and last id) and a malformed one gets 400; unknown query
-parameters are ignored; only GET is allowed (405 otherwise).
+everything before. Per collection and epoch, about a quarter of the touched objects
+share one of two "bulk edit" seconds, the later of which is the epoch's maximum
+``updated_at``. From epoch 2 on each epoch deletes about 3% of each collection's
+objects; new ids and codes continue after the highest ever given, so a deleted one
+never returns (docs/vendors/zengrc.md).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import bisect
 import copy
 import functools
-import hmac
-import json
 import random
 import re
-import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
-from dataops.sandbox.vendor import DataParams, Dataset, Record, Request, Response, Vendor
-from dataops.sandbox.vendor import json_response as _json
-
-BASE_PATH = "/api/v2"
-CREDENTIALS = {"username": "sandbox-key", "password": "sandbox-secret"}
-DEFAULT_PAGE_SIZE = 50
-
-# collection: (object type, code prefix, objects at scale 1)
-COLLECTIONS: dict[str, tuple[str, str, int]] = {
-    "assessments": ("Assessment", "ASSESSMENT", 140),
-    "audits": ("Audit", "AUDIT", 80),
-    "controls": ("Control", "CONTROL", 160),
-    "issues": ("Issue", "ISSUE", 130),
-    "objectives": ("Objective", "OBJECTIVE", 110),
-    "programs": ("Program", "PROGRAM", 90),
-    "requests": ("Request", "REQUEST", 150),
-    "risks": ("Risk", "RISK", 120),
-    "vendors": ("Vendor", "VENDOR", 100),
-    "people": ("Person", "PERSON", 140),
-    "systems": ("System", "SYSTEM", 100),
-}
-
-STATUSES: dict[str, list[str]] = {
-    "assessments": ["Not Started", "In Progress", "Ready for Review", "Completed"],
-    "audits": ["Planned", "In Progress", "Manager Review", "Completed"],
-    "issues": ["Open", "In Progress", "Fixed", "Closed"],
-    "requests": ["Open", "In Progress", "Finished", "Verified"],
-    "people": ["Active", "Inactive"],
-}
-DEFAULT_STATUSES = ["Draft", "Active", "Under Review", "Deprecated"]
-
-# collection: {mapped key: referenced object type}
-MAPPED: dict[str, dict[str, str]] = {
-    "audits": {"markets": "Market", "standards": "Standard"},
-    "assessments": {"audits": "Audit"},
-    "controls": {"objectives": "Objective"},
-    "issues": {
-        "audits": "Audit",
-        "controls": "Control",
-        "programs": "Program",
-        "standards": "Standard",
-    },
-    "requests": {"controls": "Control", "issues": "Issue", "programs": "Program"},
-    "programs": {
-        "assessments": "Assessment",
-        "issues": "Issue",
-        "org_groups": "OrgGroup",
-        "requests": "Request",
-        "risks": "Risk",
-        "standards": "Standard",
-        "systems": "System",
-    },
-    "vendors": {
-        "data_assets": "DataAsset",
-        "facilities": "Facility",
-        "products": "Product",
-        "systems": "System",
-        "tasks": "Task",
-    },
-}
-
-# Mapped object types that are not served collections: a small fixed catalog each.
-CATALOG: dict[str, list[str]] = {
-    "Market": ["North America", "EMEA", "APAC", "LATAM"],
-    "Standard": ["ISO 27001", "SOC 2", "PCI DSS", "NIST 800-53", "HIPAA", "GDPR"],
-    "OrgGroup": ["Finance", "Engineering", "Security", "Legal", "People Ops"],
-    "DataAsset": ["Customer DB", "Billing ledger", "HR records", "Product analytics"],
-    "Facility": ["HQ San Francisco", "Dublin office", "Frankfurt DC", "Remote"],
-    "Product": ["Core platform", "Mobile app", "Data API", "Billing"],
-    "Task": ["Annual review", "Contract renewal", "SIG questionnaire", "Pen test follow-up"],
-}
+from dataops.sandbox.vendor import DataParams, Dataset, Record
+from dataops.sandbox.zengrc.spec import (
+    BASE_PATH,
+    CATALOG,
+    COLLECTION_OF_TYPE,
+    COLLECTIONS,
+    DEFAULT_STATUSES,
+    MAPPED,
+    STATUSES,
+)
 
 TOPICS = [
     "Access review",
@@ -163,7 +72,6 @@ ATTRIBUTE_TEMPLATES: list[tuple[str, str, list[str]]] = [
     ("Customer Facing", "boolean", []),
     ("External Reference", "text", []),
 ]
-COLLECTION_OF_TYPE = {spec[0]: collection for collection, spec in COLLECTIONS.items()}
 ID_STEPS = [1, 1, 1, 1, 2, 3, 7]
 UPDATE_FRACTION = 0.10
 NEW_FRACTION = 0.10
@@ -173,7 +81,7 @@ DELETES_FROM_EPOCH, DELETE_FRACTION = 2, 0.03
 
 
 @dataclass(frozen=True)
-class _Attribute:
+class _CustomAttribute:
     id: int
     title: str
     kind: str
@@ -253,7 +161,7 @@ def _ascii(text: str) -> str:
     return re.sub(r"[^a-z]", "", plain.lower())
 
 
-class _Tenant:
+class Tenant:
     """Seed-derived facts shared by all epochs: attribute ids, base ids, ref targets."""
 
     def __init__(self, seed: int, scale: int) -> None:
@@ -262,12 +170,12 @@ class _Tenant:
         self._titles: dict[tuple[str, int], str] = {}
         rng = random.Random(f"{seed}/tenant")
         attribute_ids = iter(rng.sample(range(10, 10_000), 4 * len(COLLECTIONS)))
-        self.attributes: dict[str, list[_Attribute]] = {}
+        self.attributes: dict[str, list[_CustomAttribute]] = {}
         self.base_ids: dict[str, list[int]] = {}
         for collection, (_, _, count) in COLLECTIONS.items():
             templates = rng.sample(ATTRIBUTE_TEMPLATES, rng.randint(2, 4))
             attributes = [
-                _Attribute(next(attribute_ids), title, kind, tuple(choices))
+                _CustomAttribute(next(attribute_ids), title, kind, tuple(choices))
                 for title, kind, choices in templates
             ]
             self.attributes[collection] = sorted(attributes, key=lambda a: a.id)
@@ -329,15 +237,15 @@ def _url(rng: random.Random, slug: str) -> str | None:
     return _maybe(rng, f"https://{slug}.example.com/{rng.randint(1, 999)}", 0.3)
 
 
-def _extras(t: _Tenant, collection: str, rng: random.Random, created: date) -> Record:
+def _extras(tenant: Tenant, collection: str, rng: random.Random, created: date) -> Record:
     """The collection specific fields of a new object (spec table; people/systems: ours)."""
     start = _day(rng, created, 30)
     end = _maybe(rng, _day(rng, date.fromisoformat(start), 180))
     tags = sorted(set(rng.sample(TAGS, rng.randint(0, 3))))
     if collection == "audits":
         return {
-            "audit_managers": t.people(rng),
-            "program": t.ref(rng, "Program"),
+            "audit_managers": tenant.people(rng),
+            "program": tenant.ref(rng, "Program"),
             "start_date": start,
             "end_date": end,
             "report_period_start_date": _day(rng, created, 10),
@@ -347,11 +255,11 @@ def _extras(t: _Tenant, collection: str, rng: random.Random, created: date) -> R
         }
     if collection == "assessments":
         return {
-            "assessors": t.people(rng),
+            "assessors": tenant.people(rng),
             "conclusion": _maybe(
                 rng, rng.choice(["Effective", "Ineffective", "Needs Improvement"]), 0.3
             ),
-            "control": t.ref(rng, "Control"),
+            "control": tenant.ref(rng, "Control"),
             "start_date": start,
             "end_date": end,
         }
@@ -365,9 +273,9 @@ def _extras(t: _Tenant, collection: str, rng: random.Random, created: date) -> R
         }
     if collection == "requests":
         return {
-            "assignees": t.people(rng),
-            "requesters": t.people(rng, 2),
-            "audit": t.ref(rng, "Audit", with_type=False),
+            "assignees": tenant.people(rng),
+            "requesters": tenant.people(rng, 2),
+            "audit": tenant.ref(rng, "Audit", with_type=False),
             "start_date": start,
             "end_date": end,
             "stop_date": _maybe(rng, _day(rng, created, 90), 0.5),
@@ -384,11 +292,11 @@ def _extras(t: _Tenant, collection: str, rng: random.Random, created: date) -> R
         }
     if collection == "programs":
         return {
-            "editors": t.people(rng),
-            "managers": t.people(rng, 2),
-            "readers": t.people(rng),
-            "primary_contact": t.person(rng),
-            "secondary_contact": _maybe(rng, t.person(rng), 0.4),
+            "editors": tenant.people(rng),
+            "managers": tenant.people(rng, 2),
+            "readers": tenant.people(rng),
+            "primary_contact": tenant.person(rng),
+            "secondary_contact": _maybe(rng, tenant.person(rng), 0.4),
             "reference_url": _url(rng, "wiki"),
             "url": _url(rng, "grc"),
             "notes": _maybe(rng, "Owned by the compliance team.", 0.5),
@@ -398,22 +306,22 @@ def _extras(t: _Tenant, collection: str, rng: random.Random, created: date) -> R
         }
     if collection == "vendors":
         return {
-            "owners": t.people(rng),
-            "contact": t.person(rng),
+            "owners": tenant.people(rng),
+            "contact": tenant.person(rng),
             "risk_rating": _maybe(rng, rng.choice(["Low", "Medium", "High", "Critical"])),
-            "secondary_contact": _maybe(rng, t.person(rng), 0.4),
+            "secondary_contact": _maybe(rng, tenant.person(rng), 0.4),
             "start_date": start,
             "end_date": end,
             "reference_url": _url(rng, "contracts"),
             "url": _url(rng, "vendor"),
         }
     if collection == "systems":
-        return {"owners": t.people(rng), "url": _url(rng, "system")}
+        return {"owners": tenant.people(rng), "url": _url(rng, "system")}
     return {}
 
 
-def _person_fields(t: _Tenant, person_id: int) -> Record:
-    first, last = t.person_name(person_id)
+def _person_fields(tenant: Tenant, person_id: int) -> Record:
+    first, last = tenant.person_name(person_id)
     return {
         "name": f"{first} {last}",
         "email": f"{_ascii(first)}.{_ascii(last)}{person_id}@example.com",
@@ -423,35 +331,40 @@ def _person_fields(t: _Tenant, person_id: int) -> Record:
 
 
 def _new_object(
-    t: _Tenant, collection: str, object_id: int, number: int, created: datetime, updated: datetime
+    tenant: Tenant,
+    collection: str,
+    object_id: int,
+    number: int,
+    created: datetime,
+    updated: datetime,
 ) -> Record:
-    rng = random.Random(f"{t.seed}/{collection}/{object_id}")
+    rng = random.Random(f"{tenant.seed}/{collection}/{object_id}")
     object_type, prefix, _ = COLLECTIONS[collection]
     record: Record = {
         "id": object_id,
         "type": object_type,
         "code": f"{prefix}-{number}",
-        "title": t.title(collection, object_id),
+        "title": tenant.title(collection, object_id),
         "description": _maybe(rng, f"{object_type} {number}: {rng.choice(TOPICS).lower()}.", 0.1),
         "status": rng.choice(STATUSES.get(collection, DEFAULT_STATUSES)),
         "created_at": _iso(created),
         "updated_at": _iso(updated),
         "custom_attributes": {
             str(a.id): {"id": a.id, "title": a.title, "value": a.value(rng)}
-            for a in t.attributes[collection]
+            for a in tenant.attributes[collection]
         },
-        "mapped": {key: t.refs(rng, kind) for key, kind in MAPPED.get(collection, {}).items()},
+        "mapped": {key: tenant.refs(rng, kind) for key, kind in MAPPED.get(collection, {}).items()},
     }
     if collection == "people":
-        record.update(_person_fields(t, object_id))
-    record.update(_extras(t, collection, rng, created.date()))
+        record.update(_person_fields(tenant, object_id))
+    record.update(_extras(tenant, collection, rng, created.date()))
     record["links"] = {"self": {"href": f"{BASE_PATH}/{collection}/{object_id}"}}
     return record
 
 
-def _updated(t: _Tenant, collection: str, old: Record, epoch: int, window: _Window) -> Record:
+def _updated(tenant: Tenant, collection: str, old: Record, epoch: int, window: _Window) -> Record:
     """A copy of ``old`` with one to three visible changes and a later ``updated_at``."""
-    rng = random.Random(f"{t.seed}/{collection}/{old['id']}/epoch/{epoch}")
+    rng = random.Random(f"{tenant.seed}/{collection}/{old['id']}/epoch/{epoch}")
     new = copy.deepcopy(old)
     changes = rng.sample(["status", "title", "attribute"], rng.randint(1, 3))
     if collection == "people" and "title" in changes:  # a person's title is their name
@@ -460,9 +373,9 @@ def _updated(t: _Tenant, collection: str, old: Record, epoch: int, window: _Wind
         statuses = STATUSES.get(collection, DEFAULT_STATUSES)
         new["status"] = rng.choice([s for s in statuses if s != old["status"]])
     if "title" in changes:
-        new["title"] = f"{t.title(collection, old['id'])} (rev {epoch})"
+        new["title"] = f"{tenant.title(collection, old['id'])} (rev {epoch})"
     if "attribute" in changes:
-        attribute = rng.choice(t.attributes[collection])
+        attribute = rng.choice(tenant.attributes[collection])
         entry = new["custom_attributes"][str(attribute.id)]
         value = entry["value"]
         while value == entry["value"]:
@@ -473,12 +386,12 @@ def _updated(t: _Tenant, collection: str, old: Record, epoch: int, window: _Wind
 
 
 @functools.lru_cache(maxsize=4)
-def _tenant(seed: int, scale: int) -> _Tenant:
-    return _Tenant(seed, scale)
+def _tenant_for(seed: int, scale: int) -> Tenant:
+    return Tenant(seed, scale)
 
 
 def _append_new(
-    t: _Tenant,
+    tenant: Tenant,
     collection: str,
     objects: list[Record],
     new_ids: list[int],
@@ -489,7 +402,7 @@ def _append_new(
     tenth (at least 2) arrive in one bulk import at the epoch's last second, so the
     epoch's maximum ``updated_at`` is always shared."""
     window = _window(epoch)
-    rng = random.Random(f"{t.seed}/{collection}/epoch/{epoch}/new")
+    rng = random.Random(f"{tenant.seed}/{collection}/epoch/{epoch}/new")
     bulk_import = len(new_ids) - max(2, len(new_ids) // 10)
     for position, object_id in enumerate(new_ids):
         if position >= bulk_import:
@@ -498,7 +411,7 @@ def _append_new(
             created = _between(rng, window.start, window.created_end)
             updated = _stamp(rng, created, window)
         number = first_number + position
-        objects.append(_new_object(t, collection, object_id, number, created, updated))
+        objects.append(_new_object(tenant, collection, object_id, number, created, updated))
 
 
 def _code_number(obj: Record) -> int:
@@ -506,11 +419,13 @@ def _code_number(obj: Record) -> int:
     return int(obj["code"].rpartition("-")[2])
 
 
-def _deleted(t: _Tenant, collection: str, epoch: int, count: int, updated: set[int]) -> set[int]:
+def _deleted(
+    tenant: Tenant, collection: str, epoch: int, count: int, updated: set[int]
+) -> set[int]:
     """Positions of the objects ``epoch`` deletes, among the ``count`` it starts from."""
     if epoch < DELETES_FROM_EPOCH:
         return set()
-    rng = random.Random(f"{t.seed}/{collection}/epoch/{epoch}/deletes")
+    rng = random.Random(f"{tenant.seed}/{collection}/epoch/{epoch}/deletes")
     kept = [index for index in range(count) if index not in updated]
     return set(rng.sample(kept, round(count * DELETE_FRACTION)))
 
@@ -518,23 +433,23 @@ def _deleted(t: _Tenant, collection: str, epoch: int, count: int, updated: set[i
 @functools.lru_cache(maxsize=16)
 def generate(params: DataParams) -> Dataset:
     """Every collection's objects at ``params`` (cached: do not mutate the result)."""
-    t = _tenant(params.seed, params.scale)
+    tenant = _tenant_for(params.seed, params.scale)
     dataset: Dataset = {}
     if params.epoch == 0:
-        for collection, ids in t.base_ids.items():
+        for collection, ids in tenant.base_ids.items():
             dataset[collection] = []
-            _append_new(t, collection, dataset[collection], ids, 0, first_number=1)
+            _append_new(tenant, collection, dataset[collection], ids, 0, first_number=1)
         return dataset
 
     window = _window(params.epoch)
     previous = generate(replace(params, epoch=params.epoch - 1))
     for collection, old_objects in previous.items():
-        rng = random.Random(f"{t.seed}/{collection}/epoch/{params.epoch}")
+        rng = random.Random(f"{tenant.seed}/{collection}/epoch/{params.epoch}")
         count = len(old_objects)
         chosen = set(rng.sample(range(count), max(1, round(count * UPDATE_FRACTION))))
-        deleted = _deleted(t, collection, params.epoch, count, chosen)
+        deleted = _deleted(tenant, collection, params.epoch, count, chosen)
         objects = [
-            _updated(t, collection, old, params.epoch, window) if index in chosen else old
+            _updated(tenant, collection, old, params.epoch, window) if index in chosen else old
             for index, old in enumerate(old_objects)
             if index not in deleted
         ]
@@ -545,159 +460,6 @@ def generate(params: DataParams) -> Dataset:
             object_id += rng.choice(ID_STEPS)
             new_ids.append(object_id)
         first_number = _code_number(old_objects[-1]) + 1
-        _append_new(t, collection, objects, new_ids, params.epoch, first_number)
+        _append_new(tenant, collection, objects, new_ids, params.epoch, first_number)
         dataset[collection] = objects
     return dataset
-
-
-def _cursor(collection: str, last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{collection}:{last_id}".encode()).decode().rstrip("=")
-
-
-def _after_id(collection: str, cursor: str) -> int | None:
-    """The last id of the previous page, or None if the cursor is not one of ours."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    name, _, last_id = text.partition(":")
-    if name != collection or not last_id.isdigit():
-        return None
-    return int(last_id)
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return _json(status, {"error": {"code": status, "message": message}}, headers)
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """One epoch as served: ids and ready-encoded objects per collection, and the clock."""
-
-    ids: dict[str, list[int]]
-    encoded: dict[str, list[bytes]]
-    date: str
-    """The HTTP ``Date`` of every answer at this epoch."""
-
-
-def _snapshot(params: DataParams) -> _Snapshot:
-    dataset = generate(params)
-    # Objects are encoded once; a page is then a join of ready-made bytes.
-    return _Snapshot(
-        ids={name: [obj["id"] for obj in objs] for name, objs in dataset.items()},
-        encoded={
-            name: [
-                json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() for obj in objs
-            ]
-            for name, objs in dataset.items()
-        },
-        date=format_datetime(clock(params.epoch), usegmt=True),
-    )
-
-
-class ZenGRCApp:
-    """Serves one epoch with the v2 list envelope, cursor paging and Basic auth; with
-    ``move_after`` it moves on to the next epoch after that many answers."""
-
-    base_path = BASE_PATH
-
-    def __init__(
-        self,
-        params: DataParams,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        move_after: int | None = None,
-    ) -> None:
-        if page_size < 1:
-            raise ValueError(f"page size must be >= 1, got {page_size}")
-        self.page_size = page_size
-        self.credentials = dict(CREDENTIALS)
-        self._expected_auth = (
-            "Basic "
-            + base64.b64encode(
-                f"{CREDENTIALS['username']}:{CREDENTIALS['password']}".encode()
-            ).decode()
-        )
-        self._current = _snapshot(params)
-        self._next = (
-            _snapshot(replace(params, epoch=params.epoch + 1)) if move_after is not None else None
-        )
-        self._move_after = move_after
-        self._answered = 0
-        self._lock = threading.Lock()
-        self.moved = False
-        """Whether the data moved on to the next epoch (``move_after``)."""
-        self._routes: list[tuple[re.Pattern[str], Callable[..., Response]]] = [
-            (re.compile(rf"{BASE_PATH}/([a-z_]+)"), self._list),
-            (re.compile(rf"{BASE_PATH}/([a-z_]+)/(\d+)"), self._one),
-        ]
-
-    def _take_snapshot(self) -> _Snapshot:
-        """The epoch this request is answered from (counting it towards ``move_after``)."""
-        with self._lock:
-            if self._next is not None and self._answered == self._move_after:
-                self._current, self._next, self.moved = self._next, None, True
-            self._answered += 1
-            return self._current
-
-    def handle(self, request: Request) -> Response:
-        served = self._take_snapshot()
-        response = self._answer(served, request)
-        return replace(response, headers={**response.headers, "Date": served.date})
-
-    def _answer(self, served: _Snapshot, request: Request) -> Response:
-        given = request.headers.get("authorization") or ""
-        if not hmac.compare_digest(given.encode(), self._expected_auth.encode()):
-            return _error(
-                401, "invalid or missing credentials", {"WWW-Authenticate": 'Basic realm="ZenGRC"'}
-            )
-        for pattern, view in self._routes:
-            match = pattern.fullmatch(request.path)
-            if match and match.group(1) in served.ids:
-                if request.method != "GET":
-                    return _error(405, f"method {request.method} not allowed", {"Allow": "GET"})
-                return view(served, request, *match.groups())
-        return _error(404, f"no such resource: {request.path}")
-
-    def _list(self, served: _Snapshot, request: Request, collection: str) -> Response:
-        ids, encoded = served.ids[collection], served.encoded[collection]
-        start = 0
-        if "cursor" in request.query:
-            after = _after_id(collection, request.query["cursor"][0])
-            if after is None:
-                return _error(400, "invalid cursor")
-            start = bisect.bisect_right(ids, after)
-        end = start + self.page_size
-        next_link = b"null"
-        if end < len(ids):
-            href = f"{BASE_PATH}/{collection}?cursor={_cursor(collection, ids[end - 1])}"
-            next_link = json.dumps({"href": href}).encode()
-        body = (
-            b'{"data":[' + b",".join(encoded[start:end]) + b'],"links":{"next":' + next_link + b"}}"
-        )
-        return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
-
-    def _one(
-        self, served: _Snapshot, request: Request, collection: str, object_id: str
-    ) -> Response:
-        ids = served.ids[collection]
-        index = bisect.bisect_left(ids, int(object_id))
-        if index == len(ids) or ids[index] != int(object_id):
-            return _error(404, f"no {collection} object with id {object_id}")
-        body = b'{"data":' + served.encoded[collection][index] + b"}"
-        return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
-
-
-def _make_app(
-    params: DataParams, page_size: int | None, move_after: int | None = None
-) -> ZenGRCApp:
-    return ZenGRCApp(params, page_size or DEFAULT_PAGE_SIZE, move_after)
-
-
-VENDOR = Vendor(
-    name="zengrc",
-    summary="ZenGRC API v2 (HTTP Basic, JSON, cursor paging)",
-    key_properties=dict.fromkeys(COLLECTIONS, ("id",)),
-    generate=generate,
-    make_app=_make_app,
-    options=frozenset({"move_after"}),
-)

@@ -1,42 +1,16 @@
-"""EdCast analytics read through the Domo Platform API: a simulator (see specs/edcast.md).
+"""The Domo Platform API over the EdCast datasets: OAuth, the catalogue, SQL queries,
+CSV exports (the endpoints, limits and faults: docs/vendors/edcast.md).
 
-The sandbox URL is the origin (it plays ``https://api.domo.com``). Endpoints:
-
-- ``GET /oauth/token?grant_type=client_credentials&scope=data`` with HTTP Basic
-  (``CREDENTIALS``) issues an opaque bearer token valid ``token_ttl_seconds`` (default
-  3599; tracked server side). Every other endpoint needs a live token, else 401.
-- ``GET /v1/datasets?sort=name&limit=50&offset=0&nameLike=…``: the catalogue (60
-  datasets); ``limit`` 1..50 (else 400); ``nameLike`` is a case-insensitive substring;
-  ``sort`` is ``name`` or ``-name`` (default: catalogue order); past the end: ``[]``.
-- ``GET /v1/datasets/{id}``: one dataset object.
-- ``POST /v1/datasets/query/execute/{id}`` with ``{"sql": "…"}``: runs one SELECT on
-  DuckDB. MySQL-isms are translated: backticks become double quotes and the bare word
-  ``table`` names the dataset (both outside string literals). Bad SQL or anything but
-  one SELECT → 400. Metadata are the dataset's declared types for its columns, else
-  mapped from the engine type (integers LONG, …). Results longer than
-  ``max_result_rows`` (default 1,000,000) are SILENTLY cut to that many rows. A query
-  ending in ``ORDER BY … LIMIT n OFFSET k`` is served as a slice of its ordered result,
-  sorted once and cached (OFFSET paging and probes sort nothing again); any other query
-  (keyset pages: ``WHERE (key) > (…) … LIMIT n``) runs as sent.
-- ``GET /v1/datasets/{id}/data?includeHeader=true``: the dataset as CSV (wire values).
-
-Fault kind ``query-error`` (query endpoint only): 400 ``Error creating query``. With
-``throttle=True``: at most 10 requests per rolling 10 s, then 429 with ``Retry-After``.
-With ``move_after=N``: once the app has answered N data requests (token requests
-excluded, 401s included), every later request reads epoch + 1 (once; ``moved`` tells
-whether it did) — the datasets changed while a sync reads them. Each request reads the
-data as they are when it arrives: every epoch is its own engine, with its own cache.
-With ``drift_at=E``: the users dataset's schema drifts from epoch E on (a column
-renamed, one retyped; see :mod:`dataops.sandbox.edcast_data`). With
-``epoch_events_percent=P``: each epoch appends P % of epoch 0's events (default 10).
-Data, deletions (from epoch 2) and ground truth: :mod:`dataops.sandbox.edcast_data`.
+The sandbox URL is the origin (it plays ``https://api.domo.com``). A query runs as one
+SELECT on the epoch's DuckDB engine after MySQL-isms are translated (backticks, the bare
+word ``table``); an ``ORDER BY … LIMIT n OFFSET k`` query is a slice of its ordered
+result, sorted once and cached. With ``move_after=N`` every data request after the
+first N (token requests excluded) reads epoch + 1, each epoch being its own engine.
 """
 
 # ruff: noqa: S608 - this module runs SQL on purpose: it simulates a SQL query API
 from __future__ import annotations
 
-import base64
-import hmac
 import io
 import json
 import re
@@ -45,42 +19,52 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import TypedDict
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
-from dataops.sandbox.edcast_data import (
-    EPOCH_EVENTS_PERCENT,
-    EVENTS,
-    KEYS,
-    STREAMS,
-    Engine,
-    engine,
+from dataops.sandbox.edcast.data import EPOCH_EVENTS_PERCENT, Engine, engine
+from dataops.sandbox.edcast.spec import (
+    CREDENTIALS,
+    DEFAULT_MAX_RESULT_ROWS,
+    DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_LIST_LIMIT,
+    NUMERIC_TYPES,
+    QUERY_PATH,
     ident,
 )
+from dataops.sandbox.moving import MovingData
 from dataops.sandbox.vendor import (
+    JSON_CONTENT_TYPE,
     DataParams,
-    Dataset,
-    RateLimit,
     Request,
     Response,
-    Vendor,
     VendorFault,
+    VendorOptions,
+    basic_authorization,
     json_response,
+    same_secret,
 )
 
-CREDENTIALS = {"username": "sandbox-client", "password": "sandbox-client-secret"}
-DEFAULT_TOKEN_TTL_SECONDS = 3599
-DEFAULT_MAX_RESULT_ROWS = 1_000_000
-MAX_LIST_LIMIT = 50
-QUERY_PATH = "/v1/datasets/query/execute/"
-NUMERIC_TYPES = frozenset({"LONG", "DOUBLE", "DECIMAL"})
-DATASETS_STREAM = "datasets"
+
+class EdCastOptions(TypedDict, total=False):
+    """EdCast's own serve() options (``None``: the default)."""
+
+    token_ttl_seconds: int | None
+    """OAuth token lifetime; default 3599."""
+    max_result_rows: int | None
+    """Query results are silently cut to this many rows; default 1,000,000."""
+    move_after: int | None
+    """Answer from the next epoch after this many data requests; default never."""
+    drift_at: int | None
+    """From this epoch on, the users dataset's schema has drifted; default never."""
+    epoch_events_percent: int | None
+    """Events each epoch appends, in percent of epoch 0's; default 10."""
+
 
 _OFFSET_PAGE = re.compile(
     r"(?P<base>.*\bORDER\s+BY\b.*?)\s+LIMIT\s+(?P<limit>\d+)\s+OFFSET\s+(?P<offset>\d+)",
@@ -164,28 +148,23 @@ class EdCastApp:
             ("page size", max_list_limit),
             ("token_ttl_seconds", token_ttl_seconds),
             ("max_result_rows", max_result_rows),
-            ("move_after", 1 if move_after is None else move_after),
             ("epoch_events_percent", epoch_events_percent),
         ]:
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        self._engine = engine(params, drift_at, epoch_events_percent)
-        self._next_engine = (
+        following = (
             None
             if move_after is None
             else engine(replace(params, epoch=params.epoch + 1), drift_at, epoch_events_percent)
         )
-        self.move_after = move_after
-        self.moved = False
-        """Whether the data moved on to the next epoch (``move_after``)."""
-        self._answered = 0
-        self._move_lock = threading.Lock()
+        self._data = MovingData(
+            engine(params, drift_at, epoch_events_percent), following, move_after
+        )
         self.credentials = dict(CREDENTIALS)
         self.max_list_limit = max_list_limit
         self.token_ttl_seconds = token_ttl_seconds
         self.max_result_rows = max_result_rows
-        basic = base64.b64encode(f"{CREDENTIALS['username']}:{CREDENTIALS['password']}".encode())
-        self._basic = b"Basic " + basic
+        self._basic = basic_authorization(**CREDENTIALS)
         self._tokens: dict[str, float] = {}
         """Live tokens and when (``time.monotonic()``) they expire."""
         self._tokens_lock = threading.Lock()
@@ -196,12 +175,17 @@ class EdCastApp:
             ("GET", re.compile(r"/v1/datasets/([^/]+)/data"), self._export),
         ]
 
+    @property
+    def moved(self) -> bool:
+        """Whether the data moved on to the next epoch (``move_after``)."""
+        return self._data.moved
+
     def handle(self, request: Request) -> Response:
         if request.path == "/oauth/token":
             if request.method != "GET":
                 return _error(405, f"method {request.method} not allowed", {"Allow": "GET"})
             return self._token(request)
-        data = self._data_now()
+        data = self._data.for_request()
         if not self._authorized(request.headers.get("authorization", "")):
             return _error(401, UNAUTHORIZED, {"WWW-Authenticate": 'Bearer realm="api"'})
         for method, pattern, view in self._routes:
@@ -212,18 +196,8 @@ class EdCastApp:
                 return view(data, request, *match.groups())
         return _error(404, f"no such resource: {request.path}")
 
-    def _data_now(self) -> Engine:
-        """The data a request arriving now reads (counts it as answered)."""
-        if self._next_engine is None:
-            return self._engine
-        with self._move_lock:
-            self.moved = self.moved or self._answered == self.move_after
-            self._answered += 1
-        return self._next_engine if self.moved else self._engine
-
     def _token(self, request: Request) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, self._basic):
+        if not same_secret(request.headers.get("authorization", ""), self._basic):
             return _error(401, "Bad credentials", {"WWW-Authenticate": 'Basic realm="oauth"'})
         if request.query.get("grant_type") != ["client_credentials"]:
             return _error(400, "grant_type must be client_credentials")
@@ -332,7 +306,7 @@ class EdCastApp:
         )
         tail = f'],"numRows":{len(rows)},"numColumns":{len(names)}}}'
         body = b"".join([head[:-1].encode(), b',"rows":[', _joined(rows), tail.encode()])
-        return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
+        return Response(200, body, {"Content-Type": JSON_CONTENT_TYPE})
 
     def _export(self, data: Engine, request: Request, dataset_id: str) -> Response:
         dataset = data.by_id.get(dataset_id)
@@ -350,103 +324,25 @@ class EdCastApp:
         return Response(200, buffer.getvalue(), {"Content-Type": "text/csv; charset=utf-8"})
 
 
-def _dataset_name(name: str) -> str:
-    """The Domo dataset behind a stream name (dataset names pass through)."""
-    return STREAMS.get(name, name)
-
-
-def wire_table(params: DataParams, dataset: str = EVENTS) -> pa.Table:
-    """A dataset (or stream) exactly as served: wire values, stored as text or numbers."""
-    return engine(params).wire_table(_dataset_name(dataset))
-
-
-def truth_table(
-    params: DataParams,
-    stream: str,
-    drift_at: int | None = None,
-    epoch_events_percent: int = EPOCH_EVENTS_PERCENT,
-) -> pa.Table:
-    """A stream's clean rows (one per key, the tap-order winner), sorted by key, as
-    served with ``drift_at`` and ``epoch_events_percent``.
-
-    Types: int64, float64, bool, string, date32, timestamp[us, UTC].
-    """
-    if stream == DATASETS_STREAM:
-        catalogue = sorted(
-            engine(params, drift_at, epoch_events_percent).datasets, key=lambda d: d.id
-        )
-        rows = []
-        for dataset in catalogue:
-            row: dict[str, Any] = dataset.to_json()
-            for name in ("createdAt", "updatedAt", "dataCurrentAt"):
-                row[name] = datetime.fromisoformat(row[name])
-            rows.append(row)
-        return pa.Table.from_pylist(rows)
-    return engine(params, drift_at, epoch_events_percent).truth_table(_dataset_name(stream))
-
-
-def generate(params: DataParams) -> Dataset:
-    """Every stream's clean rows as dicts, sorted by key (fine for small scales)."""
-    return {stream: truth_table(params, stream).to_pylist() for stream in KEY_PROPERTIES}
-
-
-def truth(params: DataParams) -> dict[str, dict[str, Any]]:
-    """Per stream ``{"rows", "key", "keys"}``, without building row dicts."""
-    result: dict[str, dict[str, Any]] = {}
-    for stream, key in KEY_PROPERTIES.items():
-        table = truth_table(params, stream)
-        columns = [table.column(name).to_pylist() for name in key]
-        keys = sorted(map(list, zip(*columns, strict=True)))
-        result[stream] = {"rows": table.num_rows, "key": list(key), "keys": keys}
-    return result
-
-
-def _make_app(
-    params: DataParams,
-    page_size: int | None,
-    *,
-    token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
-    max_result_rows: int = DEFAULT_MAX_RESULT_ROWS,
-    move_after: int | None = None,
-    drift_at: int | None = None,
-    epoch_events_percent: int = EPOCH_EVENTS_PERCENT,
-) -> EdCastApp:
+def make_app(params: DataParams, page_size: int | None, options: VendorOptions) -> EdCastApp:
     return EdCastApp(
         params,
         page_size or MAX_LIST_LIMIT,
-        token_ttl_seconds,
-        max_result_rows,
-        move_after,
-        drift_at,
-        epoch_events_percent,
+        options.get("token_ttl_seconds", DEFAULT_TOKEN_TTL_SECONDS),
+        options.get("max_result_rows", DEFAULT_MAX_RESULT_ROWS),
+        options.get("move_after"),
+        options.get("drift_at"),
+        options.get("epoch_events_percent", EPOCH_EVENTS_PERCENT),
     )
 
 
-def _is_query(request: Request) -> bool:
+def is_query(request: Request) -> bool:
+    """Whether ``request`` is a query (the only request the ``query-error`` fault hits)."""
     return request.method == "POST" and request.path.startswith(QUERY_PATH)
 
 
-KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
-    DATASETS_STREAM: ("id",),
-    **{stream: KEYS[dataset] for stream, dataset in STREAMS.items()},
-}
-
-VENDOR = Vendor(
-    name="edcast",
-    summary="EdCast datasets in the Domo Platform API (OAuth2, SQL query, CSV export)",
-    key_properties=KEY_PROPERTIES,
-    generate=generate,
-    make_app=_make_app,
-    options=frozenset(
-        {"token_ttl_seconds", "max_result_rows", "move_after", "drift_at", "epoch_events_percent"}
-    ),
-    faults={
-        "query-error": VendorFault(
-            "HTTP 400 'Error creating query' (query endpoint only)",
-            _error(400, "Error creating query"),
-            _is_query,
-        )
-    },
-    rate_limit=RateLimit(10, 10.0),
-    truth=truth,
+QUERY_ERROR = VendorFault(
+    "HTTP 400 'Error creating query' (query endpoint only)",
+    _error(400, "Error creating query"),
+    is_query,
 )

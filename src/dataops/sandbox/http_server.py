@@ -1,4 +1,4 @@
-"""Loopback HTTP server for the vendor simulators, with latency and fault injection.
+"""Loopback HTTP server for the HTTP vendor simulators, with latency and fault injection.
 
 Every request except ``GET /_sandbox/health`` is a data request: it waits ``latency_ms``,
 may be throttled (429, when serving with ``throttle`` a vendor that declares a rate limit),
@@ -24,15 +24,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dataops.sandbox.faults import FaultInjector, FaultPlan, parse_faults
-from dataops.sandbox.registry import get_vendor
+from dataops.sandbox.faults import FaultInjector, FaultPlan
+from dataops.sandbox.running import RunningSandbox
 from dataops.sandbox.vendor import (
     DataParams,
     HttpApp,
+    HttpVendor,
     RateLimit,
     Request,
     Response,
     VendorFault,
+    VendorOptions,
     json_response,
 )
 
@@ -102,7 +104,7 @@ class Throttle:
             return max(1, math.ceil(wait))
 
 
-class _Server(ThreadingHTTPServer):
+class SandboxHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
@@ -116,7 +118,7 @@ class _Server(ThreadingHTTPServer):
         vendor_faults: Mapping[str, VendorFault] | None = None,
         throttle: RateLimit | None = None,
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address, SandboxRequestHandler)
         self.vendor = vendor
         self.app = app
         self.plan = plan
@@ -146,9 +148,9 @@ class _Server(ThreadingHTTPServer):
         self.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class SandboxRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real clients use it
-    server: _Server
+    server: SandboxHttpServer
 
     def setup(self) -> None:
         super().setup()
@@ -248,10 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
-class Sandbox:
-    """A running vendor simulator (see :func:`serve`); a context manager that closes it."""
+class HttpSandbox(RunningSandbox):
+    """A running HTTP vendor simulator (see :func:`serve_http`)."""
 
-    def __init__(self, vendor: str, host: str, server: _Server) -> None:
+    def __init__(self, vendor: str, host: str, server: SandboxHttpServer) -> None:
         self.vendor = vendor
         self._server = server
         self._thread = threading.Thread(
@@ -265,12 +267,11 @@ class Sandbox:
         """The vendor's base URL, e.g. ``http://127.0.0.1:PORT/api/v2`` for zengrc."""
         self.health_url = self.origin + HEALTH_PATH
         self.credentials = dict(server.app.credentials)
-        self.stats = server.stats
+        self.stats: Stats = server.stats
 
     @property
     def moved(self) -> bool:
-        """Whether the data moved on to the next epoch while serving (``move_after``)."""
-        return bool(getattr(self._server.app, "moved", False))
+        return self._server.app.moved
 
     def close(self) -> None:
         """Stop serving; pending stalled requests are dropped, not waited for."""
@@ -278,91 +279,30 @@ class Sandbox:
             self._server.stop()
             self._thread.join()
 
-    def __enter__(self) -> Sandbox:
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def serve(
-    vendor: str,
+def serve_http(
+    vendor: HttpVendor,
+    params: DataParams,
     *,
-    seed: int = 0,
-    scale: int = 1,
-    epoch: int = 0,
-    latency_ms: int = 0,
-    faults: str = "",
-    host: str = "127.0.0.1",
-    port: int = 0,
-    page_size: int | None = None,
-    retry_after: int = 1,
-    stall_seconds: float = 30.0,
-    max_consecutive_faults: int = 3,
-    throttle: bool = False,
-    token_ttl_seconds: int | None = None,
-    max_result_rows: int | None = None,
-    move_after: int | None = None,
-    drift_at: int | None = None,
-    epoch_events_percent: int | None = None,
-) -> Sandbox:
-    """Start a sandbox in background threads; ``port=0`` picks a free port.
-
-    Use as ``with serve("zengrc", faults="429:0.1") as sb: …`` or call ``sb.close()``.
-    ``throttle`` enforces the vendor's documented rate limit (edcast: 10 requests per 10 s).
-    Vendor-specific options (``None`` = the vendor's default; only for vendors declaring
-    them): ``token_ttl_seconds`` and ``max_result_rows`` (edcast); ``move_after``
-    (zengrc, edcast): after the app has answered that many data requests (faults the
-    server injects do not count) the data moves on to the next epoch, while a sync is
-    reading it (``Sandbox.moved`` tells whether it did); ``drift_at`` (edcast): the epoch
-    from which the users dataset's schema has drifted (a column renamed, one retyped);
-    ``epoch_events_percent`` (edcast): events each epoch appends, in percent of epoch 0's
-    (default 10).
-    Raises ValueError (unknown vendor, bad fault spec, option or parameters) and OSError (bind).
-    """
-    spec = get_vendor(vendor)
-    if latency_ms < 0:
-        raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
-    if throttle and spec.rate_limit is None:
-        raise ValueError(f"vendor {vendor!r} has no rate limit to throttle with")
-    if move_after is not None and move_after < 1:
-        raise ValueError(f"move_after must be >= 1, got {move_after}")
-    given = {
-        "token_ttl_seconds": token_ttl_seconds,
-        "max_result_rows": max_result_rows,
-        "move_after": move_after,
-        "drift_at": drift_at,
-        "epoch_events_percent": epoch_events_percent,
-    }
-    options = {name: value for name, value in given.items() if value is not None}
-    if unknown := sorted(set(options) - spec.options):
-        raise ValueError(f"vendor {vendor!r} has no option {', '.join(unknown)}")
-    if spec.serve is not None:  # not HTTP (xactly: an H2 database over JDBC)
-        params = DataParams(seed, scale, epoch)
-        return spec.serve(
-            params,
-            host=host,
-            port=port,
-            faults=faults,
-            latency_ms=latency_ms,
-            page_size=page_size,
-            **options,
-        )
-    plan = FaultPlan(
-        rates=parse_faults(faults, spec.faults),
-        seed=seed,
-        max_consecutive=max_consecutive_faults,
-        retry_after=retry_after,
-        stall_seconds=stall_seconds,
-    )
-    app = spec.make_app(DataParams(seed, scale, epoch), page_size, **options)
-    server = _Server(
+    host: str,
+    port: int,
+    latency_ms: int,
+    plan: FaultPlan,
+    page_size: int | None,
+    throttle: bool,
+    options: VendorOptions,
+) -> HttpSandbox:
+    """Start ``vendor``'s API in background threads; ``port=0`` picks a free port."""
+    if throttle and vendor.rate_limit is None:
+        raise ValueError(f"vendor {vendor.name!r} has no rate limit to throttle with")
+    app = vendor.make_app(params, page_size, options)
+    server = SandboxHttpServer(
         (host, port),
-        vendor,
+        vendor.name,
         app,
         plan,
         latency_ms,
-        spec.faults,
-        spec.rate_limit if throttle else None,
+        vendor.faults,
+        vendor.rate_limit if throttle else None,
     )
-    return Sandbox(vendor, host, server)
+    return HttpSandbox(vendor.name, host, server)
