@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
-import signal
 import sqlite3
-import subprocess
 import threading
 import uuid
 from collections import Counter
@@ -17,12 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psutil
 import psycopg
 import pytest
 from psycopg import sql
 
-from dataops import project, status
+from dataops import project, secrets, status
+from dataops.check.wiring import secret_template_keys
+from dataops.render import KubernetesTree
 
 
 @pytest.fixture
@@ -64,27 +62,6 @@ def postgres_database() -> Iterator[Callable[[str], str]]:
             con.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-
-
-def _group(process: psutil.Process) -> int | None:
-    try:
-        return os.getpgid(process.pid)
-    except (ProcessLookupError, psutil.Error):
-        return None
-
-
-@pytest.fixture
-def kill_group() -> Callable[[subprocess.Popen], None]:
-    """SIGKILL a pipeline started in its own session (meltano, tap and target at once);
-    return when none of them is alive, so the target's lock on the warehouse is gone."""
-
-    def kill(pipeline: subprocess.Popen) -> None:
-        members = [p for p in psutil.process_iter() if _group(p) == pipeline.pid]
-        os.killpg(pipeline.pid, signal.SIGKILL)
-        pipeline.wait()
-        psutil.wait_procs(members, timeout=30)
-
-    return kill
 
 
 @pytest.fixture
@@ -151,3 +128,30 @@ def webhook() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def env_value(key: str, environment: str) -> str:
+    """A distinct value for `key`; for a database URL, one its workload can log in with."""
+    if key not in secrets.DATABASE_LOGINS:
+        return f"value-of-{key.lower()}"
+    workload, database = secrets.DATABASE_LOGINS[key]
+    suffix = "" if environment == "production" else f"-{environment}"
+    return f"postgresql+psycopg://{workload}{suffix}%40p.iam@127.0.0.1:5432/{database}"
+
+
+@pytest.fixture
+def complete_env_file(tmp_path: Path) -> Callable[..., Path]:
+    """Writes what `dataops secrets apply ENVIRONMENT` takes: every key of the
+    environment's secret templates with a distinct value (`env_value`), but `leave_out`,
+    then `extra` lines."""
+
+    def write(
+        environment: str = "production", leave_out: str | None = None, extra: str = ""
+    ) -> Path:
+        templates = secret_template_keys(KubernetesTree(), environment)
+        keys = sorted(k for keys in templates.values() for k in keys if k != leave_out)
+        path = tmp_path / f"{environment}.env"
+        path.write_text("".join(f"{k}={env_value(k, environment)}\n" for k in keys) + extra)
+        return path
+
+    return write

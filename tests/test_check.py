@@ -195,7 +195,7 @@ def test_a_container_receiving_a_secret_it_does_not_use(checkout: Path) -> None:
             "            - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN\n",
             "            - name: MELTANO_DATABASE_URI\n"
             "              valueFrom:\n"
-            "                secretKeyRef: {name: meltano-db, key: MELTANO_DATABASE_URI}\n"
+            "                secretKeyRef: {name: meltano-db, key: SYNC_MELTANO_DATABASE_URI}\n"
             "            - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN\n",
         ),
     }
@@ -226,9 +226,9 @@ def test_a_container_receiving_a_secret_it_does_not_use(checkout: Path) -> None:
         ) in found, found
     assert (
         "overlay production: Deployment/airflow-api-server container api-server: receives "
-        "MELTANO_DATABASE_URI of secret meltano-db, which it does not use — remove it, or if "
-        "the container does use it, add it to SECRETS_USED in src/dataops/check.py with the "
-        "reason"
+        "SYNC_MELTANO_DATABASE_URI of secret meltano-db, which it does not use — remove it, or "
+        "if the container does use it, add it to SECRETS_USED in src/dataops/check/wiring.py "
+        "with the reason"
     ) in found
     assert (
         "overlay production: the sync pod of schedule zengrc-to-snowflake: receives "
@@ -253,16 +253,16 @@ def test_a_secret_mounted_as_a_volume_counts_too(checkout: Path) -> None:
     text = text.replace(
         volumes,
         volumes + "        - name: keys\n          projected:\n            sources:\n"
-        "              - secret: {name: meltano-db, items: [{key: MELTANO_DATABASE_URI, "
+        "              - secret: {name: meltano-db, items: [{key: SYNC_MELTANO_DATABASE_URI, "
         "path: uri}]}\n",
     )
     path.write_text(text)
     found = sorted(problems(checkout, UNUSED))
     assert found == [
         f"overlay {environment}: Deployment/airflow-api-server container api-server: "
-        "receives MELTANO_DATABASE_URI of secret meltano-db, which it does not use — remove "
-        "it, or if the container does use it, add it to SECRETS_USED in src/dataops/check.py "
-        "with the reason"
+        "receives SYNC_MELTANO_DATABASE_URI of secret meltano-db, which it does not use — "
+        "remove it, or if the container does use it, add it to SECRETS_USED in "
+        "src/dataops/check/wiring.py with the reason"
         for environment in ("production", "staging")
     ]
 

@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,35 @@ def template_keys(environment: str = "production") -> dict[str, set[str]]:
     return check.wiring.secret_template_keys(TREE, environment)
 
 
-def env_file(
-    tmp_path: Path, leave_out: str | None = None, extra: str = "", environment: str = "production"
-) -> Path:
-    """An env file with a distinct value for every template key of `environment`."""
-    keys = sorted(k for keys in template_keys(environment).values() for k in keys if k != leave_out)
-    path = tmp_path / f"{environment}.env"
-    path.write_text("".join(f"{k}=value-of-{k.lower()}\n" for k in keys) + extra)
-    return path
+@pytest.mark.parametrize(
+    ("key", "url", "named"),
+    [
+        (  # the sync's URL with the scheduler's user: its proxy would refuse the login
+            "SYNC_MELTANO_DATABASE_URI",
+            "postgresql+psycopg://meltano-scheduler%40p.iam@127.0.0.1:5432/meltano",
+            "user meltano-scheduler@p.iam and database meltano",
+        ),
+        (  # staging's user in production's file
+            "API_SERVER_SQL_ALCHEMY_CONN",
+            "postgresql+psycopg2://airflow-api-server-staging%40p.iam@127.0.0.1:5432/airflow",
+            "user airflow-api-server-staging@p.iam and database airflow",
+        ),
+        (  # the right user, the other database
+            "SCHEDULER_SQL_ALCHEMY_CONN",
+            "postgresql+psycopg2://meltano-scheduler%40p.iam@127.0.0.1:5432/meltano",
+            "user meltano-scheduler@p.iam and database meltano",
+        ),
+    ],
+)
+def test_a_database_url_its_workload_cannot_log_in_with_is_refused(
+    complete_env_file: Callable[..., Path], key: str, url: str, named: str
+) -> None:
+    path = complete_env_file(leave_out=key, extra=f"{key}={url}\n")
+    with pytest.raises(secrets.SecretsError) as refused:
+        secrets.read_env_file(path, TREE, "production")
+    workload, database = secrets.DATABASE_LOGINS[key]
+    assert f"{key} must log in as {workload}@PROJECT.iam" in str(refused.value)
+    assert f"to the database {database}; it names {named}" in str(refused.value)
 
 
 def dataops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -160,16 +181,20 @@ def test_each_environment_holds_only_the_snowflake_auth_it_uses() -> None:
     assert "TARGET_SNOWFLAKE_PRIVATE_KEY" in production - staging
 
 
-def test_env_file_is_split_into_the_secrets(tmp_path: Path) -> None:
-    wanted = secrets.read_env_file(env_file(tmp_path), TREE, "production")
+def test_env_file_is_split_into_the_secrets(complete_env_file: Callable[..., Path]) -> None:
+    wanted = secrets.read_env_file(complete_env_file(), TREE, "production")
     assert {name: set(values) for name, values in wanted.items()} == template_keys()
-    assert wanted["meltano-db"]["MELTANO_DATABASE_URI"] == "value-of-meltano_database_uri"
+    assert wanted["meltano-db"]["SYNC_MELTANO_DATABASE_URI"] == (
+        "postgresql+psycopg://meltano-sync%40p.iam@127.0.0.1:5432/meltano"
+    )
 
 
-def test_a_key_missing_from_the_env_file_names_it_and_its_template(tmp_path: Path) -> None:
+def test_a_key_missing_from_the_env_file_names_it_and_its_template(
+    complete_env_file: Callable[..., Path],
+) -> None:
     with pytest.raises(secrets.SecretsError) as error:
         secrets.read_env_file(
-            env_file(tmp_path, leave_out="TAP_XACTLY_PASSWORD"), TREE, "production"
+            complete_env_file(leave_out="TAP_XACTLY_PASSWORD"), TREE, "production"
         )
     assert (
         "TAP_XACTLY_PASSWORD (secret tap-secrets, listed in "
@@ -178,15 +203,15 @@ def test_a_key_missing_from_the_env_file_names_it_and_its_template(tmp_path: Pat
     assert "value-of" not in str(error.value)
 
 
-def test_a_key_no_template_lists_is_refused(tmp_path: Path) -> None:
+def test_a_key_no_template_lists_is_refused(complete_env_file: Callable[..., Path]) -> None:
     with pytest.raises(secrets.SecretsError, match="TAP_NEW_TOKEN belong to no secret template"):
-        secrets.read_env_file(env_file(tmp_path, extra="TAP_NEW_TOKEN=x\n"), TREE, "production")
+        secrets.read_env_file(complete_env_file(extra="TAP_NEW_TOKEN=x\n"), TREE, "production")
 
 
-def test_another_environments_key_is_refused(tmp_path: Path) -> None:
+def test_another_environments_key_is_refused(complete_env_file: Callable[..., Path]) -> None:
     """Staging's file given for production (its Snowflake password) stops before the
     cluster is touched."""
-    staging_file = env_file(tmp_path, environment="staging")
+    staging_file = complete_env_file(environment="staging")
     with pytest.raises(secrets.SecretsError) as error:
         secrets.read_env_file(staging_file, TREE, "production")
     assert "TARGET_SNOWFLAKE_PASSWORD belong to no secret template of production" in str(
@@ -197,38 +222,46 @@ def test_another_environments_key_is_refused(tmp_path: Path) -> None:
         secrets.read_env_file(staging_file, TREE, "prod")
 
 
-def test_plan_names_keys_and_never_values(tmp_path: Path) -> None:
-    wanted = secrets.read_env_file(env_file(tmp_path), TREE, "production")
+def test_plan_names_keys_and_never_values(complete_env_file: Callable[..., Path]) -> None:
+    wanted = secrets.read_env_file(complete_env_file(), TREE, "production")
     current: dict[str, dict[str, str] | None] = dict.fromkeys(wanted)
-    current["meltano-db"] = {"MELTANO_DATABASE_URI": "old", "LEFTOVER": "x"}
+    current["meltano-db"] = {
+        "SYNC_MELTANO_DATABASE_URI": "old",
+        "SCHEDULER_MELTANO_DATABASE_URI": wanted["meltano-db"]["SCHEDULER_MELTANO_DATABASE_URI"],
+        "LEFTOVER": "x",
+    }
     current["cloud-sql"] = dict(wanted["cloud-sql"])
     plans = {p.name: p for p in secrets.plan(wanted, current)}
-    assert plans["meltano-db"].changed == ["MELTANO_DATABASE_URI"]
+    assert plans["meltano-db"].changed == ["SYNC_MELTANO_DATABASE_URI"]
     assert plans["meltano-db"].removed == ["LEFTOVER"]
     assert not plans["cloud-sql"].changes
     assert not plans["tap-secrets"].exists
     assert plans["tap-secrets"].added == sorted(template_keys()["tap-secrets"])
     described = "\n".join(p.describe() for p in plans.values())
-    assert "secret meltano-db: update — change MELTANO_DATABASE_URI; remove LEFTOVER" in described
+    assert (
+        "secret meltano-db: update — change SYNC_MELTANO_DATABASE_URI; remove LEFTOVER" in described
+    )
     assert "secret cloud-sql: unchanged (1 keys)" in described
     assert "value-of" not in described
     assert "old" not in described
 
 
 def test_secret_manifest_is_a_valid_secret() -> None:
-    manifest = secrets.manifest("airflow-db", {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "pg://é"})
+    manifest = secrets.manifest("airflow-db", {"SCHEDULER_SQL_ALCHEMY_CONN": "pg://é"})
     kubernetes_validate.validate(manifest, check.tools.KUBERNETES_VERSION, strict=True)
-    encoded = manifest["data"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    encoded = manifest["data"]["SCHEDULER_SQL_ALCHEMY_CONN"]
     assert base64.b64decode(encoded).decode() == "pg://é"
 
 
-def test_secrets_without_a_cluster_fail_clearly_and_print_no_value(tmp_path: Path) -> None:
+def test_secrets_without_a_cluster_fail_clearly_and_print_no_value(
+    complete_env_file: Callable[..., Path],
+) -> None:
     done = dataops(
         "secrets",
         "apply",
         "production",
         "--env-file",
-        str(env_file(tmp_path)),
+        str(complete_env_file()),
         "--dry-run",
         *NO_CLUSTER,
     )
@@ -256,14 +289,14 @@ def test_secrets_without_a_cluster_fail_clearly_and_print_no_value(tmp_path: Pat
     ],
 )
 def test_a_context_that_is_not_the_environments_cluster_is_refused_before_any_read(
-    tmp_path: Path,
+    complete_env_file: Callable[..., Path],
     cluster: tuple[StandInCluster, dict[str, str]],
     labels: dict[str, str] | None,
     refusal: str,
 ) -> None:
     server, env = cluster
     server.labels = labels
-    production = str(env_file(tmp_path))
+    production = str(complete_env_file())
     for command in (
         ("secrets", "apply", "production", "--env-file", production, "--dry-run"),
         ("deploy", "production", "--image", "v1.0.0"),
@@ -275,7 +308,7 @@ def test_a_context_that_is_not_the_environments_cluster_is_refused_before_any_re
 
 
 def test_the_environments_own_cluster_is_read(
-    tmp_path: Path, cluster: tuple[StandInCluster, dict[str, str]]
+    complete_env_file: Callable[..., Path], cluster: tuple[StandInCluster, dict[str, str]]
 ) -> None:
     server, env = cluster
     server.labels = {"dataops.io/environment": "production"}
@@ -284,7 +317,7 @@ def test_the_environments_own_cluster_is_read(
         "apply",
         "production",
         "--env-file",
-        str(env_file(tmp_path)),
+        str(complete_env_file()),
         "--dry-run",
         "--context",
         "cluster",
@@ -303,9 +336,9 @@ def test_the_overlays_label_every_object_with_their_environment() -> None:
             assert labels.get(secrets.ENVIRONMENT_LABEL) == environment, obj["metadata"]["name"]
 
 
-def test_cluster_commands_require_a_context(tmp_path: Path) -> None:
+def test_cluster_commands_require_a_context(complete_env_file: Callable[..., Path]) -> None:
     for command in (
-        ("secrets", "apply", "production", "--env-file", str(env_file(tmp_path))),
+        ("secrets", "apply", "production", "--env-file", str(complete_env_file())),
         ("deploy", "production", "--image", "v1.0.0", "--dry-run"),
     ):
         done = dataops(*command)
@@ -372,6 +405,7 @@ def released_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     for path in (copy / "deploy" / "kubernetes").rglob("*.y*ml"):
         text = path.read_text()
         path.write_text(text.replace("us-central1-docker.pkg.dev", host).replace("gcr.io", host))
+    set_login_domain(copy, "example.com")
     yield copy, host
     server.shutdown()
 
@@ -423,6 +457,35 @@ def test_deploy_dry_run_pins_every_image_to_its_digest_and_prints_the_plan(
     assert [c["image"] for c in sync["spec"]["containers"]] == ["data-ops-meltano"]  # Airflow's
     for obj in objects:
         kubernetes_validate.validate(obj, check.tools.KUBERNETES_VERSION, strict=True)
+
+
+def set_login_domain(root: Path, domain: str) -> None:
+    platform = root / "deploy" / "kubernetes" / "base" / "platform.env"
+    text = re.sub(r"(?m)^DATAOPS_AIRFLOW_LOGIN_DOMAIN=.*$", "", platform.read_text())
+    platform.write_text(f"{text}DATAOPS_AIRFLOW_LOGIN_DOMAIN={domain}\n")
+
+
+def test_an_environment_without_its_login_domain_is_not_deployed(
+    released_copy: tuple[Path, str],
+) -> None:
+    """The API server would not start: refused before anything is rendered or asked."""
+    copy, _ = released_copy
+    set_login_domain(copy, "")
+    done = dataops(
+        "--project-root",
+        str(copy),
+        "deploy",
+        "staging",
+        "--image",
+        "v1.0.0",
+        "--dry-run",
+        *NO_CLUSTER,
+    )
+    assert done.returncode == 1
+    assert (
+        "staging: DATAOPS_AIRFLOW_LOGIN_DOMAIN is empty: add it to the literals of "
+        "platform-env in deploy/kubernetes/overlays/staging/kustomization.yaml"
+    ) in done.stdout + done.stderr
 
 
 def test_a_tag_the_registry_does_not_hold_is_not_deployed(
@@ -496,3 +559,23 @@ def test_registry_credentials_never_leave_the_registry() -> None:
     finally:
         server.shutdown()
     assert asked == []
+
+
+def test_only_the_scheduler_container_holds_a_kubernetes_api_token() -> None:
+    """The scheduler starts sync pods through the API; its sidecar, migrations and DAG
+    processor (and every other pod) get no token."""
+    token_path = "/var/run/secrets/kubernetes.io/serviceaccount"
+    for environment in ("staging", "production"):
+        objects = check.base.kustomize(TREE.overlay(environment))
+        holders = []
+        for name, container, pod in check.base.containers(environment, objects):
+            assert pod.get("automountServiceAccountToken") is False, name
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            for mount in container.get("volumeMounts", []):
+                sources = volumes[mount["name"]].get("projected", {}).get("sources", [])
+                if any("serviceAccountToken" in source for source in sources):
+                    assert mount["mountPath"] == token_path
+                    holders.append(f"{name} {container['name']}")
+        assert holders == [f"overlay {environment}: Deployment/meltano-scheduler scheduler"]
+        for account in (o for o in objects if o["kind"] == "ServiceAccount"):
+            assert account["automountServiceAccountToken"] is False, account["metadata"]["name"]

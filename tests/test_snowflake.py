@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dataops import check, project, secrets
+from dataops import project, secrets
 from dataops.render import KubernetesTree
 
 ROOT = project.root()
@@ -84,15 +85,16 @@ AUTH_SETTINGS = {"password", "private_key", "private_key_path"}
     ("environment", "auth"), [("staging", "password"), ("production", "private_key")]
 )
 def test_a_complete_env_file_resolves_exactly_one_auth_method(
-    environment: str, auth: str, isolated: dict[str, str], tmp_path: Path
+    environment: str,
+    auth: str,
+    isolated: dict[str, str],
+    complete_env_file: Callable[..., Path],
 ) -> None:
     """What a sync pod gets: every key of the environment's secret templates filled in
     (as `dataops secrets apply` demands), tap-secrets in the pod's environment. Meltano
     maps a variable to a setting by its name too, so a password in production's secret
     would reach the loader beside the key pair, which it refuses."""
-    keys = set().union(*check.wiring.secret_template_keys(KubernetesTree(), environment).values())
-    env_file = tmp_path / f"{environment}.env"
-    env_file.write_text("".join(f"{key}=value-of-{key.lower()}\n" for key in sorted(keys)))
+    env_file = complete_env_file(environment)
     pod_env = secrets.read_env_file(env_file, KubernetesTree(), environment)["tap-secrets"]
     for tap in TAPS:
         config = loader_config(environment, tap, {**isolated, **pod_env})

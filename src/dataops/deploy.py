@@ -28,6 +28,8 @@ PLACEHOLDER_TAG = "unset"
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 ROLLED = ("deployment/meltano-scheduler", "deployment/airflow-api-server")
 REQUIRED_SECRETS = ("airflow", "airflow-db", "cloud-sql", "meltano-db", "tap-secrets")
+REQUIRED_SETTINGS = ("DATAOPS_AIRFLOW_LOGIN_DOMAIN",)
+"""platform-env keys git leaves empty for each environment to fill (its overlay's literals)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,14 @@ def build(environment: str, tag: str, ctx: check.Context) -> Release:
     digest its registry resolves now; write it under output/deploy/."""
     validate(environment, tag)
     objects = copy.deepcopy(ctx.manifests[environment])
+    (platform,) = [o for o in objects if o["metadata"]["name"] == "platform-env"]
+    empty = [key for key in REQUIRED_SETTINGS if not platform["data"].get(key, "").strip()]
+    if empty:
+        raise SystemExit(
+            f"{environment}: {', '.join(empty)} is empty: add it to the literals of "
+            f"platform-env in {ctx.rel(ctx.tree.overlay(environment))}/kustomization.yaml "
+            "(docs/runbook.md, 'Airflow UI login')"
+        )
     pinned: dict[str, str] = {}
 
     def pin(image: str) -> str:
@@ -73,9 +83,8 @@ def build(environment: str, tag: str, ctx: check.Context) -> Release:
     for obj in objects:
         if obj["kind"] == "Deployment":
             _pin_containers(obj["spec"]["template"]["spec"], pin)
-        elif obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "platform-env":
-            # The image Airflow gives each sync pod's `base` container (the scheduler's).
-            obj["data"]["DATAOPS_IMAGE"] = pin(obj["data"]["DATAOPS_IMAGE"])
+    # The image Airflow gives each sync pod's `base` container (the scheduler's).
+    platform["data"]["DATAOPS_IMAGE"] = pin(platform["data"]["DATAOPS_IMAGE"])
     template = check.base.sync_pod(objects)
     _pin_containers(template["spec"], pin, keep=check.wiring.SYNC_CONTAINER)
     check.base.sync_config(objects)["sync-pod.yaml"] = yaml.safe_dump(template, sort_keys=False)

@@ -18,12 +18,22 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+from dataops.check import wiring
 from dataops.check.wiring import secret_template_keys
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
 from dataops.render import KubernetesTree, env_file
 
 NAMESPACE = "meltano"
+DATABASE_LOGINS = {
+    wiring.SCHEDULER_AIRFLOW_DB: ("meltano-scheduler", "airflow"),
+    wiring.API_SERVER_AIRFLOW_DB: ("airflow-api-server", "airflow"),
+    wiring.SCHEDULER_MELTANO_DB: ("meltano-scheduler", "meltano"),
+    wiring.SYNC_MELTANO_DB: ("meltano-sync", "meltano"),
+}
+"""Database URL keys: the workload whose IAM database user each logs in as (through its
+own pod's proxy, which accepts no other), and its database (deploy/terraform)."""
 
 
 class SecretsError(RuntimeError):
@@ -87,9 +97,31 @@ def read_env_file(path: Path, tree: KubernetesTree, environment: str) -> dict[st
                 )
     if problems:
         raise SecretsError(f"{path}: missing or empty: {'; '.join(problems)}")
+    wrong = [
+        problem
+        for key, url in sorted(values.items())
+        if key in DATABASE_LOGINS and (problem := login_problem(key, url, environment))
+    ]
+    if wrong:
+        raise SecretsError(f"{path}: {'; '.join(wrong)}")
     return {
         secret: {key: values[key] for key in sorted(keys)} for secret, keys in templates.items()
     }
+
+
+def login_problem(key: str, url: str, environment: str) -> str | None:
+    """Why a database URL cannot work for its workload (None: it can)."""
+    workload, database = DATABASE_LOGINS[key]
+    user = workload + ("" if environment == "production" else f"-{environment}")
+    parts = urlsplit(url)
+    named = unquote(parts.username or "")
+    if named.startswith(f"{user}@") and named.endswith(".iam") and parts.path == f"/{database}":
+        return None
+    return (
+        f"{key} must log in as {user}@PROJECT.iam (written {user}%40PROJECT.iam) to the "
+        f"database {database}; it names user {named or '(none)'} and database "
+        f"{parts.path.lstrip('/') or '(none)'}"
+    )
 
 
 def plan(

@@ -25,28 +25,42 @@ from dataops.meltano_files import (
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|FERNET", re.IGNORECASE)
 REFERENCE_ONLY = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
-AIRFLOW_DB = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+# Each workload logs in to the databases as its own IAM user: one URL each.
+SCHEDULER_AIRFLOW_DB = "SCHEDULER_SQL_ALCHEMY_CONN"
+API_SERVER_AIRFLOW_DB = "API_SERVER_SQL_ALCHEMY_CONN"
 FERNET_KEY = "AIRFLOW__CORE__FERNET_KEY"
 JWT_SECRET = "AIRFLOW__API_AUTH__JWT_SECRET"  # noqa: S105 (a key's name)
 WEBHOOK = "DATAOPS_ALERT_WEBHOOK_URL"
-MELTANO_DB = "MELTANO_DATABASE_URI"
+SCHEDULER_MELTANO_DB = "SCHEDULER_MELTANO_DATABASE_URI"
+SYNC_MELTANO_DB = "SYNC_MELTANO_DATABASE_URI"
 SYNC_CONTAINER = "base"
 """The sync's container in its pod (KubernetesPodOperator's name for it)."""
 SECRETS_USED: dict[str, frozenset[str]] = {
     # The Cloud SQL Auth Proxy sidecars: the instance they connect to.
     "cloud-sql-proxy": frozenset({"CLOUD_SQL_INSTANCE"}),
     # Migrations touch no connection, variable or token.
-    "airflow-db-migrate": frozenset({AIRFLOW_DB}),
+    "airflow-db-migrate": frozenset({SCHEDULER_AIRFLOW_DB}),
     # Signs the tokens of the tasks it runs (LocalExecutor); the tasks post failure
     # alerts, and `dataops watchdog` reads Meltano's runs and posts to the webhook.
-    "scheduler": frozenset({AIRFLOW_DB, FERNET_KEY, JWT_SECRET, WEBHOOK, MELTANO_DB}),
+    "scheduler": frozenset(
+        {SCHEDULER_AIRFLOW_DB, FERNET_KEY, JWT_SECRET, WEBHOOK, SCHEDULER_MELTANO_DB}
+    ),
     # Parses the DAGs (its execution API is in-process: no token) and runs the failure
     # callback of a task that died without reporting (the webhook).
-    "dag-processor": frozenset({AIRFLOW_DB, FERNET_KEY, WEBHOOK}),
-    # The UI and the tasks' execution API: signs and checks tokens.
-    "api-server": frozenset({AIRFLOW_DB, FERNET_KEY, JWT_SECRET}),
+    "dag-processor": frozenset({SCHEDULER_AIRFLOW_DB, FERNET_KEY, WEBHOOK}),
+    # The UI and the tasks' execution API: signs and checks tokens, and signs users in
+    # with Google (the OAuth client, orchestrate/airflow/webserver_config.py).
+    "api-server": frozenset(
+        {
+            API_SERVER_AIRFLOW_DB,
+            FERNET_KEY,
+            JWT_SECRET,
+            "DATAOPS_AIRFLOW_OAUTH_CLIENT_ID",
+            "DATAOPS_AIRFLOW_OAUTH_CLIENT_SECRET",
+        }
+    ),
     # What every sync uses; its schedule's plugins' keys come on top (sync-env.json).
-    SYNC_CONTAINER: frozenset({MELTANO_DB}),
+    SYNC_CONTAINER: frozenset({SYNC_MELTANO_DB}),
 }
 """The secret keys each container uses, by container name: `dataops check` fails when
 a container receives any other (docs/runbook.md, "Who gets which secret")."""
@@ -167,7 +181,7 @@ def no_secret_goes_unused(ctx: Context) -> Iterator[Problem]:
                     "(`dataops render`)"
                     if secret == render.TAP_SECRET
                     else "remove it, or if the container does use it, add it to "
-                    "SECRETS_USED in src/dataops/check.py with the reason",
+                    "SECRETS_USED in src/dataops/check/wiring.py with the reason",
                 )
         sync_secret, per_schedule = sync_env(objects)
         variables = render.schedule_variables(ctx.meltano, environment)
