@@ -410,20 +410,25 @@ def released_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     server.shutdown()
 
 
+def deploy_dry_run(copy: Path, environment: str, tag: str) -> subprocess.CompletedProcess[str]:
+    """`dataops deploy ENVIRONMENT --dry-run` of the project copy, from elsewhere."""
+    return dataops(
+        "--project-root",
+        str(copy),
+        "deploy",
+        environment,
+        "--image",
+        tag,
+        "--dry-run",
+        *NO_CLUSTER,
+    )
+
+
 def test_deploy_dry_run_pins_every_image_to_its_digest_and_prints_the_plan(
     released_copy: tuple[Path, str],
 ) -> None:
     copy, host = released_copy
-    done = dataops(
-        "--project-root",
-        str(copy),
-        "deploy",
-        "production",
-        "--image",
-        "v9.8.7",
-        "--dry-run",
-        *NO_CLUSTER,
-    )
+    done = deploy_dry_run(copy, "production", "v9.8.7")
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = copy / "output" / "deploy" / "production-v9.8.7.yaml"
     assert "would run: kubectl --context no-such-cluster apply --server-side" in done.stdout
@@ -471,16 +476,7 @@ def test_an_environment_without_its_login_domain_is_not_deployed(
     """The API server would not start: refused before anything is rendered or asked."""
     copy, _ = released_copy
     set_login_domain(copy, "")
-    done = dataops(
-        "--project-root",
-        str(copy),
-        "deploy",
-        "staging",
-        "--image",
-        "v1.0.0",
-        "--dry-run",
-        *NO_CLUSTER,
-    )
+    done = deploy_dry_run(copy, "staging", "v1.0.0")
     assert done.returncode == 1
     assert (
         "staging: DATAOPS_AIRFLOW_LOGIN_DOMAIN is empty: add it to the literals of "
@@ -492,16 +488,7 @@ def test_a_tag_the_registry_does_not_hold_is_not_deployed(
     released_copy: tuple[Path, str],
 ) -> None:
     copy, host = released_copy
-    done = dataops(
-        "--project-root",
-        str(copy),
-        "deploy",
-        "staging",
-        "--image",
-        "v0.0.0",
-        "--dry-run",
-        *NO_CLUSTER,
-    )
+    done = deploy_dry_run(copy, "staging", "v0.0.0")
     assert done.returncode == 1
     assert (
         f"not deployed: {host}/data-ops-meltano-staging/data-ops-meltano/meltano:v0.0.0: "
