@@ -102,6 +102,8 @@ class AdaptiveClient:
                 data=body,
                 headers={"Content-Type": "text/xml; charset=UTF-8"},
                 timeout=self._timeout,
+                # The body holds the password: never re-sent to where a redirect points.
+                allow_redirects=False,
             )
             return self._output(method, response)
 

@@ -18,7 +18,7 @@ from tap_adaptive.client import AdaptiveClient, Exports
 from tap_adaptive.plan_data import PLAN_DATA_EXPORTS, PlanDataStream
 from tap_adaptive.streams import EXPORTS, ExportStream
 from tapkit.concurrency import ConcurrentTap, sync_settings
-from tapkit.http import http_settings
+from tapkit.http import api_url_setting, http_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -44,7 +44,11 @@ class TapAdaptive(ConcurrentTap):
             default="v38",
             description="Adaptive API version (v25 or later: rollup rules by name).",
         ),
-        th.Property("url_base", th.StringType, default="https://api.adaptiveinsights.com/api"),
+        api_url_setting(
+            "url_base",
+            default="https://api.adaptiveinsights.com/api",
+            description="Adaptive's XML API root.",
+        ),
         th.Property("caller_name", th.StringType, default="data-ops-meltano"),
         th.Property(
             "start_period",

@@ -15,7 +15,7 @@ from tap_edcast.client import DomoClient, decoded_json
 from tap_edcast.normalise import classify
 from tap_edcast.streams import DatasetSpec, DatasetsStream, DatasetStream, catalogue
 from tapkit.concurrency import ConcurrentTap, sync_settings
-from tapkit.http import http_settings
+from tapkit.http import api_url_setting, http_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -59,7 +59,7 @@ class TapEdCast(ConcurrentTap):
             default="2030-01-01T00:00:00Z",
             description="Read rows before this instant.",
         ),
-        th.Property("url_base", th.StringType, default="https://api.domo.com"),
+        api_url_setting("url_base", default="https://api.domo.com", description="Domo's API root."),
         th.Property(
             "datasets",
             th.ArrayType(

@@ -15,7 +15,7 @@ from typing_extensions import override
 
 from tap_zengrc.streams import COLLECTIONS, collection_stream
 from tapkit.concurrency import ConcurrentTap, parallel_streams_setting, sync_settings
-from tapkit.http import http_settings
+from tapkit.http import api_url_setting, http_settings
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -27,12 +27,8 @@ class TapZenGRC(ConcurrentTap):
     name = "tap-zengrc"
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "base_url",
-            th.StringType,
-            required=True,
-            title="Base URL",
-            description="API root, e.g. https://<tenant>.api.zengrc.com/api/v2",
+        api_url_setting(
+            "base_url", description="API root, e.g. https://<tenant>.api.zengrc.com/api/v2."
         ),
         th.Property("username", th.StringType, required=True, title="API key id", secret=True),
         th.Property("password", th.StringType, required=True, title="API key secret", secret=True),

@@ -28,6 +28,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import FatalAPIError
 
 from tapkit.retry import Retrier, RetryableError, retry_settings
+from tapkit.settings import HTTPS_URL
 
 if t.TYPE_CHECKING:
     import logging
@@ -54,6 +55,18 @@ def where(response: requests.Response) -> str:
     carry what a log should not)."""
     request = response.request
     return f"{request.method} {urlsplit(request.path_url).path}"
+
+
+def api_url_setting(name: str, *, default: str | None = None, description: str = "") -> th.Property:
+    """The vendor API's address: HTTPS only (credentials travel with every request);
+    plain HTTP only to this machine, where the sandboxes run."""
+    return th.Property(
+        name,
+        th.StringType(pattern=HTTPS_URL),
+        required=default is None,
+        default=default,
+        description=f"{description} HTTPS only (http:// to 127.0.0.1 or localhost only).".strip(),
+    )
 
 
 def http_settings(timeout_seconds: int, what: str = "request") -> list[th.Property]:
@@ -97,6 +110,14 @@ class HttpApi:
             raise FatalAPIError(msg)
         if status == 404:
             raise FatalAPIError(f"{self.vendor} answered 404 for {at}: {self.address_hint}")
+        if 300 <= status < 400:
+            # Seen only where redirects are not followed (credentials in the body).
+            target = urlsplit(response.headers.get("Location", "")).netloc or "elsewhere"
+            msg = (
+                f"{self.vendor} redirected {at} to {target} (HTTP {status}); the request is "
+                f"not sent again there: {self.address_hint}"
+            )
+            raise FatalAPIError(msg)
         if status >= 400:
             body = excerpt(response.text, self.secrets)
             raise FatalAPIError(f"{self.vendor} answered HTTP {status} for {at}: {body}")

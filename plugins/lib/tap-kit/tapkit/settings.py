@@ -19,6 +19,11 @@ if t.TYPE_CHECKING:
 
     from jsonschema import ValidationError
 
+HTTPS_URL = r"^(https://[^/\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?)(/\S*)?$"
+"""A URL over HTTPS, or over plain HTTP to this machine (tapkit.http.api_url_setting)."""
+PATTERNS = {HTTPS_URL: "an https:// URL (plain http:// only to 127.0.0.1 or localhost)"}
+"""What a pattern means, in the words a settings error uses."""
+
 BOUNDS = {
     "minimum": "at least",
     "maximum": "at most",
@@ -42,6 +47,8 @@ def _sentence(tap: str, error: ValidationError) -> str:
     if error.validator in BOUNDS:
         bound = BOUNDS[str(error.validator)]
         return f"{tap} `{setting}` must be {bound} {error.validator_value}, got {shown}"
+    if error.validator == "pattern" and error.validator_value in PATTERNS:
+        return f"{tap} `{setting}` must be {PATTERNS[str(error.validator_value)]}, got {shown}"
     if secret:
         return f"{tap} `{setting}` fails `{error.validator}: {error.validator_value!r}`"
     return f"{tap} `{setting}`: {error.message}"

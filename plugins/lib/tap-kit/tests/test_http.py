@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import typing as t
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
 import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
+from dataops.testing import tap_tests
 from tapkit.http import HttpApi, excerpt
 from tapkit.retry import RetryableError
 
@@ -81,3 +87,72 @@ def test_a_good_answer_is_returned_as_it_is() -> None:
 def test_an_excerpt_is_printable_folded_and_short() -> None:
     assert excerpt("a \n\n b\x07c", ["b"], limit=10) == "a *** c"
     assert excerpt("y" * 30, limit=10) == "y" * 9 + "…"
+
+
+URL_SETTINGS = {"zengrc": "base_url", "edcast": "url_base", "adaptive": "url_base"}
+
+
+@pytest.mark.parametrize("vendor", sorted(URL_SETTINGS))
+@pytest.mark.parametrize(
+    "url", ["http://api.example.com/api", "http://127.0.0.1.example.com/api", "ftp://x/api"]
+)
+def test_an_api_address_without_https_is_refused_before_any_request(
+    tmp_path: Path, vendor: str, url: str
+) -> None:
+    """Credentials go with every request: never over plain HTTP across a network."""
+    setting = URL_SETTINGS[vendor]
+    config = {setting: url, "username": "user", "password": "not-shown-anywhere"}
+    done = tap_tests.run_tap(vendor, tmp_path, config)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert (
+        f"tap-{vendor} `{setting}` must be an https:// URL (plain http:// only to 127.0.0.1 "
+        f"or localhost), got '{url}'"
+    ) in done.stderr
+    assert "not-shown-anywhere" not in done.stderr
+
+
+class Redirecting(BaseHTTPRequestHandler):
+    """Answers every POST with a 307 to another address, which must never be asked."""
+
+    def do_POST(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", self.server.elsewhere)  # type: ignore[attr-defined]
+        self.end_headers()
+
+    def log_message(self, format: str, *args: t.Any) -> None:
+        """Quiet."""
+
+
+class Recording(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.server.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))  # type: ignore[attr-defined]
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: t.Any) -> None:
+        """Quiet."""
+
+
+def test_a_redirect_never_carries_adaptives_password_elsewhere(tmp_path: Path) -> None:
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    elsewhere.bodies = []  # type: ignore[attr-defined]
+    redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    redirecting.elsewhere = f"http://127.0.0.1:{elsewhere.server_port}/api"  # type: ignore[attr-defined]
+    for server in (elsewhere, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = {
+            "url_base": f"http://127.0.0.1:{redirecting.server_port}/api",
+            "username": "user",
+            "password": "the-password",
+            **tap_tests.FAST_RETRIES,
+        }
+        done = tap_tests.run_tap("adaptive", tmp_path, config)
+    finally:
+        for server in (elsewhere, redirecting):
+            server.shutdown()
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "redirected" in done.stderr
+    assert f"to 127.0.0.1:{elsewhere.server_port} (HTTP 307)" in done.stderr
+    assert elsewhere.bodies == []  # type: ignore[attr-defined]
+    assert "the-password" not in done.stderr
