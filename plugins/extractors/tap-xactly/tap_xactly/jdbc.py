@@ -6,13 +6,21 @@ no way to pass a timestamp. Here the driver is loaded from its jar by its own cl
 loader and called directly (``Driver.connect``), values are read with ``getObject``
 (one call per cell) and turned into JSON-ready Python values by column kind, and
 parameters are bound as Java objects.
+
+A Java exception's text can hold the JDBC URL (with its parameters) and the login:
+none leaves this boundary raw. :meth:`Driver.describe` words it for logs, and callers
+raise their own exception ``from None`` (a :class:`JdbcError` where a retry may help).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import hashlib
 import os
 import re
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,11 +32,22 @@ import jpype
 from singer_sdk.exceptions import FatalAPIError
 
 _jvm_lock = threading.Lock()
-_loaders: dict[str, Any] = {}
+_loader_lock = threading.Lock()
+_loaders: dict[tuple[str, str | None], Any] = {}
 
 
 class JdbcSetupError(FatalAPIError):
     """The driver or the JVM cannot be used: a clear message, no retry."""
+
+
+class JdbcError(Exception):
+    """A JDBC failure as :meth:`Driver.describe` words it; the Java exception, whose
+    text may hold the URL and the login, is not kept."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        """Whether it would fail again (:func:`is_permanent`)."""
 
 
 def _jvm_path() -> str:
@@ -52,14 +71,15 @@ def start_jvm() -> None:
                     f"tap-xactly cannot start a Java VM: {exc}. Install Java 11 or newer "
                     "and set JAVA_HOME to it (or unset JAVA_HOME to use the one on this machine)"
                 )
-                raise JdbcSetupError(msg) from exc
+                raise JdbcSetupError(msg) from None
         jpype.JClass("java.util.TimeZone").setDefault(
             jpype.JClass("java.util.TimeZone").getTimeZone("UTC")
         )
 
 
-def _loader(jar: str) -> Any:
-    """One class loader per driver jar, kept for the life of the process."""
+def _loader(jar: str, sha256: str | None) -> Any:
+    """One class loader per driver jar (and expected hash), kept for the life of the
+    process; with ``sha256``, of the jar's :func:`verified_copy`."""
     path = Path(jar).expanduser()
     if not path.is_file():
         msg = (
@@ -67,14 +87,60 @@ def _loader(jar: str) -> Any:
             "driver and set driver_jar (TAP_XACTLY_DRIVER_JAR) to its path"
         )
         raise JdbcSetupError(msg)
-    start_jvm()
-    key = str(path.resolve())
-    with _jvm_lock:
+    key = (str(path.resolve()), sha256)
+    with _loader_lock:
         if key not in _loaders:
-            url = jpype.JClass("java.io.File")(key).toURI().toURL()
+            loaded = path.resolve() if sha256 is None else verified_copy(path, sha256)
+            start_jvm()  # after the check: a refused jar never meets the JVM
+            url = jpype.JClass("java.io.File")(str(loaded)).toURI().toURL()
             system = jpype.JClass("java.lang.ClassLoader").getSystemClassLoader()
             _loaders[key] = jpype.JClass("java.net.URLClassLoader")([url], system)
         return _loaders[key]
+
+
+def verified_copy(jar: Path, sha256: str) -> Path:
+    """A private copy of ``jar`` whose bytes have the SHA-256 ``sha256`` (hex), or a
+    :class:`JdbcSetupError` saying what to do (and no copy).
+
+    The jar is read once: each chunk is hashed as it is written to a new directory only
+    this user can enter (0700; the copy 0400). The class loader opens the copy, now
+    and for every class it loads later, so the bytes checked are the bytes run, even
+    if the file at ``driver_jar`` is replaced or rewritten meanwhile (a class loader
+    cannot be given bytes instead of a file, and verifying the file where it is would
+    leave that window). The copy is removed when the process exits.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="tap-xactly-driver-"))
+    copy = directory / jar.name
+    digest = hashlib.sha256()
+    try:
+        with jar.open("rb") as source, copy.open("xb") as target:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                target.write(chunk)
+        copy.chmod(0o400)
+        found, expected = digest.hexdigest(), sha256.lower()
+        if found != expected:
+            msg = (
+                f"tap-xactly `driver_sha256`: refusing the driver jar {jar}: its SHA-256 is "
+                f"{found[:12]}…, expected {expected[:12]}…; upload the right jar "
+                "(docs/runbook.md), or, if this jar is the right one, set driver_sha256 "
+                f"(TAP_XACTLY_DRIVER_SHA256) to its hash (`sha256sum {jar}`)"
+            )
+            raise JdbcSetupError(msg)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return copy
+
+
+_JDBC_URL = re.compile(r"jdbc:[^\s\"'<>]+", re.IGNORECASE)
+
+
+def redacted(url: str) -> str:
+    """A JDBC URL fit for logs: no ``user:password@``, query string or ``;key=value``
+    options."""
+    return re.split(r"[?;]", re.sub(r"//[^/@]*@", "//", url), maxsplit=1)[0]
 
 
 @dataclass(frozen=True)
@@ -86,24 +152,50 @@ class Driver:
     url: str
     user: str
     password: str
+    sha256: str | None = None
+    """The jar's SHA-256 (hex): a jar with another is refused before it is loaded."""
+    hidden: tuple[str, ...] = ()
+    """More values never shown in messages (the client id and the consumer)."""
 
     @property
     def redacted_url(self) -> str:
-        """The URL fit for logs: its query string and ``;key=value`` options dropped."""
-        return re.split(r"[?;]", self.url, maxsplit=1)[0]
+        """The URL fit for logs (:func:`redacted`)."""
+        return redacted(self.url)
+
+    def describe(self, exc: BaseException) -> str:
+        """The first line of a (Java) exception's message, fit for logs: every JDBC URL
+        in it :func:`redacted`, the password blanked out wherever it appears, the user
+        and the hidden values wherever they stand alone (any case: drivers upper-case
+        names they echo)."""
+        text = ""
+        if isinstance(exc, jpype.JException):  # its str() adds the Java stack
+            text = str(exc.getMessage() or exc.getClass().getName())
+        lines = (text or str(exc)).strip().splitlines()
+        message = _JDBC_URL.sub(lambda url: redacted(url.group()), lines[0] if lines else "")
+        if self.password:
+            message = re.sub(re.escape(self.password), "***", message, flags=re.IGNORECASE)
+        for value in (self.user, *self.hidden):
+            if value:
+                alone = rf"(?<![^\W_]){re.escape(value)}(?![^\W_])"
+                message = re.sub(alone, "***", message, flags=re.IGNORECASE)
+        return message or type(exc).__name__
+
+    def failure(self, exc: BaseException) -> JdbcError:
+        """``exc`` (from a JDBC call) as a :class:`JdbcError`."""
+        return JdbcError(self.describe(exc), permanent=is_permanent(exc))
 
     def connect(self) -> Any:
         """A new ``java.sql.Connection``, marked read-only (a hint the driver may ignore)."""
-        loader = _loader(self.jar)
+        loader = _loader(self.jar, self.sha256)
         jpype.JClass("java.lang.Thread").currentThread().setContextClassLoader(loader)
         try:
             driver = jpype.JClass(self.driver_class, loader=loader)()
         except (TypeError, jpype.JException) as exc:
             msg = (
                 f"tap-xactly `driver_class`: {self.driver_class} is not in {self.jar} "
-                f"({error_text(exc, self.password)}); check driver_class and driver_jar"
+                f"({self.describe(exc)}); check driver_class and driver_jar"
             )
-            raise JdbcSetupError(msg) from exc
+            raise JdbcSetupError(msg) from None
         props = jpype.JClass("java.util.Properties")()
         props.setProperty("user", self.user)
         props.setProperty("password", self.password)
@@ -148,18 +240,6 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         for connection in idle:
             self.discard(connection)
-
-
-def error_text(exc: BaseException, *secrets: str) -> str:
-    """The first line of a (Java) exception's message, secrets blanked out."""
-    message = ""
-    if isinstance(exc, jpype.JException):
-        message = str(exc.getMessage() or exc.getClass().getName())
-    message = (message or str(exc) or type(exc).__name__).strip().splitlines()[0]
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return message
 
 
 _SQL_EXCEPTION = "java.sql.SQLException"

@@ -31,8 +31,7 @@ from tap_xactly.deletions import ROW_COUNT, RowCount, count_query, last_key_quer
 from tap_xactly.jdbc import (
     JSON_SCHEMA,
     ConnectionPool,
-    error_text,
-    is_permanent,
+    JdbcError,
     iso_instant,
     java_param,
     parse_instant,
@@ -118,9 +117,8 @@ class TableStream(VersionedStream):
             "Xactly",
             self.config,
             self.logger,
-            failures=(jpype.JException,),
-            is_permanent=is_permanent,
-            describe=lambda exc: error_text(exc, pool.driver.password),
+            failures=(JdbcError,),  # raw Java exceptions never reach it (_retrying)
+            is_permanent=lambda exc: isinstance(exc, JdbcError) and exc.permanent,
             retry_action="reconnecting",
         )
 
@@ -309,14 +307,15 @@ class TableStream(VersionedStream):
 
     def _retrying(self, read: Callable[[], T]) -> T:
         """``read()``, retried a bounded number of times, each on a new connection; a
-        permanent error (``jdbc.is_permanent``) fails at once."""
+        permanent error (``jdbc.is_permanent``) fails at once. A Java exception goes on
+        as a :class:`JdbcError` (its text fit for logs), without it."""
 
         def attempt() -> T:
             try:
                 return read()
-            except jpype.JException:
+            except jpype.JException as exc:
                 self._discard_connection()
-                raise
+                raise self.pool.driver.failure(exc) from None
 
         return self._retrier.run(f"{self.name}: reading {self.table.sql}", attempt)
 

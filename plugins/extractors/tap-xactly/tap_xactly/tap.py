@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import typing as t
 from functools import cached_property
+from urllib.parse import quote as percent_encoded
 
 import jpype
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from typing_extensions import override
 
-from tap_xactly.jdbc import ConnectionPool, Driver, error_text, is_permanent, kind_of
+from tap_xactly.jdbc import ConnectionPool, Driver, is_permanent, kind_of
 from tap_xactly.keyset import identifier
 from tap_xactly.streams import Column, Table, TableStream
 from tapkit.concurrency import ConcurrentTap, parallel_streams_setting, sync_settings
@@ -60,8 +61,22 @@ PRIMARY_KEYS: dict[str, str] = {
     "xc_plan_assignment": "PLAN_ASSIGNMENT_ID",
     "xc_user": "USER_ID",
 }
+SHA256_HEX = "^[0-9a-fA-F]{64}$"
 HISTORY_SUFFIX = "_hist"
 NO_NULLS = 0  # DatabaseMetaData.columnNoNulls
+
+
+def filled_url(template: str, client_id: str, consumer: str) -> str:
+    """``jdbc_url`` with ``{client_id}`` and ``{consumer}`` filled in percent-encoded:
+    ``&``, ``;``, ``=``, ``?``, ``#`` in a value cannot start a parameter of its own."""
+    try:
+        return template.format(
+            client_id=percent_encoded(client_id, safe=""),
+            consumer=percent_encoded(consumer, safe=""),
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        msg = f"tap-xactly `jdbc_url`: only {{client_id}} and {{consumer}} are filled in ({exc})"
+        raise ConfigValidationError(msg, errors=[msg]) from None
 
 
 class TapXactly(ConcurrentTap):
@@ -80,12 +95,24 @@ class TapXactly(ConcurrentTap):
             required=True,
             description="Path of the JDBC driver jar (Xactly's jar is never committed).",
         ),
+        th.Property(
+            "driver_sha256",
+            th.StringType(pattern=SHA256_HEX),
+            description=(
+                "SHA-256 (hex) of the driver jar: a jar with another is refused before it "
+                "is loaded. Required in staging and production; dev, ci and the sandbox "
+                "may leave it unset (the jar is then not checked)."
+            ),
+        ),
         th.Property("driver_class", th.StringType, default="com.xactly.connect.jdbc.Driver"),
         th.Property(
             "jdbc_url",
             th.StringType,
             default=XACTLY_URL,
-            description="JDBC URL; {client_id} and {consumer} are filled in.",
+            description=(
+                "JDBC URL; {client_id} and {consumer} are filled in, percent-encoded (a "
+                "value cannot add URL parameters)."
+            ),
         ),
         th.Property(
             "schema",
@@ -127,20 +154,16 @@ class TapXactly(ConcurrentTap):
     ).to_dict()
 
     def driver(self) -> Driver:
-        url = str(self.config["jdbc_url"])
-        try:
-            url = url.format(client_id=self.config["client_id"], consumer=self.config["consumer"])
-        except (KeyError, IndexError, ValueError) as exc:
-            msg = (
-                f"tap-xactly `jdbc_url`: only {{client_id}} and {{consumer}} are filled in ({exc})"
-            )
-            raise ConfigValidationError(msg, errors=[msg]) from exc
+        login = {name: str(self.config[name]) for name in ("client_id", "consumer")}
+        sha256 = self.config.get("driver_sha256")
         return Driver(
             jar=str(self.config["driver_jar"]),
             driver_class=str(self.config["driver_class"]),
-            url=url,
+            url=filled_url(str(self.config["jdbc_url"]), **login),
             user=str(self.config["user"]),
             password=str(self.config["password"]),
+            sha256=None if sha256 is None else str(sha256).lower(),
+            hidden=tuple(login.values()),
         )
 
     @override
@@ -166,10 +189,12 @@ class TapXactly(ConcurrentTap):
         try:
             connection = self.pool.acquire()
         except jpype.JException as exc:
-            message = error_text(exc, driver.password)
             hint = "check user and password" if is_permanent(exc) else "check jdbc_url"
-            msg = f"tap-xactly cannot connect to {driver.redacted_url}: {message} ({hint})"
-            raise FatalAPIError(msg) from exc
+            msg = (
+                f"tap-xactly cannot connect to {driver.redacted_url}: "
+                f"{driver.describe(exc)} ({hint})"
+            )
+            raise FatalAPIError(msg) from None
         try:
             meta = connection.getMetaData()
             quote = str(meta.getIdentifierQuoteString() or "")
@@ -189,6 +214,13 @@ class TapXactly(ConcurrentTap):
                 table = str(columns.getString("TABLE_NAME"))
                 found.setdefault(table, []).append((columns.getInt("ORDINAL_POSITION"), column))
             columns.close()
+        except jpype.JException as exc:
+            self.pool.discard(connection)
+            msg = (
+                f"tap-xactly cannot read the tables of {driver.redacted_url}: "
+                f"{driver.describe(exc)}"
+            )
+            raise FatalAPIError(msg) from None
         except BaseException:
             self.pool.discard(connection)
             raise

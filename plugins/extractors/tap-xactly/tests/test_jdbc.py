@@ -4,20 +4,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
+import shutil
+import stat
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jpype
 import pytest
 
 from dataops.sandbox.xactly import h2_jar
 from tap_xactly.deletions import RowCount, count_query, last_key_query
-from tap_xactly.jdbc import Driver, is_permanent, iso_instant, java_param, kind_of, value_of
+from tap_xactly.jdbc import (
+    Driver,
+    JdbcError,
+    is_permanent,
+    iso_instant,
+    java_param,
+    kind_of,
+    value_of,
+)
 from tap_xactly.keyset import after, at_or_before, identifier, page_query, point_params
+from tap_xactly.tap import XACTLY_URL, filled_url
 
 
 @pytest.fixture
@@ -309,3 +323,66 @@ def test_pages_of_every_size_cover_the_table(h2: Any) -> None:
     for size in itertools.chain(range(1, 6), [22, 23, 24, 100]):
         got = _read_all(h2, ["D", "K", "V"], size)
         assert sorted(k for k, _, _ in got) == list(range(1, 24)), size
+
+
+# --- hygiene -----------------------------------------------------------------------------
+
+
+def test_the_jar_loaded_is_the_copy_its_hash_was_computed_on(tmp_path: Path) -> None:
+    """The driver's classes come from a private, read-only copy of the checked bytes:
+    the file at driver_jar may go (or change) after the check, classes still load."""
+    jar = tmp_path / "driver.jar"
+    shutil.copyfile(h2_jar(), jar)
+    sha256 = hashlib.sha256(jar.read_bytes()).hexdigest()
+    driver = Driver(str(jar), "org.h2.Driver", "jdbc:h2:mem:copied", "sa", "", sha256=sha256)
+    connection = driver.connect()
+    source = connection.getClass().getProtectionDomain().getCodeSource().getLocation()
+    loaded = Path(str(source.toURI().getPath()))
+    assert loaded != jar
+    assert loaded.parent.name.startswith("tap-xactly-driver-")
+    assert hashlib.sha256(loaded.read_bytes()).hexdigest() == sha256
+    assert stat.S_IMODE(loaded.stat().st_mode) == 0o400
+    assert stat.S_IMODE(loaded.parent.stat().st_mode) == 0o700
+    jar.unlink()
+    connection.setReadOnly(False)
+    # the driver goes on loading its classes, from the copy
+    assert execute(connection, "SELECT CAST(ARRAY[1, 2] AS INT ARRAY), CURRENT_TIMESTAMP")
+    connection.close()
+
+
+def test_a_failures_text_keeps_no_url_options_nor_login(h2: Any) -> None:
+    url = "jdbc:xactly://svc:S3cret!@api.example.com:443/api?clientId=Acme%26x&consumer=Sales"
+    driver = Driver(
+        h2_jar(), "org.h2.Driver", url, "svc-user", "S3cret!", hidden=("Acme&x", "Sales")
+    )
+    exc = jpype.JClass("java.sql.SQLException")(
+        f'Login of SVC-USER to "{url}" refused (consumer SALES, client Acme&x, key s3cret!)'
+        "\nsecond line: jdbc:xactly://leak"
+    )
+    assert driver.describe(exc) == (
+        'Login of *** to "jdbc:xactly://api.example.com:443/api" refused '
+        "(consumer ***, client ***, key ***)"
+    )
+    # the user's name is blanked where it stands alone, not inside other words
+    assert Driver(h2_jar(), "c", "jdbc:x", "sa", "").describe(
+        jpype.JClass("java.sql.SQLException")("user sa: unsafe login")
+    ) == ("user ***: unsafe login")
+    failure = driver.failure(exc)
+    assert isinstance(failure, JdbcError)
+    assert not failure.permanent
+    assert driver.describe(jpype.JClass("java.sql.SQLException")()) == "java.sql.SQLException"
+
+
+@pytest.mark.parametrize("client_id", ["acme&x=y", "acme;x=y", "acme?x=y#z", "50% off"])
+def test_client_id_and_consumer_cannot_add_url_parameters(client_id: str) -> None:
+    """Filled into Xactly's URL (the default ``jdbc_url``) percent-encoded: the query
+    keeps its three parameters, each value whole."""
+    url = filled_url(XACTLY_URL, client_id=client_id, consumer=f"{client_id}&consumer=evil")
+    assert ";" not in url
+    parts = urlsplit(url.removeprefix("jdbc:"))
+    assert parts.fragment == ""
+    assert parse_qs(parts.query, strict_parsing=True) == {
+        "sslVerifyServer": ["true"],
+        "clientId": [client_id],
+        "consumer": [f"{client_id}&consumer=evil"],
+    }

@@ -4,8 +4,10 @@ sandbox's truth."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -358,6 +360,84 @@ def test_a_java_home_without_java_fails_clearly(tmp_path: Path, epoch0: XactlySa
     assert done.returncode == 1
     assert f"JAVA_HOME={tmp_path} holds no Java VM library" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_a_jar_with_another_hash_is_refused_before_it_is_loaded(
+    tmp_path: Path, epoch0: XactlySandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H2's jar with one byte more, checked against H2's hash: refused with a one-line
+    message, before the JVM even starts (a JAVA_HOME without Java is not reached), and
+    nothing is read; the private copy the check made is gone."""
+    jar = tmp_path / "driver.jar"
+    jar.write_bytes(Path(epoch0.driver_jar).read_bytes() + b"\0")
+    expected = sha256_of(epoch0.driver_jar)
+    config = config_for(epoch0, driver_jar=str(jar), driver_sha256=expected)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    done = run_tap(tmp_path, config)
+    assert done.returncode == 1
+    assert done.messages == []
+    [failure] = [line for line in done.stderr.splitlines() if "tap-xactly failed" in line]
+    assert (
+        f"tap-xactly failed: tap-xactly `driver_sha256`: refusing the driver jar {jar}: its "
+        f"SHA-256 is {sha256_of(jar)[:12]}…, expected {expected[:12]}…; upload the right jar"
+    ) in failure
+    assert "set driver_sha256 (TAP_XACTLY_DRIVER_SHA256)" in failure
+    assert "Traceback" not in done.stderr
+    assert list(temp.iterdir()) == []
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no Java here
+    again = run_tap(tmp_path, config)
+    assert again.returncode == 1
+    assert "refusing the driver jar" in again.stderr
+    assert "holds no Java VM library" not in again.stderr
+
+
+def test_the_right_hash_loads_the_checked_copy(
+    tmp_path: Path, epoch0: XactlySandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the jar's hash (any case) the run is the same; the jar loaded is the copy the
+    hash was computed on (removed at exit), so replacing the file at driver_jar after
+    the check changes nothing."""
+    jar = tmp_path / "driver.jar"
+    shutil.copyfile(epoch0.driver_jar, jar)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    config = config_for(epoch0, driver_jar=str(jar), driver_sha256=sha256_of(jar).upper())
+    done = run_tap(tmp_path, config)
+    assert done.returncode == 0, done.stderr[-3000:]
+    truth = records("xactly", seed=SEED)
+    assert emitted(done.messages) == Counter({stream: len(rows) for stream, rows in truth.items()})
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url_tail", "settings", "hidden"),
+    [
+        # the driver echoes a URL option's value: here the consumer's
+        (";TRACE_LEVEL_FILE={consumer}", {"consumer": "Consumer-Key-7"}, "Consumer-Key-7"),
+        # a URL carrying the password, which the driver echoes
+        (";TRACE_LEVEL_FILE=sandbox-secret", {}, "sandbox-secret"),
+    ],
+)
+def test_jdbc_failures_show_neither_the_login_nor_the_urls_options(
+    tmp_path: Path, epoch0: XactlySandbox, url_tail: str, settings: dict, hidden: str
+) -> None:
+    config = config_for(epoch0, jdbc_url=epoch0.url + url_tail, **settings)
+    done = run_tap(tmp_path, config)
+    assert done.returncode == 1
+    assert f"tap-xactly cannot connect to {epoch0.url}: General error: " in done.stderr
+    assert '""***""' in done.stderr  # H2's message, the value blanked out
+    assert hidden.lower() not in done.stderr.lower()
+    assert "TRACE_LEVEL_FILE" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "\tat org.h2" not in done.stderr  # no Java stack either
 
 
 class OwnDatabase:
