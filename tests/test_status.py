@@ -78,6 +78,19 @@ def test_a_run_against_a_gone_sandbox_shows_failed_with_its_error(env: dict[str,
     assert schedule["stale"]  # it never succeeded
 
 
+def test_a_run_refused_for_a_setting_shows_which_setting(env: dict[str, str]) -> None:
+    """The SDK closes a settings failure with a generic line; the status keeps the one
+    that names the setting."""
+    done = schedule_run(env, TAP_ZENGRC_BASE_URL="http://zengrc.example.com/api/v2")
+    assert done.returncode != 0
+    _, report = dataops_status(env)
+    [schedule] = report["schedules"]
+    assert schedule["last_run"]["error"] == (
+        "tap-zengrc `base_url` must be an https:// URL (plain http:// only to 127.0.0.1 or "
+        "localhost), got 'http://zengrc.example.com/api/v2'"
+    )
+
+
 def test_a_pipeline_killed_mid_sync_is_abandoned_not_running_forever(
     env: dict[str, str],
 ) -> None:

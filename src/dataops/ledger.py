@@ -121,6 +121,11 @@ def run_key(run_id: str) -> str:
     return run_id.replace("-", "").lower()
 
 
+CLOSING_LINES = frozenset({"Config validation failed"})
+"""What the SDK logs after the errors that say which setting is wrong: the error kept
+is the one before it."""
+
+
 @dataclass
 class RunTally:
     """What one run did so far."""
@@ -161,7 +166,7 @@ class RunTally:
             return False
         if str(event.get("level", "")).lower() in {"error", "critical"}:
             line = masked(str(event.get("event", "")))
-            if not line:
+            if not line or (line in CLOSING_LINES and self.plugin_error):
                 return False
             if event.get("name") in {None, "meltano"}:
                 self.meltano_error = line

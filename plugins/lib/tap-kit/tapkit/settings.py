@@ -19,7 +19,9 @@ if t.TYPE_CHECKING:
 
     from jsonschema import ValidationError
 
-HTTPS_URL = r"^(https://[^/\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?)(/\S*)?$"
+HTTPS_URL = (
+    r"^(https://[^/\s]+|http://([^/@\s]*@)?(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?)(/\S*)?$"
+)
 """A URL over HTTPS, or over plain HTTP to this machine (tapkit.http.api_url_setting)."""
 PATTERNS = {HTTPS_URL: "an https:// URL (plain http:// only to 127.0.0.1 or localhost)"}
 """What a pattern means, in the words a settings error uses."""
