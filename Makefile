@@ -105,12 +105,13 @@ typecheck: .venv/.synced $(AIRFLOW)/.venv/.synced
 	cd $(AIRFLOW) && .venv/bin/mypy dags
 
 ## constraints: pin the plugin venvs Meltano installs: ours to the versions in uv.lock,
-## the third-party loaders to a resolution of their pinned release
+## the third-party loaders to a resolution of their pinned release; every pin with its
+## hashes, which uv (Meltano's venv backend) checks at every install
 LOADER_PINS := target-postgres=meltanolabs-target-postgres==0.8.1 target-snowflake=meltanolabs-target-snowflake==0.20.4
 constraints: $(UV)
-	$(UV) export --frozen --no-hashes --no-emit-workspace --all-packages --no-annotate --no-header -o plugins/constraints.txt
+	$(UV) export --frozen --no-emit-workspace --all-packages --no-annotate --no-header -o plugins/constraints.txt
 	for pin in $(LOADER_PINS); do \
-	  echo "$${pin#*=}" | $(UV) pip compile --quiet --python-version 3.11 --no-header --no-annotate - -o plugins/loaders/$${pin%%=*}.constraints.txt; \
+	  echo "$${pin#*=}" | $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header --no-annotate - -o plugins/loaders/$${pin%%=*}.constraints.txt; \
 	done
 
 ## soak: random whole-pipeline trials against changing, faulty sandboxes (≈ 10 min)

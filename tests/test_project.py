@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,7 +145,6 @@ def test_plugin_constraints_match_the_lock_file() -> None:
             str(ROOT / ".tools" / "bin" / "uv"),
             "export",
             "--frozen",
-            "--no-hashes",
             "--no-emit-workspace",
             "--all-packages",
             "--no-annotate",
@@ -169,7 +169,55 @@ def test_third_party_loaders_are_pinned_with_their_dependencies() -> None:
         requirement, option, path = loader["pip_url"].split()
         assert "==" in requirement, f"{loader['name']}: pip_url is not pinned"
         assert (option, path) == ("-c", f"./{constraints.relative_to(ROOT)}")
-        assert requirement in constraints.read_text().splitlines(), (
+        assert requirement in pins(constraints), (
             f"{constraints.name} does not pin {requirement}: update LOADER_PINS in the "
             "Makefile and run `make constraints`"
         )
+
+
+CONSTRAINTS = sorted((ROOT / "plugins").glob("**/*constraints.txt"))
+
+
+def pins(constraints: Path) -> dict[str, list[str]]:
+    """Each `name==version` of a constraints file and the hashes it allows."""
+    found: dict[str, list[str]] = {}
+    for entry in constraints.read_text().replace("\\\n", " ").splitlines():
+        words = entry.split("#", 1)[0].split()
+        if words:
+            found[words[0]] = [w.removeprefix("--hash=") for w in words if w.startswith("--hash=")]
+    return found
+
+
+def test_plugin_venvs_are_installed_by_uv() -> None:
+    """uv checks hashes in constraints files; pip would ignore them."""
+    assert yaml.safe_load((ROOT / "meltano.yml").read_text())["venv"] == {"backend": "uv"}
+
+
+@pytest.mark.parametrize("constraints", CONSTRAINTS, ids=lambda p: p.name)
+def test_every_plugin_pin_carries_its_hashes(constraints: Path) -> None:
+    found = pins(constraints)
+    assert len(found) > 20, constraints
+    for pin, hashes in found.items():
+        assert "==" in pin, f"{constraints.name}: {pin} is not pinned"
+        assert hashes, f"{constraints.name}: {pin} has no hash: run `make constraints`"
+        assert all(h.startswith("sha256:") and len(h) == 71 for h in hashes), pin
+
+
+def test_a_package_whose_hash_is_not_pinned_is_not_installed(tmp_path: Path) -> None:
+    """What Meltano runs to fill a plugin venv (`uv pip install ARGS -c CONSTRAINTS`)
+    refuses a download whose hash the constraints do not list."""
+    uv = str(ROOT / ".venv" / "bin" / "uv")  # the uv Meltano finds (its `uv` package)
+    subprocess.run([uv, "venv", "-q", str(tmp_path / "venv")], check=True)
+    python = f"--python={tmp_path / 'venv' / 'bin' / 'python'}"
+    pinned = ROOT / "plugins" / "constraints.txt"
+    [(pin, hashes)] = [(p, h) for p, h in pins(pinned).items() if p.startswith("annotated-types==")]
+    tampered = tmp_path / "constraints.txt"
+    text = pinned.read_text()
+    for good in hashes:
+        text = text.replace(good, "sha256:" + "0" * 64)
+    tampered.write_text(text)
+    install = [uv, "pip", "install", "-q", python, pin.split("==")[0]]
+    refused = subprocess.run([*install, "-c", str(tampered)], capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "Hash mismatch" in refused.stderr, refused.stderr
+    subprocess.run([*install, "-c", str(pinned)], check=True)
