@@ -34,7 +34,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dataops import project, soak_coverage, warehouse
 from dataops.demo import SANDBOX_FOR_EXTRACTOR
 from dataops.meltano_files import setting_variable
-from dataops.sandbox import serve
 from dataops.testing import pipelines
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -271,8 +270,8 @@ def _run_step(trial: Trial, step: Step, workspace: Workspace, outcome: Outcome) 
     """One epoch, then the warehouse compared with the truth (after a sync the data
     moved under, once more when the data is still)."""
     extractor, loader = EXTRACTOR[trial.vendor], LOADERS[trial.loader]
-    with _sandbox(trial, step.epoch, step.move_after) as sandbox:
-        env = {**workspace.env, **_binding(trial).env(sandbox)}
+    with _sandbox(trial, step.epoch, step.move_after) as (sandbox, pointed):
+        env = {**workspace.env, **pointed}
         if step.kill_after is not None and pipelines.killed_midway(
             extractor, loader, env, step.kill_after
         ):
@@ -294,8 +293,8 @@ def _run_step(trial: Trial, step: Step, workspace: Workspace, outcome: Outcome) 
     )
     if problems:
         return problems
-    with _sandbox(trial, step.settled_epoch, None) as sandbox:
-        env = {**workspace.env, **_binding(trial).env(sandbox)}
+    with _sandbox(trial, step.settled_epoch, None) as (_, pointed):
+        env = {**workspace.env, **pointed}
         failure = pipelines.run(extractor, loader, env, *_force(outcome))
     return [failure] if failure else _differences(trial, workspace.location, step.settled_epoch)
 
@@ -306,20 +305,20 @@ def _force(outcome: Outcome) -> tuple[str, ...]:
     return ("--force",) if outcome.kills else ()
 
 
-def _binding(trial: Trial) -> Any:
-    return SANDBOX_FOR_EXTRACTOR[EXTRACTOR[trial.vendor]]
-
-
 def _sandbox(trial: Trial, epoch: int, move_after: int | None) -> Any:
-    """The trial's sandbox at `epoch` (a context manager), faults and latency on."""
+    """The trial's sandbox at `epoch`, faults and latency on, and the env that points
+    the extractor at it (:func:`pipelines.sandbox_env`)."""
+    extractor = EXTRACTOR[trial.vendor]
     options: dict[str, Any] = {"latency_ms": trial.latency_ms}
-    if _binding(trial).http:
+    if SANDBOX_FOR_EXTRACTOR[extractor].http:
         options |= {"faults": trial.faults, "retry_after": 0}
         if trial.page_size:
             options["page_size"] = trial.page_size
     if move_after is not None:
         options["move_after"] = move_after
-    return serve(trial.vendor, seed=trial.seed, scale=trial.scale, epoch=epoch, **options)
+    return pipelines.sandbox_env(
+        extractor, seed=trial.seed, scale=trial.scale, epoch=epoch, **options
+    )
 
 
 def _differences(trial: Trial, location: warehouse.Location, epoch: int) -> list[str]:

@@ -36,6 +36,21 @@ def _env(env: Mapping[str, str]) -> dict[str, str]:
     return {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
 
 
+def _completed(
+    extractor: str, loader: str, env: Mapping[str, str], *options: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """The pipeline run to its end, its log (stderr) kept."""
+    return subprocess.run(
+        command(extractor, loader, *options),
+        cwd=project.root(),
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run(
     extractor: str,
     loader: str,
@@ -46,15 +61,7 @@ def run(
     """Run the pipeline to its end: '' when it succeeded, else what went wrong (the
     exit status and Meltano's last log lines)."""
     try:
-        done = subprocess.run(
-            command(extractor, loader, *options),
-            cwd=project.root(),
-            env=_env(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        done = _completed(extractor, loader, env, *options, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"`meltano run {extractor} {loader}` ran past {timeout} s"
     if done.returncode == 0:
@@ -141,14 +148,8 @@ def sync(
     """One `meltano run` against the extractor's sandbox; an AssertionError with
     Meltano's last words when it fails."""
     with sandbox_env(extractor, **sandbox_options) as (sandbox, pointed):
-        done = subprocess.run(
-            command(extractor, loader, *options),
-            cwd=project.root(),
-            env=_env({**env, **pointed}),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
-            check=False,
+        done = _completed(
+            extractor, loader, {**env, **pointed}, *options, timeout=RUN_TIMEOUT_SECONDS
         )
         faults = sandbox.stats.snapshot()["faults"] if isinstance(sandbox, HttpSandbox) else {}
         synced = Synced(done.stderr, dict(faults), sandbox.moved)
