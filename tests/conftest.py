@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -19,6 +20,7 @@ import pytest
 from psycopg import sql
 
 from dataops import project, secrets, status
+from dataops.check import wiring
 from dataops.check.wiring import secret_template_keys
 from dataops.render import KubernetesTree
 
@@ -131,7 +133,12 @@ def webhook() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
 
 
 def env_value(key: str, environment: str) -> str:
-    """A distinct value for `key`; for a database URL, one its workload can log in with."""
+    """A distinct value for `key`; for a database URL, one its workload can log in with;
+    for Airflow's keys, one of the shape Airflow takes."""
+    if key == wiring.FERNET_KEY:
+        return base64.urlsafe_b64encode(key.encode().ljust(secrets.FERNET_KEY_BYTES, b"-")).decode()
+    if key in secrets.SIGNING_KEYS:
+        return f"value-of-{key.lower()}".ljust(secrets.SIGNING_KEY_BYTES, "-")
     if key not in secrets.DATABASE_LOGINS:
         return f"value-of-{key.lower()}"
     workload, database = secrets.DATABASE_LOGINS[key]

@@ -67,6 +67,42 @@ def test_a_database_url_its_workload_cannot_log_in_with_is_refused(
     assert f"to the database {database}; it names {named}" in str(refused.value)
 
 
+FRESH_FERNET = base64.urlsafe_b64encode(b"a-new-fernet-key-of-32-bytes-abc").decode()
+OLD_FERNET = base64.urlsafe_b64encode(b"the-old-fernet-key-32-bytes-long").decode()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "refused"),
+    [
+        ("AIRFLOW__API__SECRET_KEY", "s3cret-but-short", "is 16 bytes long"),
+        ("AIRFLOW__API_AUTH__JWT_SECRET", "x" * 63, "is 63 bytes long"),
+        ("AIRFLOW__API_AUTH__JWT_SECRET", "x" * 64, None),
+        ("AIRFLOW__CORE__FERNET_KEY", "not-a-fernet-key", "is not a Fernet key"),
+        (
+            "AIRFLOW__CORE__FERNET_KEY",
+            base64.urlsafe_b64encode(b"16 bytes only!!!").decode(),
+            "is not a Fernet key",
+        ),
+        ("AIRFLOW__CORE__FERNET_KEY", FRESH_FERNET, None),
+        # While rotating: the new key first, then the old one.
+        ("AIRFLOW__CORE__FERNET_KEY", f"{FRESH_FERNET},{OLD_FERNET}", None),
+        ("AIRFLOW__CORE__FERNET_KEY", f"{FRESH_FERNET},{OLD_FERNET[:-4]}", "is not a Fernet key"),
+    ],
+)
+def test_airflow_keys_it_would_refuse_or_that_are_weak_are_refused_without_their_value(
+    complete_env_file: Callable[..., Path], key: str, value: str, refused: str | None
+) -> None:
+    path = complete_env_file(leave_out=key, extra=f"{key}={value}\n")
+    if refused is None:
+        assert secrets.read_env_file(path, TREE, "production")["airflow"][key] == value
+        return
+    with pytest.raises(secrets.SecretsError) as error:
+        secrets.read_env_file(path, TREE, "production")
+    assert f"{key} {refused}" in str(error.value)
+    assert "make one with `python3 -c" in str(error.value)
+    assert value not in str(error.value)
+
+
 def dataops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [DATAOPS, *args],

@@ -34,6 +34,11 @@ DATABASE_LOGINS = {
 }
 """Database URL keys: the workload whose IAM database user each logs in as (through its
 own pod's proxy, which accepts no other), and its database (deploy/terraform)."""
+SIGNING_KEYS = (wiring.JWT_SECRET, wiring.API_SECRET_KEY)
+SIGNING_KEY_BYTES = 64
+"""Airflow signs HS512 tokens with the signing keys; RFC 7518 asks for a key at least
+as long as the hash (64 bytes), and PyJWT warns below it."""
+FERNET_KEY_BYTES = 32
 
 
 class SecretsError(RuntimeError):
@@ -99,8 +104,8 @@ def read_env_file(path: Path, tree: KubernetesTree, environment: str) -> dict[st
         raise SecretsError(f"{path}: missing or empty: {'; '.join(problems)}")
     wrong = [
         problem
-        for key, url in sorted(values.items())
-        if key in DATABASE_LOGINS and (problem := login_problem(key, url, environment))
+        for key, value in sorted(values.items())
+        if (problem := login_problem(key, value, environment) or key_problem(key, value))
     ]
     if wrong:
         raise SecretsError(f"{path}: {'; '.join(wrong)}")
@@ -110,7 +115,10 @@ def read_env_file(path: Path, tree: KubernetesTree, environment: str) -> dict[st
 
 
 def login_problem(key: str, url: str, environment: str) -> str | None:
-    """Why a database URL cannot work for its workload (None: it can)."""
+    """Why a database URL cannot work for its workload (None: it can, or `key` is not a
+    database URL)."""
+    if key not in DATABASE_LOGINS:
+        return None
     workload, database = DATABASE_LOGINS[key]
     user = workload + ("" if environment == "production" else f"-{environment}")
     parts = urlsplit(url)
@@ -122,6 +130,31 @@ def login_problem(key: str, url: str, environment: str) -> str | None:
         f"database {database}; it names user {named or '(none)'} and database "
         f"{parts.path.lstrip('/') or '(none)'}"
     )
+
+
+def key_problem(key: str, value: str) -> str | None:
+    """Why an Airflow key would be refused or weak (None: it is fine, or not a key of
+    Airflow's); the message never holds the value."""
+    if key in SIGNING_KEYS and len(value.encode()) < SIGNING_KEY_BYTES:
+        return (
+            f"{key} is {len(value.encode())} bytes long; Airflow signs HS512 tokens with it, "
+            f"which needs at least {SIGNING_KEY_BYTES}: make one with "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(64))'`"
+        )
+    if key == wiring.FERNET_KEY and not all(map(is_fernet_key, value.split(","))):
+        return (
+            f"{key} is not a Fernet key (32 bytes in url-safe base64; a comma-separated "
+            "list while rotating, the new key first): make one with `python3 -c 'import "
+            "base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'`"
+        )
+    return None
+
+
+def is_fernet_key(text: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(text.strip().encode())) == FERNET_KEY_BYTES
+    except ValueError:  # binascii.Error is one
+        return False
 
 
 def plan(

@@ -30,6 +30,10 @@ SCHEDULER_AIRFLOW_DB = "SCHEDULER_SQL_ALCHEMY_CONN"
 API_SERVER_AIRFLOW_DB = "API_SERVER_SQL_ALCHEMY_CONN"
 FERNET_KEY = "AIRFLOW__CORE__FERNET_KEY"
 JWT_SECRET = "AIRFLOW__API_AUTH__JWT_SECRET"  # noqa: S105 (a key's name)
+API_SECRET_KEY = "AIRFLOW__API__SECRET_KEY"  # noqa: S105 (a key's name)
+"""Airflow's `[api] secret_key`: the API server signs the UI's sessions and its requests
+for a running task's log with it; the scheduler's log server checks them with it. Left
+unset, each process makes its own, and the UI cannot show a running task's log."""
 WEBHOOK = "DATAOPS_ALERT_WEBHOOK_URL"
 SCHEDULER_MELTANO_DB = "SCHEDULER_MELTANO_DATABASE_URI"
 SYNC_MELTANO_DB = "SYNC_MELTANO_DATABASE_URI"
@@ -40,21 +44,31 @@ SECRETS_USED: dict[str, frozenset[str]] = {
     "cloud-sql-proxy": frozenset({"CLOUD_SQL_INSTANCE"}),
     # Migrations touch no connection, variable or token.
     "airflow-db-migrate": frozenset({SCHEDULER_AIRFLOW_DB}),
-    # Signs the tokens of the tasks it runs (LocalExecutor); the tasks post failure
-    # alerts, and `dataops watchdog` reads Meltano's runs and posts to the webhook.
+    # Signs the tokens of the tasks it runs (LocalExecutor) and serves their logs; the
+    # tasks post failure alerts, and `dataops watchdog` reads Meltano's runs and posts to
+    # the webhook.
     "scheduler": frozenset(
-        {SCHEDULER_AIRFLOW_DB, FERNET_KEY, JWT_SECRET, WEBHOOK, SCHEDULER_MELTANO_DB}
+        {
+            SCHEDULER_AIRFLOW_DB,
+            FERNET_KEY,
+            JWT_SECRET,
+            API_SECRET_KEY,
+            WEBHOOK,
+            SCHEDULER_MELTANO_DB,
+        }
     ),
     # Parses the DAGs (its execution API is in-process: no token) and runs the failure
     # callback of a task that died without reporting (the webhook).
     "dag-processor": frozenset({SCHEDULER_AIRFLOW_DB, FERNET_KEY, WEBHOOK}),
-    # The UI and the tasks' execution API: signs and checks tokens, and signs users in
-    # with Google (the OAuth client, orchestrate/airflow/webserver_config.py).
+    # The UI and the tasks' execution API: signs and checks tokens, signs users in with
+    # Google (the OAuth client, orchestrate/airflow/webserver_config.py) and fetches
+    # running tasks' logs from the scheduler.
     "api-server": frozenset(
         {
             API_SERVER_AIRFLOW_DB,
             FERNET_KEY,
             JWT_SECRET,
+            API_SECRET_KEY,
             "DATAOPS_AIRFLOW_OAUTH_CLIENT_ID",
             "DATAOPS_AIRFLOW_OAUTH_CLIENT_SECRET",
         }
