@@ -88,7 +88,16 @@ def test_a_release_tag_builds_pushes_deploys_staging_and_offers_production(
     repository: Path,
 ) -> None:
     found = jobs(repository, f"CI_COMMIT_TAG={TAG}")
-    assert list(found) == ["test", "build-image", "deploy-staging", "deploy-production"]
+    assert list(found) == [
+        "test",
+        "images-pinned",
+        "build-image",
+        "deploy-staging",
+        "deploy-production",
+    ]
+    # Nothing is built from an image that is not pinned by digest (dataops pin-images).
+    assert found["images-pinned"]["stage"] == "test"
+    assert found["images-pinned"]["script"][-1] == ".venv/bin/dataops pin-images --check"
     build = " ".join(found["build-image"]["script"])
     assert "/kaniko/executor" in build  # no Docker daemon
     for registry in ("IMAGE_STAGING", "IMAGE_PRODUCTION"):

@@ -275,6 +275,51 @@ def plugin_readmes() -> None:
         Console().print("plugin READMEs already match `--about`")
 
 
+@app.command("pin-images")
+def pin_images(
+    check_only: bool = typer.Option(
+        False,
+        "--check",
+        help="Resolve nothing: exit 1 if any image is referenced without a digest.",
+    ),
+) -> None:
+    """Pin the Dockerfile's base images and the release pipeline's job images to the
+    digests their tags point at now (rewrites the files; review and commit the diff)."""
+    from rich.table import Table
+
+    from dataops import pin_images as pinning
+    from dataops.registry import RegistryError
+
+    root = project.root()
+    console = Console()
+    if check_only:
+        missing = pinning.unpinned(root)
+        for use in missing:
+            console.print(
+                f"{use}: {use.reference} has no digest", style="red", markup=False, soft_wrap=True
+            )
+        if missing:
+            console.print(
+                "run `dataops pin-images` where the registries are reachable, review the "
+                "digests and commit them",
+                markup=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+        console.print(f"every image is pinned by digest ({len(pinning.uses(root))} references)")
+        return
+    try:
+        pins = pinning.resolve(root)
+    except RegistryError as error:
+        console.print(f"nothing pinned: {error}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    pinning.write(root, pins)
+    table = Table("where", "image", "digest", "")
+    for pin in pins:
+        table.add_row(str(pin.use), pin.use.tagged, pin.digest, pin.change)
+    console.print(table)
+
+
 @app.command()
 def check() -> None:
     """Everything that must hold before the platform ships; exit 1 on any problem."""

@@ -4,7 +4,8 @@ exactly what was resolved, whatever a tag points at later.
 
 Google's registries (Artifact Registry `*.pkg.dev`, `gcr.io`) are asked with the
 operator's or CI's gcloud access token; others anonymously. A registry on this machine
-(a test's stand-in) is spoken to over plain HTTP, every other over HTTPS only.
+(a test's stand-in) is spoken to over plain HTTP, every other over HTTPS only. Docker
+Hub's short names (`python:3.11`) are read as Docker does (`docker.io/library/python`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 TIMEOUT_SECONDS = 30
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+TOKEN_SERVICES = {DOCKER_HUB_API: "https://auth.docker.io/"}
+"""Registries whose token service is on a host of its own; every other registry's must
+be on the registry's own origin."""
+
 Credentials = Callable[[str], tuple[str, str] | None]
 """Registry host → (user, password) for its token service, or None (anonymous)."""
 
@@ -45,16 +52,30 @@ class ImageName:
     @classmethod
     def parse(cls, image: str) -> ImageName:
         """`host[:port]/path:tag`; a name without a registry host is refused (this
-        project names every image with its registry)."""
+        project names every image it builds with its registry)."""
         match = re.fullmatch(r"([^/]+)/(.+):([\w][\w.-]{0,127})", image)
         if not match or not re.search(r"[.:]|^localhost$", match.group(1)):
             raise RegistryError(f"{image!r} is not REGISTRY/REPOSITORY:TAG")
         return cls(*match.groups())
 
+    @classmethod
+    def parse_reference(cls, image: str) -> ImageName:
+        """A tagged name as Docker reads it: without a registry host, Docker Hub's
+        (and its official images under `library/`)."""
+        first, _, rest = image.partition("/")
+        if rest and re.search(r"[.:]|^localhost$", first):
+            return cls.parse(image)
+        path = image if rest else f"library/{image}"
+        return cls.parse(f"{DOCKER_HUB}/{path}")
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.repository}:{self.tag}"
+
     @property
     def origin(self) -> str:
         local = self.registry.rsplit(":", 1)[0] in LOOPBACK
-        return f"{'http' if local else 'https'}://{self.registry}"
+        host = DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+        return f"{'http' if local else 'https'}://{host}"
 
 
 def gcloud_credentials(registry: str) -> tuple[str, str] | None:
@@ -75,9 +96,9 @@ def gcloud_credentials(registry: str) -> tuple[str, str] | None:
     return ("oauth2accesstoken", done.stdout.strip())
 
 
-def digest(image: str, credentials: Credentials = gcloud_credentials) -> str:
+def digest(image: str | ImageName, credentials: Credentials = gcloud_credentials) -> str:
     """The digest `image` (REGISTRY/REPOSITORY:TAG) points at now."""
-    name = ImageName.parse(image)
+    name = image if isinstance(image, ImageName) else ImageName.parse(image)
     url = f"{name.origin}/v2/{name.repository}/manifests/{name.tag}"
     headers = {"Accept": MANIFEST_TYPES}
     try:
@@ -108,7 +129,8 @@ def _bearer_token(
     challenge = refused.headers.get("WWW-Authenticate", "")
     fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
     realm = fields.get("realm", "")
-    if not challenge.lower().startswith("bearer") or not realm.startswith(name.origin):
+    own = (name.origin + "/", TOKEN_SERVICES.get(name.origin.split("://")[1], name.origin + "/"))
+    if not challenge.lower().startswith("bearer") or not realm.startswith(own):
         raise RegistryError(f"{name.registry} names no token service of its own to log in to")
     params = {"service": fields.get("service", ""), "scope": f"repository:{name.repository}:pull"}
     answer = session.get(

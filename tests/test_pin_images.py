@@ -1,0 +1,168 @@
+"""`dataops pin-images`: the Dockerfile's base images and the release pipeline's job
+images pinned by digest, run for real against a stand-in registry (the distribution
+API with a token service, as ghcr.io, gcr.io and Docker Hub answer it) on a copy of
+the project whose images live there."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from dataops import pin_images, project, registry
+from tests.test_secrets_and_deploy import DATAOPS, StandInRegistryApi, stand_in_digest
+
+MOVED_TAG_DIGEST = "sha256:" + "0" * 64
+
+
+class MovingRegistryApi(StandInRegistryApi):
+    """The stand-in registry, where `moved` tags now point at another image."""
+
+    moved: set[str] = set()
+
+    def do_HEAD(self) -> None:
+        wanted = re.fullmatch(r"/v2/(.+)/manifests/([^/]+)", self.path)
+        if wanted and f"{wanted[1]}:{wanted[2]}" in self.moved:
+            self.send_response(200)
+            self.send_header("Docker-Content-Digest", MOVED_TAG_DIGEST)
+            self.end_headers()
+            return
+        super().do_HEAD()
+
+
+@pytest.fixture
+def copy_in_registry(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """The project's Dockerfile and pipeline in a copy (with its meltano.yml), each image
+    renamed into the stand-in registry (same repository path and tag); its host."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MovingRegistryApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_port}"
+    copy = tmp_path / "project"
+    for path in (pin_images.DOCKERFILE, pin_images.PIPELINE, Path("meltano.yml")):
+        (copy / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(project.root() / path, copy / path)
+    for use in pin_images.uses(copy):
+        name = registry.ImageName.parse_reference(use.tagged)
+        file = copy / use.path
+        lines = file.read_text().splitlines(keepends=True)
+        lines[use.line - 1] = lines[use.line - 1].replace(
+            use.reference, f"{host}/{name.repository}:{name.tag}"
+        )
+        file.write_text("".join(lines))
+    yield copy, host
+    server.shutdown()
+    MovingRegistryApi.moved.clear()
+
+
+def pin(copy: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DATAOPS, "--project-root", str(copy), "pin-images", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "250"},
+    )
+
+
+def test_every_base_and_job_image_is_pinned_to_its_digest_and_nothing_else_moves(
+    copy_in_registry: tuple[Path, str],
+) -> None:
+    copy, host = copy_in_registry
+    before = {
+        path: (copy / path).read_text() for path in (pin_images.DOCKERFILE, pin_images.PIPELINE)
+    }
+    found = pin_images.uses(copy)
+    # Three FROM lines (the `uv` stage, `build`, `runtime`); each pipeline job's image.
+    assert [use.path for use in found].count(pin_images.DOCKERFILE) == 3
+    assert [use.path for use in found].count(pin_images.PIPELINE) == 5
+    refused = pin(copy, "--check")
+    assert refused.returncode == 1
+    for use in found:
+        assert f"{use}: {use.reference} has no digest" in refused.stdout
+
+    done = pin(copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("pinned") == len(found)
+    pinned = pin_images.uses(copy)
+    assert [(u.path, u.line, u.tagged) for u in pinned] == [
+        (u.path, u.line, u.tagged) for u in found
+    ]
+    for use in pinned:
+        assert use.digest == stand_in_digest(use.tagged.removeprefix(f"{host}/")), use
+    # Only the references' lines changed, each reference to TAG@DIGEST.
+    for path, text in before.items():
+        expected = text.splitlines(keepends=True)
+        for use in (u for u in found if u.path == path):
+            digest = stand_in_digest(use.tagged.removeprefix(f"{host}/"))
+            expected[use.line - 1] = expected[use.line - 1].replace(
+                use.reference, f"{use.tagged}@{digest}"
+            )
+        assert (copy / path).read_text() == "".join(expected)
+    checked = pin(copy, "--check")
+    assert checked.returncode == 0, checked.stdout
+    assert f"every image is pinned by digest ({len(found)} references)" in checked.stdout
+
+    # Pinned again: nothing changes. After a tag moves (a patched base image), its
+    # references take the new digest, and the run says so.
+    assert pin(copy).stdout.count("unchanged") == len(found)
+    MovingRegistryApi.moved.add("library/python:3.11.17-slim-bookworm")
+    again = pin(copy)
+    assert again.returncode == 0, again.stdout
+    assert again.stdout.count("moved") == 2  # the build and runtime stages
+    dockerfile = (copy / pin_images.DOCKERFILE).read_text()
+    assert dockerfile.count(f"python:3.11.17-slim-bookworm@{MOVED_TAG_DIGEST}") == 2
+
+
+def test_a_tag_the_registry_does_not_know_pins_nothing(
+    copy_in_registry: tuple[Path, str],
+) -> None:
+    copy, host = copy_in_registry
+    dockerfile = copy / pin_images.DOCKERFILE
+    dockerfile.write_text(dockerfile.read_text().replace(":0.13.9", ":v0.0.0"))
+    before = dockerfile.read_text()
+    done = pin(copy)
+    assert done.returncode == 1
+    assert f"nothing pinned: {host}/astral-sh/uv:v0.0.0: no such tag" in done.stdout
+    assert dockerfile.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("reference", "registry_host", "repository", "origin"),
+    [
+        (
+            "python:3.11.17-slim-bookworm",
+            "docker.io",
+            "library/python",
+            "https://registry-1.docker.io",
+        ),
+        (
+            "hashicorp/terraform:1.11.4",
+            "docker.io",
+            "hashicorp/terraform",
+            "https://registry-1.docker.io",
+        ),
+        ("ghcr.io/astral-sh/uv:0.13.9", "ghcr.io", "astral-sh/uv", "https://ghcr.io"),
+        ("localhost:5000/team/app:v1", "localhost:5000", "team/app", "http://localhost:5000"),
+    ],
+)
+def test_names_are_read_as_docker_reads_them(
+    reference: str, registry_host: str, repository: str, origin: str
+) -> None:
+    name = registry.ImageName.parse_reference(reference)
+    assert (name.registry, name.repository, name.origin) == (registry_host, repository, origin)
+
+
+def test_the_repositorys_own_check_lists_exactly_its_unpinned_images() -> None:
+    """What the release pipeline's `images-pinned` job runs, on this repository."""
+    missing = pin_images.unpinned(project.root())
+    done = pin(project.root(), "--check")
+    assert done.returncode == (1 if missing else 0)
+    listed = [line for line in done.stdout.splitlines() if line.endswith("has no digest")]
+    assert listed == [f"{use}: {use.reference} has no digest" for use in missing]
