@@ -113,10 +113,19 @@ def test_a_release_tag_builds_pushes_deploys_staging_and_offers_production(
         assert job["variables"]["CLUSTER"] == clusters[environment]  # Terraform's names
         [credentials] = [line for line in job["script"] if "get-credentials" in line]
         assert "--dns-endpoint" in credentials  # the only way in from outside the VPC
-        assert (
-            '.venv/bin/dataops deploy "$ENVIRONMENT" --image "$CI_COMMIT_TAG" '
-            '--context "gke_${PROJECT}_${GKE_REGION}_${CLUSTER}"'
-        ) in job["script"]
+        # Binary Authorization: each image the dry run pinned is attested, then the apply.
+        context = '--context "gke_${PROJECT}_${GKE_REGION}_${CLUSTER}"'
+        deploy = f'.venv/bin/dataops deploy "$ENVIRONMENT" --image "$CI_COMMIT_TAG" {context}'
+        pin, attest, apply = (
+            job["script"].index(f"{deploy} --dry-run"),
+            next(i for i, line in enumerate(job["script"]) if "sign-and-create" in line),
+            job["script"].index(deploy),
+        )
+        assert pin < attest < apply
+        assert job["script"][attest].endswith(
+            '< "output/deploy/$ENVIRONMENT-$CI_COMMIT_TAG.images"'
+        )
+        assert '--attestor "$ATTESTOR" --keyversion "$ATTESTOR_KEY"' in job["script"][attest]
         # `dataops deploy` runs every `dataops check`: Terraform and checkov are there.
         assert "make .venv/.synced deploy/checkov/.venv/.synced" in job["script"]
         assert any("terraform_${TERRAFORM_VERSION}_SHA256SUMS" in line for line in job["script"])

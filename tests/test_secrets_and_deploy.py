@@ -474,6 +474,12 @@ def test_deploy_dry_run_pins_every_image_to_its_digest_and_prints_the_plan(
     proxy = f"{host}/cloud-sql-connectors/cloud-sql-proxy:2.14.3"
     pinned_proxy = f"{proxy}@{stand_in_digest(proxy.split('/', 1)[1])}"
     assert f"image: {pinned_proxy}\nimage: {image}\n" in done.stdout
+    # What the release pipeline attests for Binary Authorization: each image, by digest.
+    attested = (copy / "output" / "deploy" / "production-v9.8.7.images").read_text()
+    assert attested.splitlines() == sorted(
+        f"{name.rpartition(':')[0]}@{digest.split('@')[1]}"
+        for name, digest in ((proxy, pinned_proxy), (tagged, image))
+    )
     objects = list(yaml.safe_load_all(manifest.read_text()))
     (platform,) = [o for o in objects if o["metadata"]["name"] == "platform-env"]
     assert platform["data"]["DATAOPS_IMAGE"] == image

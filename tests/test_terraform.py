@@ -14,8 +14,9 @@ from typing import Any
 
 import hcl2
 import pytest
+import yaml
 
-from dataops import check, render
+from dataops import check, pin_images, render
 
 ROOT = Path(__file__).resolve().parents[1]
 TF = ROOT / "deploy" / "terraform"
@@ -283,6 +284,99 @@ def test_image_repository_is_managed_with_immutable_tags(module: dict[str, Any])
     pull = resource(module, "google_artifact_registry_repository_iam_member", "nodes_pull")
     assert pull["role"] == "roles/artifactregistry.reader"
     assert pull["member"] == "${google_service_account.nodes.member}"
+
+
+def test_only_images_the_release_pipeline_attested_are_admitted(module: dict[str, Any]) -> None:
+    cluster = resource(module, "google_container_cluster", "meltano")
+    assert one(cluster["binary_authorization"]) == {
+        "evaluation_mode": "PROJECT_SINGLETON_POLICY_ENFORCE"
+    }
+    policy = resource(module, "google_binary_authorization_policy", "cluster")
+    assert policy["global_policy_evaluation_mode"] == "ENABLE"  # Google's system images
+    assert "admission_whitelist_patterns" not in policy  # no image admitted unattested
+    assert "cluster_admission_rules" not in policy
+    rule = one(policy["default_admission_rule"])
+    assert rule == {
+        "evaluation_mode": "REQUIRE_ATTESTATION",
+        "enforcement_mode": "${var.image_admission_enforcement}",
+        "require_attestations_by": ["${google_binary_authorization_attestor.release.name}"],
+    }
+    assert module["variable"]["image_admission_enforcement"]["default"] == (
+        "ENFORCED_BLOCK_AND_AUDIT_LOG"
+    )
+    # The attestor trusts exactly the KMS key Terraform makes, whose private half never
+    # leaves Cloud KMS.
+    attestor = resource(module, "google_binary_authorization_attestor", "release")
+    note = one(attestor["attestation_authority_note"])
+    assert note["note_reference"] == "${google_container_analysis_note.release.name}"
+    key = one(note["public_keys"])
+    version = "data.google_kms_crypto_key_version.image_attestor"
+    assert key["id"] == f"${{{version}.id}}"
+    assert one(key["pkix_public_key"])["public_key_pem"] == f"${{{version}.public_key[0].pem}}"
+    signing = resource(module, "google_kms_crypto_key", "image_attestor")
+    assert signing["purpose"] == "ASYMMETRIC_SIGN"
+    assert one(signing["lifecycle"])["prevent_destroy"] is True
+    assert module["data"][("google_kms_crypto_key_version", "image_attestor")]["crypto_key"] == (
+        "${google_kms_crypto_key.image_attestor.id}"
+    )
+    # Only the release account signs and records attestations.
+    for rtype, name, role in (
+        ("google_kms_crypto_key_iam_member", "release_signs", "roles/cloudkms.signerVerifier"),
+        (
+            "google_container_analysis_note_iam_member",
+            "release_attaches",
+            "roles/containeranalysis.notes.attacher",
+        ),
+        (
+            "google_binary_authorization_attestor_iam_member",
+            "release_reads",
+            "roles/binaryauthorization.attestorsViewer",
+        ),
+    ):
+        grant = resource(module, rtype, name)
+        assert (grant["role"], grant["member"]) == (
+            role,
+            "${google_service_account.release.member}",
+        )
+    signers = [
+        name
+        for (rtype, name), body in module["resource"].items()
+        if rtype == "google_kms_crypto_key_iam_member"
+        and body["crypto_key_id"] == "${google_kms_crypto_key.image_attestor.id}"
+    ]
+    assert signers == ["release_signs"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_deploy_job_attests_with_what_terraform_makes(
+    environment: str, tfvars: dict[str, Block], module: dict[str, Any]
+) -> None:
+    """The release pipeline's ATTESTOR and ATTESTOR_KEY are the outputs' values for
+    this environment."""
+    values = tfvars[environment]
+    suffix = render.name_suffix(environment)
+    attestor = resource(module, "google_binary_authorization_attestor", "release")["name"]
+    ring = resource(module, "google_kms_key_ring", "meltano")["name"]
+    key = resource(module, "google_kms_crypto_key", "image_attestor")["name"]
+    version = module["data"][("google_kms_crypto_key_version", "image_attestor")]["version"]
+    project = f"projects/{values['project_id']}"
+    pipeline = (ROOT / ".gitlab-ci.yml").read_text()
+    job = yaml.load(pipeline, pin_images.GitLabLoader)[f"deploy-{environment}"]  # noqa: S506
+    assert job["variables"]["ATTESTOR"] == (
+        f"{project}/attestors/{attestor.replace('${local.suffix}', suffix)}"
+    )
+    assert job["variables"]["ATTESTOR_KEY"] == (
+        f"{project}/locations/{values['region']}/keyRings/"
+        f"{ring.replace('${local.suffix}', suffix)}/cryptoKeys/{key}/cryptoKeyVersions/{version}"
+    )
+    outputs = module["output"]
+    assert (
+        outputs["image_attestor"]["value"] == "${google_binary_authorization_attestor.release.id}"
+    )
+    assert outputs["image_attestor_key_version"]["value"] == (
+        "${google_kms_crypto_key.image_attestor.id}/cryptoKeyVersions/"
+        "${data.google_kms_crypto_key_version.image_attestor.version}"
+    )
 
 
 def test_one_google_account_per_kubernetes_account(module: dict[str, Any]) -> None:

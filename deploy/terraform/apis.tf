@@ -1,10 +1,12 @@
 resource "google_project_service" "apis" {
   for_each = toset([
     "artifactregistry.googleapis.com",     # the image repository
+    "binaryauthorization.googleapis.com",  # admission of attested images only
     "cloudkms.googleapis.com",             # the key of GKE's Secrets encryption
     "cloudresourcemanager.googleapis.com", # project IAM bindings
     "compute.googleapis.com",
     "container.googleapis.com",
+    "containeranalysis.googleapis.com", # the attestations (occurrences of a note)
     "iam.googleapis.com",
     "iamcredentials.googleapis.com", # Workload Identity token exchange
     "iap.googleapis.com",            # TCP forwarding to the bastion

@@ -1,6 +1,5 @@
 resource "google_container_cluster" "meltano" {
   # checkov:skip=CKV_GCP_69: the cluster's own node_config would describe the default pool, which is removed at creation; the managed pool below sets GKE_METADATA.
-  # checkov:skip=CKV_GCP_66: Binary Authorization only protects with a policy that requires attestations signed in CI, which the image pipeline does not produce yet; enabling it with the default allow-all policy would only look compliant.
   # checkov:skip=CKV_GCP_65: Google Groups for RBAC needs the organisation's Workspace group gke-security-groups@<domain>, unknown here; operators get cluster access through IAM roles.
   name     = "data-ops-meltano${local.suffix}"
   location = var.region # regional control plane: stays up through its own upgrades
@@ -70,6 +69,11 @@ resource "google_container_cluster" "meltano" {
   database_encryption {
     state    = "ENCRYPTED"
     key_name = google_kms_crypto_key.gke_secrets.id
+  }
+
+  # Only images the release pipeline attested are admitted (binary_authorization.tf).
+  binary_authorization {
+    evaluation_mode = "PROJECT_SINGLETON_POLICY_ENFORCE"
   }
 
   workload_identity_config {

@@ -57,3 +57,13 @@ output "release_service_account_email" {
   description = "The GitLab CI/CD variable GCP_RELEASE_SERVICE_ACCOUNT."
   value       = google_service_account.release.email
 }
+
+output "image_attestor" {
+  description = "The deploy job's ATTESTOR (.gitlab-ci.yml): the Binary Authorization attestor its attestations are for."
+  value       = google_binary_authorization_attestor.release.id
+}
+
+output "image_attestor_key_version" {
+  description = "The deploy job's ATTESTOR_KEY (.gitlab-ci.yml): the KMS key version it signs attestations with."
+  value       = "${google_kms_crypto_key.image_attestor.id}/cryptoKeyVersions/${data.google_kms_crypto_key_version.image_attestor.version}"
+}

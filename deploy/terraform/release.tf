@@ -60,6 +60,9 @@ resource "google_artifact_registry_repository_iam_member" "release_push" {
 resource "google_project_iam_member" "release" {
   for_each = toset([
     "roles/container.developer",
+    # Records the attestations of a release's images (binary_authorization.tf); there
+    # is no narrower place to grant it than the project.
+    "roles/containeranalysis.occurrences.editor",
     "roles/container.clusterViewer",
     "roles/cloudsql.viewer",
     "roles/compute.networkViewer",

@@ -150,3 +150,14 @@ variable "image_pushers" {
   type        = list(string)
   default     = []
 }
+
+variable "image_admission_enforcement" {
+  description = "What Binary Authorization does with an image the release pipeline did not attest: ENFORCED_BLOCK_AND_AUDIT_LOG refuses the pod; DRYRUN_AUDIT_LOG_ONLY admits it and logs the violation (to find what a new policy would block, docs/runbook.md)."
+  type        = string
+  default     = "ENFORCED_BLOCK_AND_AUDIT_LOG"
+
+  validation {
+    condition     = contains(["ENFORCED_BLOCK_AND_AUDIT_LOG", "DRYRUN_AUDIT_LOG_ONLY"], var.image_admission_enforcement)
+    error_message = "image_admission_enforcement is ENFORCED_BLOCK_AND_AUDIT_LOG or DRYRUN_AUDIT_LOG_ONLY."
+  }
+}

@@ -6,7 +6,9 @@ with the image tag and every image pinned to its digest (dataops.registry), ever
 one server-side apply changes what differs, and the Deployments roll (a new scheduler
 starts before the old one stops; sync pods are not touched). `--dry-run` stops after
 writing the manifest and printing the plan; nothing talks to the cluster (the
-registries are asked for the digests).
+registries are asked for the digests). Beside the manifest, `ENV-TAG.images` lists the
+release's images as REPOSITORY@DIGEST, one per line: the release pipeline attests each
+for Binary Authorization before applying (deploy/terraform/binary_authorization.tf).
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ def build(environment: str, tag: str, ctx: check.Context) -> Release:
     manifest = ctx.tree.root / "output" / "deploy" / f"{environment}-{tag}.yaml"
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))
+    attested = sorted({re.sub(r":[\w][\w.-]*@", "@", image) for image in pinned.values()})
+    manifest.with_suffix(".images").write_text("".join(f"{image}\n" for image in attested))
     return Release(
         environment,
         tag,
