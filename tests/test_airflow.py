@@ -27,8 +27,9 @@ from dotenv import dotenv_values
 from dataops import check, meltano_files, project, render, schedules, status
 from dataops.sandbox import records, serve
 from dataops.testing import verify
+from tests import airflow_venv
+from tests.airflow_venv import AIRFLOW_VENV
 
-AIRFLOW_VENV = project.root() / "orchestrate" / "airflow" / ".venv" / "bin"
 DAGS = project.root() / "orchestrate" / "airflow" / "dags"
 TASK_ID = "meltano-schedule-run"
 WATCHDOG = "dataops-watchdog"
@@ -761,13 +762,5 @@ def test_cluster_task_logs_go_to_the_environments_bucket(environment: str, tmp_p
         "log = s.REMOTE_TASK_LOG\n"
         "print(type(log).__name__, log.remote_base, bool(log.gcp_key_path))\n"
     )
-    done = subprocess.run(
-        [str(AIRFLOW_VENV / "python"), "-c", probe],
-        env=airflow_env(tmp_path, **settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["GCSRemoteLogIO", f"gs://{bucket}/logs", "False"]
+    printed = airflow_venv.python(probe, env=airflow_env(tmp_path, **settings))
+    assert printed.split() == ["GCSRemoteLogIO", f"gs://{bucket}/logs", "False"]

@@ -31,8 +31,9 @@ import requests
 from dataops import project, render
 from dataops.check import base, wiring
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
+from tests import airflow_venv
+from tests.airflow_venv import AIRFLOW_VENV
 
-AIRFLOW_VENV = project.root() / "orchestrate" / "airflow" / ".venv" / "bin"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 OAUTH_KEYS = {"DATAOPS_AIRFLOW_OAUTH_CLIENT_ID", "DATAOPS_AIRFLOW_OAUTH_CLIENT_SECRET"}
 # The Airflow settings of the cluster's ConfigMap the login depends on.
@@ -324,16 +325,8 @@ def test_google_sign_in_goes_to_google_with_the_client_id_and_the_domain(
 def test_only_the_domains_verified_accounts_sign_in_as_viewers_and_add_role_makes_an_admin(
     server: ApiServer,
 ) -> None:
-    done = subprocess.run(
-        [str(AIRFLOW_VENV / "python"), "-c", SIGN_IN, json.dumps(ALICE), ALICE_PASSWORD],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.splitlines()[-1])
+    printed = airflow_venv.python(SIGN_IN, json.dumps(ALICE), ALICE_PASSWORD, env=server.env)
+    seen = json.loads(printed.splitlines()[-1])
     assert seen["security_manager"] == "GoogleWorkspaceSecurityManager"
     refusal = f"Google sign-in refused: not a verified account of {DOMAIN}"
     assert seen["refused"] == dict.fromkeys(

@@ -22,7 +22,10 @@ import requests
 from dataops import render
 from dataops.check import base, wiring
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
-from tests.test_airflow_login import AIRFLOW_VENV, free_port, rendered
+from tests import airflow_venv
+from tests.airflow_venv import AIRFLOW_VENV
+from tests.test_airflow import airflow_env
+from tests.test_airflow_login import free_port, rendered
 
 # Who signs with each key, and who checks with it.
 SHARED = {
@@ -55,14 +58,9 @@ def test_both_sides_of_each_shared_key_read_the_same_secret_key(environment: str
         assert {name for name, keys in wiring.SECRETS_USED.items() if variable in keys} == users
 
 
-def airflow_env(home: Path, **settings: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        **settings,
-    }
+def component_env(home: Path, **settings: str) -> dict[str, str]:
+    """One Airflow component's environment, with its own home and task logs folder."""
+    return airflow_env(home, AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"), **settings)
 
 
 @contextlib.contextmanager
@@ -79,7 +77,7 @@ def log_server(home: Path, **settings: str) -> Iterator[str]:
             "-c",
             f"from airflow.utils.serve_logs import serve_logs; serve_logs({port})",
         ],
-        env=airflow_env(home, **settings),
+        env=component_env(home, **settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -100,16 +98,8 @@ def log_server(home: Path, **settings: str) -> Iterator[str]:
 
 def fetched(url: str, home: Path, **settings: str) -> tuple[int, str]:
     """What the API server gets when it asks for the running task's log at `url`."""
-    done = subprocess.run(
-        [str(AIRFLOW_VENV / "python"), "-c", FETCH, url, RUNNING_LOG],
-        env=airflow_env(home, **settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    status, body = json.loads(done.stdout.splitlines()[-1])
+    printed = airflow_venv.python(FETCH, url, RUNNING_LOG, env=component_env(home, **settings))
+    status, body = json.loads(printed.splitlines()[-1])
     return status, body
 
 
