@@ -67,6 +67,49 @@ def postgres_database() -> Iterator[Callable[[str], str]]:
 
 
 @pytest.fixture
+def meltano_database_as_in_the_cluster(
+    postgres_database: Callable[[str], str],
+) -> Iterator[tuple[str, str]]:
+    """Meltano's system database with deploy/terraform/database's privileges: the sync's
+    role owns it and creates its tables; the scheduler's (where the watchdog runs) may
+    connect, read and insert into the sync's tables, and create nothing. Their URLs."""
+    url = postgres_database("watchdog")
+    database = url.rsplit("/", 1)[1]
+    sync, scheduler = f"{database}_sync", f"{database}_scheduler"
+    statements = [
+        "CREATE ROLE {sync} LOGIN",
+        "CREATE ROLE {scheduler} LOGIN",
+        "ALTER DATABASE {database} OWNER TO {sync}",
+        "REVOKE ALL ON DATABASE {database} FROM PUBLIC",
+        "GRANT CONNECT ON DATABASE {database} TO {scheduler}",
+    ]
+    in_database = [
+        "ALTER SCHEMA public OWNER TO {sync}",
+        "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+        "GRANT USAGE ON SCHEMA public TO {scheduler}",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {sync} IN SCHEMA public "
+        "GRANT SELECT, INSERT ON TABLES TO {scheduler}",
+    ]
+    names = {
+        "sync": sql.Identifier(sync),
+        "scheduler": sql.Identifier(scheduler),
+        "database": sql.Identifier(database),
+    }
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+        for statement in statements:
+            con.execute(sql.SQL(statement).format(**names))
+    with psycopg.connect(url, autocommit=True) as con:
+        for statement in in_database:
+            con.execute(sql.SQL(statement).format(**names))
+    server = POSTGRES_SERVER.replace("postgresql://postgres@", "postgresql+psycopg://{}@")
+    yield server.format(sync) + f"/{database}", server.format(scheduler) + f"/{database}"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+        con.execute(sql.SQL("DROP DATABASE {database} WITH (FORCE)").format(**names))
+        for role in ("sync", "scheduler"):
+            con.execute(sql.SQL("DROP ROLE {}").format(names[role]))
+
+
+@pytest.fixture
 def stored_bookmarks() -> Callable[[dict[str, str]], list[dict]]:
     """Reads, for a test's env, the bookmarks of every state (partial and completed)
     its Meltano SQLite system database holds now: what the loader passed on so far."""

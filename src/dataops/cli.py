@@ -129,6 +129,13 @@ def watchdog(at: str | None = typer.Option(None, help=AT_HELP)) -> None:
     status_views.print_report(watched.report, console, runs=1)
     for incident in watched.posted:
         console.print(f"posted: {incident.message}", markup=False, highlight=False)
+    if not watched.remembered:
+        console.print(
+            "not remembered: no sync of this environment has created the ledger's tables "
+            "yet (the watchdog may not), so these are posted again at the next run",
+            style="yellow",
+            soft_wrap=True,
+        )
     for incident in watched.already:
         console.print(f"already announced: {incident.message}", markup=False, highlight=False)
     for incident in watched.unposted:

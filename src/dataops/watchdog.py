@@ -11,6 +11,11 @@ is accepted). Announced incidents are kept in the
 system database (`dataops_alerts`, beside the run ledger), so a watchdog run every hour,
 from any pod, posts each once. An incident is recorded only once the webhook accepted
 it: one that could not be posted is tried again next time.
+
+The watchdog creates no table: in the cluster it may only read Meltano's database and
+add rows (deploy/terraform/database). The syncs create the ledger's tables, this one
+included; until an environment's first sync has, what it posts is not remembered and
+is posted again at the next run.
 """
 
 from __future__ import annotations
@@ -118,10 +123,15 @@ def schema_incidents(report: status.Report, schedule: status.ScheduleStatus) -> 
     return found
 
 
+def can_remember(engine: sa.Engine) -> bool:
+    """Whether the alerts table exists (a sync's ledger creates it)."""
+    with engine.connect() as connection:
+        return sa.inspect(connection).has_table(ledger.alerts_table.name)
+
+
 def announced(engine: sa.Engine, found: list[Incident]) -> set[str]:
     """The keys among `found` announced before."""
     with engine.begin() as connection:
-        ledger.ensure_schema(connection)
         rows = connection.execute(
             sa.select(ledger.alerts_table.c.incident).where(
                 ledger.alerts_table.c.incident.in_([i.key for i in found])
@@ -174,6 +184,8 @@ class Watch:
     already: list[Incident]
     unposted: list[Incident]
     """Found while no webhook is set (printed only, not recorded)."""
+    remembered: bool = True
+    """False: no sync has created the alerts table yet; `posted` will be posted again."""
 
 
 def rehearsed(found: list[Incident], at: datetime) -> list[Incident]:
@@ -191,7 +203,8 @@ def watch(at: datetime | None = None) -> Watch:
     found = incidents(report) if at is None else rehearsed(incidents(report), at)
     engine = sa.create_engine(status.database_uri())
     try:
-        known = announced(engine, found) if found else set()
+        remembering = bool(found) and can_remember(engine)
+        known = announced(engine, found) if remembering else set()
         new = [i for i in found if i.key not in known]
         already = [i for i in found if i.key in known]
         url = os.environ.get(WEBHOOK_ENV)
@@ -199,7 +212,8 @@ def watch(at: datetime | None = None) -> Watch:
             return Watch(report, [], already, new)
         for incident in new:
             post(url, incident.message)
-            record(engine, incident)
-        return Watch(report, new, already, [])
+            if remembering:
+                record(engine, incident)
+        return Watch(report, new, already, [], remembered=remembering or not new)
     finally:
         engine.dispose()
