@@ -14,9 +14,11 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: deploy-tools demo soak test test-snowflake lint typecheck bench setup install clean constraints airflow
 
-$(UV):
+# uv itself from a file of its hashes (`make constraints` writes it for UV_VERSION): a
+# download whose hash is not listed is refused, like every other install here.
+$(UV): uv.requirements.txt
 	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	.tools/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r uv.requirements.txt
 
 # H2's JDBC driver (Debian's libh2-java) stands in for the Xactly Connect driver.
 H2_JAR := /usr/share/java/h2.jar
@@ -109,6 +111,7 @@ typecheck: .venv/.synced $(AIRFLOW)/.venv/.synced
 ## hashes, which uv (Meltano's venv backend) checks at every install
 LOADER_PINS := target-postgres=meltanolabs-target-postgres==0.8.1 target-snowflake=meltanolabs-target-snowflake==0.20.4
 constraints: $(UV)
+	echo uv==$(UV_VERSION) | $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header --no-annotate - -o uv.requirements.txt
 	$(UV) export --frozen --no-emit-workspace --all-packages --no-annotate --no-header -o plugins/constraints.txt
 	for pin in $(LOADER_PINS); do \
 	  echo "$${pin#*=}" | $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header --no-annotate - -o plugins/loaders/$${pin%%=*}.constraints.txt; \

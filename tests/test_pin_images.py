@@ -14,6 +14,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dataops import pin_images, project, registry
 from tests.test_secrets_and_deploy import DATAOPS, StandInRegistryApi, stand_in_digest
@@ -38,8 +39,9 @@ class MovingRegistryApi(StandInRegistryApi):
 
 @pytest.fixture
 def copy_in_registry(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """The project's Dockerfile and pipeline in a copy (with its meltano.yml), each image
-    renamed into the stand-in registry (same repository path and tag); its host."""
+    """The project's Dockerfile, pipeline and Kubernetes tree in a copy (with its Meltano
+    files), each image renamed into the stand-in registry (same repository path and
+    tag); its host."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), MovingRegistryApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host = f"127.0.0.1:{server.server_port}"
@@ -47,6 +49,8 @@ def copy_in_registry(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     for path in (pin_images.DOCKERFILE, pin_images.PIPELINE, Path("meltano.yml")):
         (copy / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(project.root() / path, copy / path)
+    for tree in ("deploy/kubernetes", "meltano"):  # what `dataops render` reads
+        shutil.copytree(project.root() / tree, copy / tree, ignore=shutil.ignore_patterns(".*"))
     for use in pin_images.uses(copy):
         name = registry.ImageName.parse_reference(use.tagged)
         file = copy / use.path
@@ -75,13 +79,22 @@ def test_every_base_and_job_image_is_pinned_to_its_digest_and_nothing_else_moves
     copy_in_registry: tuple[Path, str],
 ) -> None:
     copy, host = copy_in_registry
-    before = {
-        path: (copy / path).read_text() for path in (pin_images.DOCKERFILE, pin_images.PIPELINE)
-    }
     found = pin_images.uses(copy)
-    # Three FROM lines (the `uv` stage, `build`, `runtime`); each pipeline job's image.
-    assert [use.path for use in found].count(pin_images.DOCKERFILE) == 3
-    assert [use.path for use in found].count(pin_images.PIPELINE) == 5
+    before = {use.path: (copy / use.path).read_text() for use in found}
+    # Three FROM lines (the `uv` stage, `build`, `runtime`); each pipeline job's image;
+    # the Cloud SQL Auth Proxy of the scheduler, the API server and the sync pods.
+    paths = [str(use.path) for use in found]
+    assert paths.count(str(pin_images.DOCKERFILE)) == 3
+    assert paths.count(str(pin_images.PIPELINE)) == 5
+    proxies = [use for use in found if use.path.parent == pin_images.MANIFESTS]
+    assert [use.path.name for use in proxies] == [
+        "api-server.yaml",
+        "scheduler.yaml",
+        "sync-pod.template.yaml",
+    ]
+    assert {use.tagged.split("/", 1)[1] for use in proxies} == {
+        "cloud-sql-connectors/cloud-sql-proxy:2.14.3"
+    }
     refused = pin(copy, "--check")
     assert refused.returncode == 1
     for use in found:
@@ -105,6 +118,10 @@ def test_every_base_and_job_image_is_pinned_to_its_digest_and_nothing_else_moves
                 use.reference, f"{use.tagged}@{digest}"
             )
         assert (copy / path).read_text() == "".join(expected)
+    # The overlays' generated sync pod (a copy of the base's template) follows.
+    for environment in ("staging", "production"):
+        generated = copy / "deploy/kubernetes/overlays" / environment / "generated/sync-pod.yaml"
+        assert f"{proxies[-1].tagged}@" in generated.read_text()
     checked = pin(copy, "--check")
     assert checked.returncode == 0, checked.stdout
     assert f"every image is pinned by digest ({len(found)} references)" in checked.stdout
@@ -148,6 +165,7 @@ def test_a_tag_the_registry_does_not_know_pins_nothing(
             "hashicorp/terraform",
             "https://registry-1.docker.io",
         ),
+        ("docker.io/python:3.11", "docker.io", "library/python", "https://registry-1.docker.io"),
         ("ghcr.io/astral-sh/uv:0.13.9", "ghcr.io", "astral-sh/uv", "https://ghcr.io"),
         ("localhost:5000/team/app:v1", "localhost:5000", "team/app", "http://localhost:5000"),
     ],
@@ -161,8 +179,74 @@ def test_names_are_read_as_docker_reads_them(
 
 def test_the_repositorys_own_check_lists_exactly_its_unpinned_images() -> None:
     """What the release pipeline's `images-pinned` job runs, on this repository."""
-    missing = pin_images.unpinned(project.root())
+    missing = [use for use in pin_images.uses(project.root()) if use.digest is None]
     done = pin(project.root(), "--check")
     assert done.returncode == (1 if missing else 0)
     listed = [line for line in done.stdout.splitlines() if line.endswith("has no digest")]
     assert listed == [f"{use}: {use.reference} has no digest" for use in missing]
+
+
+WRITTEN_FORMS = """\
+quoted:
+  image: "python:3.11.17-bookworm"
+commented:
+  image: hashicorp/terraform:1.11.4  # the plan's
+flow:
+  image: {name: "gcr.io/kaniko-project/executor:v1.23.2-debug", entrypoint: [""]}
+with-services:
+  image:
+    name: google/cloud-sdk:529.0.0-slim
+  services:
+    - postgres:16.4
+    - name: redis:7.4
+      alias: cache
+"""
+
+
+def test_every_written_form_of_a_pipeline_image_is_found_and_pinned(tmp_path: Path) -> None:
+    (tmp_path / ".gitlab-ci.yml").write_text(WRITTEN_FORMS)
+    found = list(pin_images.yaml_uses(tmp_path, Path(".gitlab-ci.yml")))
+    assert [(use.line, use.reference) for use in found] == [
+        (2, "python:3.11.17-bookworm"),
+        (4, "hashicorp/terraform:1.11.4"),
+        (6, "gcr.io/kaniko-project/executor:v1.23.2-debug"),
+        (9, "google/cloud-sdk:529.0.0-slim"),
+        (11, "postgres:16.4"),
+        (12, "redis:7.4"),
+    ]
+    digest = "sha256:" + "1" * 64
+    pin_images.write(tmp_path, [pin_images.Pin(use, digest) for use in found])
+    pinned = yaml.safe_load((tmp_path / ".gitlab-ci.yml").read_text())
+    assert pinned["quoted"]["image"] == f"python:3.11.17-bookworm@{digest}"
+    assert pinned["flow"]["image"]["entrypoint"] == [""]
+    assert pinned["with-services"]["services"][1] == {
+        "name": f"redis:7.4@{digest}",
+        "alias": "cache",
+    }
+    assert all(
+        use.digest == digest for use in pin_images.yaml_uses(tmp_path, Path(".gitlab-ci.yml"))
+    )
+
+
+def test_an_image_written_where_no_line_shows_it_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    (tmp_path / ".gitlab-ci.yml").write_text('job:\n  image: "python:3.11\\x2e17"\n')
+    with pytest.raises(
+        pin_images.PinError, match=r"cannot find the line of image python:3\.11\.17"
+    ):
+        list(pin_images.yaml_uses(tmp_path, Path(".gitlab-ci.yml")))
+
+
+def test_a_dockerfile_copying_from_an_image_names_it(tmp_path: Path) -> None:
+    dockerfile = tmp_path / pin_images.DOCKERFILE
+    dockerfile.parent.mkdir(parents=True)
+    dockerfile.write_text(
+        "FROM python:3.11.17-slim-bookworm AS build\n"
+        "COPY --from=build /a /a\n"
+        "COPY --from=0 /b /b\n"
+        "COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv\n"
+    )
+    found = list(pin_images.dockerfile_uses(tmp_path))
+    assert [(use.line, use.reference) for use in found] == [
+        (1, "python:3.11.17-slim-bookworm"),
+        (4, "ghcr.io/astral-sh/uv:0.13.9"),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -201,6 +202,18 @@ def test_every_plugin_pin_carries_its_hashes(constraints: Path) -> None:
         assert "==" in pin, f"{constraints.name}: {pin} is not pinned"
         assert hashes, f"{constraints.name}: {pin} has no hash: run `make constraints`"
         assert all(h.startswith("sha256:") and len(h) == 71 for h in hashes), pin
+
+
+def test_uv_itself_is_installed_by_its_hashes() -> None:
+    """The Makefile bootstraps uv with pip from uv.requirements.txt, hashes required,
+    at the version the Makefile (and the Dockerfile's uv stage) name."""
+    makefile = (ROOT / "Makefile").read_text()
+    version = re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)
+    assert version, "UV_VERSION not found in the Makefile"
+    [(pin, hashes)] = pins(ROOT / "uv.requirements.txt").items()
+    assert pin == f"uv=={version.group(1)}", "uv.requirements.txt is stale: run `make constraints`"
+    assert len(hashes) > 5  # the wheel of each platform, and the sdist
+    assert "--require-hashes --no-deps -r uv.requirements.txt" in makefile
 
 
 def test_a_package_whose_hash_is_not_pinned_is_not_installed(tmp_path: Path) -> None:

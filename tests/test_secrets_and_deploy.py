@@ -439,8 +439,9 @@ def released_copy(tmp_path: Path) -> Iterator[tuple[Path, str]]:
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, copy / name)
     for path in (copy / "deploy" / "kubernetes").rglob("*.y*ml"):
-        text = path.read_text()
-        path.write_text(text.replace("us-central1-docker.pkg.dev", host).replace("gcr.io", host))
+        text = path.read_text().replace("us-central1-docker.pkg.dev", host).replace("gcr.io", host)
+        # Images by tag only, as before `dataops pin-images`: the registry resolves them.
+        path.write_text(re.sub(r"@sha256:[0-9a-f]{64}", "", text))
     set_login_domain(copy, "example.com")
     yield copy, host
     server.shutdown()
@@ -504,6 +505,34 @@ def test_deploy_dry_run_pins_every_image_to_its_digest_and_prints_the_plan(
     assert [c["image"] for c in sync["spec"]["containers"]] == ["data-ops-meltano"]  # Airflow's
     for obj in objects:
         kubernetes_validate.validate(obj, check.tools.KUBERNETES_VERSION, strict=True)
+
+
+def test_an_image_pinned_in_git_keeps_its_reviewed_digest(
+    released_copy: tuple[Path, str],
+) -> None:
+    """`dataops pin-images` pinned the proxy in the base manifests: the release keeps
+    that digest (and attests it), whatever the registry's tag points at now."""
+    copy, host = released_copy
+    reviewed = "sha256:" + "ab" * 32
+    proxy = f"{host}/cloud-sql-connectors/cloud-sql-proxy:2.14.3"
+    for path in (copy / "deploy" / "kubernetes" / "base").glob("*.yaml"):
+        path.write_text(path.read_text().replace(proxy, f"{proxy}@{reviewed}"))
+    rendered = dataops("--project-root", str(copy), "render")  # as pin-images does
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    done = deploy_dry_run(copy, "staging", "v1.0.0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"image: {proxy}@{reviewed}\n" in done.stdout
+    objects = list(yaml.safe_load_all((copy / "output/deploy/staging-v1.0.0.yaml").read_text()))
+    proxies = {
+        c["image"]
+        for o in objects
+        if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"].get("initContainers", [])
+        if c["name"] == "cloud-sql-proxy"
+    }
+    assert proxies == {f"{proxy}@{reviewed}"}
+    attested = (copy / "output/deploy/staging-v1.0.0.images").read_text().splitlines()
+    assert f"{host}/cloud-sql-connectors/cloud-sql-proxy@{reviewed}" in attested
 
 
 def set_login_domain(root: Path, domain: str) -> None:
@@ -588,6 +617,46 @@ def test_registry_credentials_never_leave_the_registry() -> None:
     finally:
         server.shutdown()
     assert asked == []
+
+
+@pytest.mark.parametrize(
+    ("path", "ignored"),
+    [
+        ("production.env", True),
+        ("secrets/staging.env", True),
+        ("deploy/production.env", True),
+        ("deploy/kubernetes/secrets/production.env", True),  # a filled copy of the templates
+        ("deploy/kubernetes/secrets/production/tap-secrets.env", True),
+        ("deploy/kubernetes/overlays/production/production.env", True),
+        ("deploy/kubernetes/base/platform.env", False),  # secret-free, tracked
+        ("deploy/kubernetes/overlays/staging/generated/meltano.env", False),
+    ],
+)
+def test_git_ignores_every_env_file_but_the_secret_free_ones(path: str, ignored: bool) -> None:
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-q", path], cwd=project.root(), check=False
+    )
+    assert done.returncode == (0 if ignored else 1), path
+
+
+@pytest.mark.parametrize(
+    ("host", "google"),
+    [
+        ("us-central1-docker.pkg.dev", True),
+        ("gcr.io", True),
+        ("eu.gcr.io", True),
+        ("evilgcr.io", False),  # look-alikes of Google's registries
+        ("eu-gcr.io", False),
+        ("docker.pkg.dev.example.com", False),
+        ("ghcr.io", False),
+    ],
+)
+def test_a_google_token_goes_only_to_googles_registries(host: str, google: bool) -> None:
+    """gcloud_credentials asks gcloud for a token only for Google's hosts: any other
+    is asked anonymously (None) without running gcloud."""
+    assert registry.is_google(host) is google
+    if not google:
+        assert registry.gcloud_credentials(host) is None
 
 
 def test_only_the_scheduler_container_holds_a_kubernetes_api_token() -> None:

@@ -272,6 +272,14 @@ def test_secrets_are_encrypted_with_a_rotated_key_of_the_project(module: dict[st
     assert "${google_kms_crypto_key_iam_member.gke_secrets}" in cluster["depends_on"]
 
 
+def test_bucket_reads_and_writes_are_in_the_audit_logs(module: dict[str, Any]) -> None:
+    """What the buckets' CKV_GCP_62 skips rely on: Cloud Storage's Data Access logs."""
+    audit = resource(module, "google_project_iam_audit_config", "storage")
+    assert audit["service"] == "storage.googleapis.com"
+    assert {c["log_type"] for c in audit["audit_log_config"]} == {"DATA_READ", "DATA_WRITE"}
+    assert "exempted_members" not in str(audit)
+
+
 def test_image_repository_is_managed_with_immutable_tags(module: dict[str, Any]) -> None:
     repository = resource(module, "google_artifact_registry_repository", "images")
     assert repository["format"] == "DOCKER"

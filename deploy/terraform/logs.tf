@@ -3,7 +3,7 @@
 # outlive the pods; the scheduler's service account writes them and the API server's
 # reads them, through Workload Identity (no key). The overlays point AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER here.
 resource "google_storage_bucket" "airflow_logs" {
-  # checkov:skip=CKV_GCP_62: access logs of the log bucket would log the logging; its reads are in the Cloud Audit Logs.
+  # checkov:skip=CKV_GCP_62: access logs of the log bucket would log the logging; who read or wrote which object is in the Cloud Audit Logs (Data Access, below).
   # checkov:skip=CKV_GCP_78: task logs are written once and expire; versioning would only keep deleted logs longer.
   name                        = "data-ops-meltano-airflow-logs${local.suffix}"
   project                     = var.project_id
@@ -37,4 +37,18 @@ resource "google_storage_bucket_iam_member" "api_server_reads_airflow_logs" {
   bucket = google_storage_bucket.airflow_logs.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.workload["airflow-api-server"].member
+}
+
+# Cloud Storage Data Access audit logs (off by default): who read or wrote which object
+# of the project's buckets — the Xactly driver, the task logs — with which identity.
+resource "google_project_iam_audit_config" "storage" {
+  project = var.project_id
+  service = "storage.googleapis.com"
+
+  audit_log_config {
+    log_type = "DATA_READ"
+  }
+  audit_log_config {
+    log_type = "DATA_WRITE"
+  }
 }

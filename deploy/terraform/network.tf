@@ -3,7 +3,6 @@
 # through private services access.
 
 resource "google_compute_network" "meltano" {
-  # checkov:skip=CKV2_GCP_18: no ingress is wanted beyond the rules GKE creates for its control plane; the VPC's implied deny-all-ingress rule covers the rest, and a copy of it would add nothing.
   name                    = "data-ops-meltano${local.suffix}"
   auto_create_subnetworks = false
 

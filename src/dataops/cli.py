@@ -299,8 +299,13 @@ def pin_images(
 
     root = project.root()
     console = Console()
+    try:
+        found = pinning.uses(root)
+    except pinning.PinError as error:
+        console.print(f"pin-images: {error}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     if check_only:
-        missing = pinning.unpinned(root)
+        missing = [use for use in found if use.digest is None]
         for use in missing:
             console.print(
                 f"{use}: {use.reference} has no digest", style="red", markup=False, soft_wrap=True
@@ -313,10 +318,10 @@ def pin_images(
                 soft_wrap=True,
             )
             raise typer.Exit(1)
-        console.print(f"every image is pinned by digest ({len(pinning.uses(root))} references)")
+        console.print(f"every image is pinned by digest ({len(found)} references)")
         return
     try:
-        pins = pinning.resolve(root)
+        pins = pinning.resolve(found)
     except RegistryError as error:
         console.print(f"nothing pinned: {error}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -325,6 +330,8 @@ def pin_images(
     for pin in pins:
         table.add_row(str(pin.use), pin.use.tagged, pin.digest, pin.change)
     console.print(table)
+    # The overlays' generated files copy the base's sync pod template.
+    render()
 
 
 @app.command()

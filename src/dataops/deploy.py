@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from dataops import check, registry
+from dataops import check, pin_images, registry
 from dataops.meltano_files import CLUSTER_ENVIRONMENTS
 from dataops.secrets import NAMESPACE, SecretsError, kubectl
 
@@ -76,10 +76,15 @@ def build(environment: str, tag: str, ctx: check.Context) -> Release:
     pinned: dict[str, str] = {}
 
     def pin(image: str) -> str:
-        # The overlay names the project's repository with the placeholder tag.
+        # The overlay names the project's repository with the placeholder tag; an image
+        # pinned in git (`dataops pin-images`) keeps its reviewed digest.
         tagged = re.sub(rf"(/meltano):{PLACEHOLDER_TAG}$", rf"\1:{tag}", image)
         if tagged not in pinned:
-            pinned[tagged] = f"{tagged}@{registry.digest(tagged)}"
+            pinned[tagged] = (
+                tagged
+                if pin_images.PINNED.search(tagged)
+                else f"{tagged}@{registry.digest(tagged)}"
+            )
         return pinned[tagged]
 
     for obj in objects:

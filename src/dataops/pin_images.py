@@ -1,7 +1,8 @@
 """`dataops pin-images`: every image the release builds from or runs in, pinned by
-digest in git — the Dockerfile's base images and the release pipeline's job images
-(kaniko, gcloud, Terraform, Python) — so a build uses the bytes that were reviewed,
-even if a tag is moved or a registry is tampered with.
+digest in git — the Dockerfile's base images, the release pipeline's job images
+(kaniko, gcloud, Terraform, Python) and the third-party images the manifests run (the
+Cloud SQL Auth Proxy) — so a build or a release uses the bytes that were reviewed, even
+if a tag is moved or a registry is tampered with.
 
 Each reference keeps its tag for the reader (`python:3.11.17-slim-bookworm@sha256:…`);
 Docker, kaniko and GitLab pull by the digest. Run it again to take what the tags point
@@ -23,10 +24,16 @@ from dataops import registry
 
 DOCKERFILE = Path("deploy/docker/Dockerfile")
 PIPELINE = Path(".gitlab-ci.yml")
+MANIFESTS = Path("deploy/kubernetes/base")
 FROM = re.compile(
     r"^\s*FROM\s+(?:--platform=\S+\s+)?(?P<image>\S+)(?:\s+AS\s+(?P<stage>\S+))?", re.I
 )
+COPIED_FROM = re.compile(r"--from=(\S+)")
 PINNED = re.compile(r"@(sha256:[0-9a-f]{64})$")
+
+
+class PinError(RuntimeError):
+    """An image reference that cannot be pinned where it is written."""
 
 
 class GitLabLoader(yaml.SafeLoader):
@@ -79,47 +86,80 @@ class Pin:
 
 
 def uses(root: Path) -> list[ImageUse]:
-    """Every image reference of the Dockerfile's FROM lines (not those naming an earlier
-    stage) and of the pipeline's `image:` keys, in file order."""
-    return [*_dockerfile_uses(root), *_pipeline_uses(root)]
+    """Every image reference, in file order: the Dockerfile's `FROM` and `--from=`
+    (not those naming one of its stages), the pipeline's job and service images, and
+    the Kubernetes base manifests' images that name a tag (the project's own image is
+    a bare name, which kustomize replaces and `dataops deploy` pins)."""
+    manifests = sorted((root / MANIFESTS).glob("*.yaml"))
+    return [
+        *dockerfile_uses(root),
+        *yaml_uses(root, PIPELINE),
+        *(use for path in manifests for use in yaml_uses(root, path.relative_to(root))),
+    ]
 
 
-def _dockerfile_uses(root: Path) -> Iterator[ImageUse]:
+def dockerfile_uses(root: Path) -> Iterator[ImageUse]:
     stages: set[str] = set()
     for number, text in enumerate((root / DOCKERFILE).read_text().splitlines(), 1):
         found = FROM.match(text)
-        if found is None:
-            continue
-        if found["image"] not in stages and found["image"] != "scratch":
-            yield ImageUse(DOCKERFILE, number, found["image"])
-        if found["stage"]:
+        named = [found["image"]] if found else COPIED_FROM.findall(text)
+        for image in named:
+            if image not in stages and image != "scratch" and not image.isdigit():
+                yield ImageUse(DOCKERFILE, number, image)
+        if found and found["stage"]:
             stages.add(found["stage"])
 
 
-def _pipeline_uses(root: Path) -> Iterator[ImageUse]:
-    text = (root / PIPELINE).read_text()
-    images = set(_image_keys(yaml.load(text, GitLabLoader)))  # noqa: S506 (a safe loader)
-    for number, line in enumerate(text.splitlines(), 1):
-        value = re.match(r"^\s*(?:image|name):\s*(\S+)\s*$", line)
-        if value and value.group(1) in images:
-            yield ImageUse(PIPELINE, number, value.group(1))
+def yaml_uses(root: Path, path: Path) -> Iterator[ImageUse]:
+    """The image values of a YAML file, each at the line that holds it; an error for a
+    value written where no line shows it as a plain scalar (it could not be pinned)."""
+    text = (root / path).read_text()
+    documents = yaml.load_all(text, GitLabLoader)
+    images = {image for document in documents for image in _image_values(document)}
+    lines = text.splitlines()
+    placed = set()
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("#"):
+            continue
+        for image in sorted(images):
+            if re.search(_as_scalar(image), line):
+                placed.add(image)
+                if ":" in image or "@" in image:
+                    yield ImageUse(path, number, image)
+    unplaced = sorted(images - placed)
+    if unplaced:
+        raise PinError(
+            f"{path}: cannot find the line of image {', '.join(unplaced)}: write each as "
+            "`image: NAME:TAG` on a line of its own"
+        )
 
 
-def _image_keys(node: Any) -> Iterator[str]:
-    """The values of every `image:` key (a name, or a mapping with `name:`)."""
+def _as_scalar(image: str) -> str:
+    """A pattern finding `image` as a whole YAML scalar on a line: plain or quoted, as a
+    value, a list item or in a flow collection, maybe followed by a comment."""
+    before = r"(?:^|[\s{\[,:-])"
+    after = r"(?=\s*(?:$|#|,|\}|\]))"
+    return rf"{before}[\"']?{re.escape(image)}[\"']?{after}"
+
+
+def _image_values(node: Any) -> Iterator[str]:
+    """The values of every `image:` key (a name, or a mapping with `name:`) and of every
+    `services:` list (GitLab's service containers) under `node`."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "image":
-                yield value["name"] if isinstance(value, dict) else value
+                yield _name(value)
+            elif key == "services" and isinstance(value, list):
+                yield from map(_name, value)
             else:
-                yield from _image_keys(value)
+                yield from _image_values(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _image_keys(item)
+            yield from _image_values(item)
 
 
-def unpinned(root: Path) -> list[ImageUse]:
-    return [use for use in uses(root) if use.digest is None]
+def _name(image: Any) -> str:
+    return str(image["name"] if isinstance(image, dict) else image)
 
 
 def anonymously(name: registry.ImageName) -> str:
@@ -128,14 +168,16 @@ def anonymously(name: registry.ImageName) -> str:
     return registry.digest(name, credentials=lambda _registry: None)
 
 
-def resolve(root: Path, digest: Callable[[registry.ImageName], str] = anonymously) -> list[Pin]:
+def resolve(
+    found: list[ImageUse], digest: Callable[[registry.ImageName], str] = anonymously
+) -> list[Pin]:
     """What each tag points at now (each distinct tag asked once)."""
-    found: dict[str, str] = {}
+    resolved: dict[str, str] = {}
     pins = []
-    for use in uses(root):
-        if use.tagged not in found:
-            found[use.tagged] = digest(registry.ImageName.parse_reference(use.tagged))
-        pins.append(Pin(use, found[use.tagged]))
+    for use in found:
+        if use.tagged not in resolved:
+            resolved[use.tagged] = digest(registry.ImageName.parse_reference(use.tagged))
+        pins.append(Pin(use, resolved[use.tagged]))
     return pins
 
 

@@ -63,10 +63,10 @@ class ImageName:
         """A tagged name as Docker reads it: without a registry host, Docker Hub's
         (and its official images under `library/`)."""
         first, _, rest = image.partition("/")
-        if rest and re.search(r"[.:]|^localhost$", first):
+        if rest and re.search(r"[.:]|^localhost$", first) and first != DOCKER_HUB:
             return cls.parse(image)
-        path = image if rest else f"library/{image}"
-        return cls.parse(f"{DOCKER_HUB}/{path}")
+        path = rest if first == DOCKER_HUB else image
+        return cls.parse(f"{DOCKER_HUB}/{path if '/' in path else f'library/{path}'}")
 
     def __str__(self) -> str:
         return f"{self.registry}/{self.repository}:{self.tag}"
@@ -78,10 +78,17 @@ class ImageName:
         return f"{'http' if local else 'https'}://{host}"
 
 
+def is_google(registry: str) -> bool:
+    """Artifact Registry (`REGION-docker.pkg.dev`) or Container Registry (`gcr.io`,
+    `REGION.gcr.io`) — by exact host shape, so a look-alike (`evilgcr.io`,
+    `eu-gcr.io`) never gets a Google token."""
+    return registry == "gcr.io" or registry.endswith((".gcr.io", "-docker.pkg.dev"))
+
+
 def gcloud_credentials(registry: str) -> tuple[str, str] | None:
     """Google's registries take an OAuth access token as the password of
     `oauth2accesstoken`; anything else is asked anonymously."""
-    if not registry.endswith((".pkg.dev", "gcr.io")):
+    if not is_google(registry):
         return None
     try:
         done = subprocess.run(

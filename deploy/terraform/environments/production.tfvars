@@ -35,3 +35,9 @@ terraform_state_bucket = "data-ops-meltano-production-terraform-state"
 # The tag pipeline's build job runs as staging's release account and pushes the one
 # image it builds to both repositories.
 image_pushers = ["serviceAccount:meltano-release-staging@data-ops-meltano-staging.iam.gserviceaccount.com"]
+
+# Binary Authorization starts by logging what it would refuse: the release running when
+# it is first applied was deployed before attestations existed. After one release
+# through the pipeline (which attests its images) shows no violation in the audit log,
+# set ENFORCED_BLOCK_AND_AUDIT_LOG (docs/runbook.md, "Binary Authorization").
+image_admission_enforcement = "DRYRUN_AUDIT_LOG_ONLY"

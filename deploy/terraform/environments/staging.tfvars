@@ -31,3 +31,9 @@ image_repository = {
 # (environments/staging.gcs.tfbackend).
 gitlab_project_path    = "data-team/data-ops-meltano"
 terraform_state_bucket = "data-ops-meltano-staging-terraform-state"
+
+# Binary Authorization starts by logging what it would refuse: the release running when
+# it is first applied was deployed before attestations existed. After one release
+# through the pipeline (which attests its images) shows no violation in the audit log,
+# set ENFORCED_BLOCK_AND_AUDIT_LOG (docs/runbook.md, "Binary Authorization").
+image_admission_enforcement = "DRYRUN_AUDIT_LOG_ONLY"
