@@ -250,3 +250,11 @@ def test_a_dockerfile_copying_from_an_image_names_it(tmp_path: Path) -> None:
         (1, "python:3.11.17-slim-bookworm"),
         (4, "ghcr.io/astral-sh/uv:0.13.9"),
     ]
+
+
+def test_an_image_without_a_tag_is_listed_never_skipped(tmp_path: Path) -> None:
+    """Only the base manifests' own placeholder for the project's image is left out."""
+    text = f"a:\n  image: alpine\nb:\n  image: {pin_images.PROJECT_IMAGE}\n"
+    (tmp_path / "x.yaml").write_text(text)
+    [found] = pin_images.yaml_uses(tmp_path, Path("x.yaml"))
+    assert (found.line, found.reference, found.digest) == (2, "alpine", None)

@@ -25,6 +25,9 @@ from dataops import registry
 DOCKERFILE = Path("deploy/docker/Dockerfile")
 PIPELINE = Path(".gitlab-ci.yml")
 MANIFESTS = Path("deploy/kubernetes/base")
+PROJECT_IMAGE = "data-ops-meltano"
+"""The base manifests' name for the project's own image: the overlays' kustomize
+`images:` replace it, and `dataops deploy` pins the release's tag."""
 FROM = re.compile(
     r"^\s*FROM\s+(?:--platform=\S+\s+)?(?P<image>\S+)(?:\s+AS\s+(?P<stage>\S+))?", re.I
 )
@@ -88,8 +91,7 @@ class Pin:
 def uses(root: Path) -> list[ImageUse]:
     """Every image reference, in file order: the Dockerfile's `FROM` and `--from=`
     (not those naming one of its stages), the pipeline's job and service images, and
-    the Kubernetes base manifests' images that name a tag (the project's own image is
-    a bare name, which kustomize replaces and `dataops deploy` pins)."""
+    the Kubernetes base manifests' images but the project's own (PROJECT_IMAGE)."""
     manifests = sorted((root / MANIFESTS).glob("*.yaml"))
     return [
         *dockerfile_uses(root),
@@ -124,7 +126,7 @@ def yaml_uses(root: Path, path: Path) -> Iterator[ImageUse]:
         for image in sorted(images):
             if re.search(_as_scalar(image), line):
                 placed.add(image)
-                if ":" in image or "@" in image:
+                if image != PROJECT_IMAGE:
                     yield ImageUse(path, number, image)
     unplaced = sorted(images - placed)
     if unplaced:
