@@ -15,8 +15,9 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 .PHONY: deploy-tools demo soak test test-snowflake lint typecheck bench setup install clean constraints airflow
 
 # uv itself from a file of its hashes (`make constraints` writes it for UV_VERSION): a
-# download whose hash is not listed is refused, like every other install here.
-$(UV): uv.requirements.txt
+# download whose hash is not listed is refused, like every other install here. Built
+# once, like the venvs: after changing UV_VERSION, `make clean`.
+$(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r uv.requirements.txt
 
@@ -110,11 +111,12 @@ typecheck: .venv/.synced $(AIRFLOW)/.venv/.synced
 ## the third-party loaders to a resolution of their pinned release; every pin with its
 ## hashes, which uv (Meltano's venv backend) checks at every install
 LOADER_PINS := target-postgres=meltanolabs-target-postgres==0.8.1 target-snowflake=meltanolabs-target-snowflake==0.20.4
+HASHED_PINS := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header --no-annotate -
 constraints: $(UV)
-	echo uv==$(UV_VERSION) | $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header --no-annotate - -o uv.requirements.txt
+	echo uv==$(UV_VERSION) | $(HASHED_PINS) -o uv.requirements.txt
 	$(UV) export --frozen --no-emit-workspace --all-packages --no-annotate --no-header -o plugins/constraints.txt
 	for pin in $(LOADER_PINS); do \
-	  echo "$${pin#*=}" | $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header --no-annotate - -o plugins/loaders/$${pin%%=*}.constraints.txt; \
+	  echo "$${pin#*=}" | $(HASHED_PINS) -o plugins/loaders/$${pin%%=*}.constraints.txt; \
 	done
 
 ## soak: random whole-pipeline trials against changing, faulty sandboxes (≈ 10 min)

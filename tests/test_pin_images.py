@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from dataops import pin_images, project, registry
-from tests.test_secrets_and_deploy import DATAOPS, StandInRegistryApi, stand_in_digest
+from tests.test_secrets_and_deploy import StandInRegistryApi, dataops, stand_in_digest
 
 MOVED_TAG_DIGEST = "sha256:" + "0" * 64
 
@@ -65,14 +65,8 @@ def copy_in_registry(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def pin(copy: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DATAOPS, "--project-root", str(copy), "pin-images", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "250"},
-    )
+    # Wide enough that no row of its table wraps.
+    return dataops("--project-root", str(copy), "pin-images", *args, env={"COLUMNS": "250"})
 
 
 def test_every_base_and_job_image_is_pinned_to_its_digest_and_nothing_else_moves(

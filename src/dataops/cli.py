@@ -290,8 +290,9 @@ def pin_images(
         help="Resolve nothing: exit 1 if any image is referenced without a digest.",
     ),
 ) -> None:
-    """Pin the Dockerfile's base images and the release pipeline's job images to the
-    digests their tags point at now (rewrites the files; review and commit the diff)."""
+    """Pin the Dockerfile's base images, the release pipeline's job images and the base
+    manifests' third-party images to the digests their tags point at now (rewrites the
+    files and re-renders the overlays; review and commit the diff)."""
     from rich.table import Table
 
     from dataops import pin_images as pinning

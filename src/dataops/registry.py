@@ -54,7 +54,7 @@ class ImageName:
         """`host[:port]/path:tag`; a name without a registry host is refused (this
         project names every image it builds with its registry)."""
         match = re.fullmatch(r"([^/]+)/(.+):([\w][\w.-]{0,127})", image)
-        if not match or not re.search(r"[.:]|^localhost$", match.group(1)):
+        if not match or not is_host(match.group(1)):
             raise RegistryError(f"{image!r} is not REGISTRY/REPOSITORY:TAG")
         return cls(*match.groups())
 
@@ -63,7 +63,7 @@ class ImageName:
         """A tagged name as Docker reads it: without a registry host, Docker Hub's
         (and its official images under `library/`)."""
         first, _, rest = image.partition("/")
-        if rest and re.search(r"[.:]|^localhost$", first) and first != DOCKER_HUB:
+        if rest and is_host(first) and first != DOCKER_HUB:
             return cls.parse(image)
         path = rest if first == DOCKER_HUB else image
         return cls.parse(f"{DOCKER_HUB}/{path if '/' in path else f'library/{path}'}")
@@ -72,10 +72,19 @@ class ImageName:
         return f"{self.registry}/{self.repository}:{self.tag}"
 
     @property
+    def api_host(self) -> str:
+        """Where the registry's API answers (Docker Hub's is not docker.io)."""
+        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+    @property
     def origin(self) -> str:
         local = self.registry.rsplit(":", 1)[0] in LOOPBACK
-        host = DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
-        return f"{'http' if local else 'https'}://{host}"
+        return f"{'http' if local else 'https'}://{self.api_host}"
+
+
+def is_host(component: str) -> bool:
+    """Whether a name's first component is a registry host, as Docker decides it."""
+    return bool(re.search(r"[.:]|^localhost$", component))
 
 
 def is_google(registry: str) -> bool:
@@ -136,7 +145,7 @@ def _bearer_token(
     challenge = refused.headers.get("WWW-Authenticate", "")
     fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
     realm = fields.get("realm", "")
-    own = (name.origin + "/", TOKEN_SERVICES.get(name.origin.split("://")[1], name.origin + "/"))
+    own = (f"{name.origin}/", TOKEN_SERVICES.get(name.api_host, f"{name.origin}/"))
     if not challenge.lower().startswith("bearer") or not realm.startswith(own):
         raise RegistryError(f"{name.registry} names no token service of its own to log in to")
     params = {"service": fields.get("service", ""), "scope": f"repository:{name.repository}:pull"}
